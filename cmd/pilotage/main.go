@@ -1,0 +1,11 @@
+// Command pilotage generates, runs and operates pilotage applications.
+// Run "pilotage help" for the commands.
+package main
+
+import (
+	"os"
+
+	"github.com/pilotage/pilotage/internal/cli"
+)
+
+func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }

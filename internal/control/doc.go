@@ -1,0 +1,13 @@
+// Package control is the control API of a running "pilotage run"
+// supervisor: HTTP and JSON over the Unix socket control.sock in the
+// application's state directory. The supervisor serves it (Serve); the
+// pilotage commands status, stop, start, restart and analyze are clients
+// (Dial).
+//
+//	GET  /v1/status                      the Status of every component and unit
+//	POST /v1/units/{name}/{stop|start|restart}
+//	GET  /v1/analyze                     start/ready times and dependencies
+//
+// The package also knows the layout of state directories (StateDir,
+// Running) and holds the single-instance lock (Lock).
+package control

@@ -1,0 +1,104 @@
+package generate
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestApp generates code for testdata/app.txtar (interfaces and
+// implementations in different packages), then builds, vets and runs it: the
+// program checks local and remote calls, the codec round trip of every
+// supported type, error and panic transport.
+func TestApp(t *testing.T) {
+	t.Parallel()
+	dir := writeModule(t, "app", "app")
+	if err := Generate(dir, []string{"./..."}); err != nil {
+		t.Fatalf("Generate: %v", err)
+	}
+	for _, p := range []string{"api", "storeimpl", "clockimpl", "."} {
+		if _, err := os.Stat(filepath.Join(dir, p, genFileName)); err != nil {
+			t.Errorf("package %s: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "old", genFileName)); !os.IsNotExist(err) {
+		t.Errorf("stale generated file in package old was not removed: %v", err)
+	}
+	first := readGenFiles(t, dir)
+	mainGen := first["pilotage_gen.go"]
+	for _, want := range []string{`_ "example.com/app/storeimpl"`, `_ "example.com/app/clockimpl"`, "func (*app) RunPilotageGenerate() {}"} {
+		if !strings.Contains(mainGen, want) {
+			t.Errorf("main package's generated file lacks %s", want)
+		}
+	}
+	if err := Generate(dir, []string{"./..."}); err != nil {
+		t.Fatalf("second Generate: %v", err)
+	}
+	for name, src := range readGenFiles(t, dir) {
+		if first[name] != src {
+			t.Errorf("%s differs between two runs of Generate", name)
+		}
+	}
+
+	mustGo(t, dir, "build", "./...")
+	mustGo(t, dir, "vet", "./...")
+	out := mustGo(t, dir, "run", ".")
+	if strings.TrimSpace(out) != "OK" {
+		t.Errorf("program output:\n%s", out)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// Code changes after generation must break the build with a message
+	// telling to run pilotage generate.
+	api := filepath.Join(dir, "api", "api.go")
+	orig, err := os.ReadFile(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, edit := range []struct{ name, old, new string }{
+		{"new method", "\tPanic(ctx context.Context) error\n", "\tPanic(ctx context.Context) error\n\tNew(ctx context.Context) error\n"},
+		{"removed method", "\tPanic(ctx context.Context) error\n", ""},
+		{"changed method", "Get(ctx context.Context, key string) (string, error)", "Get(ctx context.Context, key int) (string, error)"},
+		{"new field", "type Point struct{ X, Y float64 }", "type Point struct{ X, Y, Z float64 }"},
+		{"changed field", "\tVal  int\n\tNext *Node", "\tVal  string\n\tNext *Node"},
+		{"changed named type", "type Names []string", "type Names []int"},
+	} {
+		replaceInFile(t, api, edit.old, edit.new)
+		out, err := goCmd(dir, "build", "./api")
+		if err == nil || !strings.Contains(out, "RunPilotageGenerate") {
+			t.Errorf("%s: go build = %v, want failure naming RunPilotageGenerate; output:\n%s", edit.name, err, out)
+		}
+		if err := os.WriteFile(api, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// readGenFiles returns the generated files under dir by relative path.
+func readGenFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.Name() != genFileName {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(b, []byte(header)) {
+			t.Errorf("%s does not start with the generated header", path)
+		}
+		rel, _ := filepath.Rel(dir, path)
+		files[filepath.ToSlash(rel)] = string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}

@@ -1,0 +1,72 @@
+package generate
+
+import (
+	"fmt"
+	"go/token"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/tools/go/packages"
+)
+
+// buildTag is set while loading, so that generated files (which carry
+// "//go:build !pilotagegen") are left out and stale ones cannot break loading.
+const buildTag = "pilotagegen"
+
+// loadMode is what generation needs from go/packages: syntax and types of the
+// packages matched by the patterns; dependencies come from export data.
+const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedImports |
+	packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo
+
+// load type-checks the packages matched by patterns in dir. Problems found by
+// the go command or the type checker are added to ps. The generated main
+// marker method is missing while loading (generated files are excluded), so
+// type errors about it are ignored.
+func load(dir string, patterns []string, ps *problems) ([]*packages.Package, error) {
+	cfg := &packages.Config{
+		Mode:       loadMode,
+		Dir:        dir,
+		Fset:       ps.fset,
+		BuildFlags: []string{"-tags=" + buildTag},
+	}
+	pkgs, err := packages.Load(cfg, patterns...)
+	if err != nil {
+		return nil, fmt.Errorf("loading packages %s: %w", strings.Join(patterns, " "), err)
+	}
+	if len(pkgs) == 0 {
+		return nil, fmt.Errorf("no packages match %s in %s", strings.Join(patterns, " "), dir)
+	}
+	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].PkgPath < pkgs[j].PkgPath })
+	for _, p := range pkgs {
+		for _, e := range p.Errors {
+			if e.Kind == packages.TypeError && strings.Contains(e.Msg, "RunPilotageGenerate") {
+				continue
+			}
+			ps.addPosition(parsePos(e.Pos), e.Msg)
+		}
+	}
+	return pkgs, nil
+}
+
+// parsePos parses "file:line:col" (or "file:line", or "") as printed by
+// go/packages.
+func parsePos(s string) token.Position {
+	var p token.Position
+	parts := strings.Split(s, ":")
+	nums := 0
+	for i := len(parts) - 1; i > 0 && nums < 2; i-- {
+		if _, err := strconv.Atoi(parts[i]); err != nil {
+			break
+		}
+		nums++
+	}
+	p.Filename = strings.Join(parts[:len(parts)-nums], ":")
+	if nums >= 1 {
+		p.Line, _ = strconv.Atoi(parts[len(parts)-nums])
+	}
+	if nums == 2 {
+		p.Column, _ = strconv.Atoi(parts[len(parts)-1])
+	}
+	return p
+}

@@ -1,0 +1,70 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/pilotage/pilotage/codegen"
+	"github.com/pilotage/pilotage/internal/rpc"
+)
+
+// loopback serves this process's components over a real Unix socket and
+// calls them through a client connection to it: RPC mode.
+type loopback struct {
+	dir    string
+	server *rpc.Server
+	conn   *rpc.Conn
+	served chan error
+}
+
+func newLoopback() (*loopback, error) {
+	dir, err := os.MkdirTemp("", "pilotage-rpc-")
+	if err != nil {
+		return nil, fmt.Errorf("rpc mode: %w", err)
+	}
+	sock := filepath.Join(dir, "rpc.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("rpc mode: %w", err)
+	}
+	lb := &loopback{dir: dir, server: rpc.NewServer(rpc.ServerOptions{}), served: make(chan error, 1)}
+	go func() { lb.served <- lb.server.Serve(l) }()
+	if lb.conn, err = rpc.Dial(context.Background(), "unix", sock, rpc.DialOptions{}); err != nil {
+		lb.server.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("rpc mode: %w", err)
+	}
+	return lb, nil
+}
+
+// serve registers impl's server stub and returns a client stub reaching it.
+func (lb *loopback) serve(comp codegen.Component, impl any) (any, error) {
+	if err := lb.server.Register(comp.Name, comp.ServerStub(impl)); err != nil {
+		return nil, fmt.Errorf("serve %s: %w", comp.Name, err)
+	}
+	return comp.ClientStub(connCaller{conn: lb.conn, component: comp.Name}), nil
+}
+
+func (lb *loopback) close(ctx context.Context) error {
+	lb.conn.Close()
+	err := lb.server.Shutdown(ctx)
+	os.RemoveAll(lb.dir)
+	if err != nil {
+		return fmt.Errorf("rpc mode: stop server: %w", err)
+	}
+	return nil
+}
+
+// connCaller sends one component's calls over a single connection.
+type connCaller struct {
+	conn      *rpc.Conn
+	component string
+}
+
+func (c connCaller) Call(ctx context.Context, m int, args []byte) ([]byte, error) {
+	return c.conn.Call(ctx, c.component, m, args)
+}

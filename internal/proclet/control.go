@@ -1,0 +1,63 @@
+package proclet
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// controlConn is the proclet's end of the control socket.
+type controlConn struct {
+	conn net.Conn
+	mu   sync.Mutex // serializes writes
+	enc  *json.Encoder
+}
+
+// openControl wraps file descriptor ControlFD.
+func openControl() (*controlConn, error) {
+	f := os.NewFile(ControlFD, "pilotage-control")
+	if f == nil {
+		return nil, fmt.Errorf("control socket: fd %d is not open", ControlFD)
+	}
+	defer f.Close() // FileConn dups it
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return &controlConn{conn: c, enc: json.NewEncoder(c)}, nil
+}
+
+// send writes m, stamping it with the current time.
+func (c *controlConn) send(m Message) error {
+	m.Time = time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.enc.Encode(m); err != nil {
+		return fmt.Errorf("control socket: send %s: %w", m.Type, err)
+	}
+	return nil
+}
+
+// receive delivers the supervisor's messages to out until the socket closes,
+// then closes out.
+func (c *controlConn) receive(out chan<- Message) {
+	defer close(out)
+	sc := bufio.NewScanner(c.conn)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var m Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			continue // a newer supervisor's message; ignore what we don't understand
+		}
+		out <- m
+	}
+}
+
+func (c *controlConn) Close() error { return c.conn.Close() }
+
+var _ io.Closer = (*controlConn)(nil)

@@ -1,0 +1,83 @@
+// Package proclet is the part of the runtime that lives inside every
+// application process started by "pilotage run": it hosts the components of
+// one colocation group, serves them to other processes over the RPC
+// transport, reaches the components of other groups through the addresses
+// the supervisor pushes, and reports its lifecycle to the supervisor.
+//
+// # Protocol with the supervisor
+//
+// The supervisor starts the application binary with PILOTAGE_PROCLET set to
+// the JSON encoding of Env and, as file descriptor 3, one end of a Unix
+// socketpair. Both sides write newline-delimited JSON Messages on it. The
+// proclet sends Hello once its RPC server listens, Listening for each
+// listener it opens, ComponentStarting/ComponentReady around each
+// component's Init, Ready when every hosted component is ready, Unhealthy
+// when a health check fails, and Failed just before it exits on an error.
+// The supervisor sends Routes (the full set of ready addresses of every
+// component, whenever it changes; the first Routes arrives before the
+// proclet starts any component) and Stop. EOF on the socket means the other
+// side is gone: a proclet whose supervisor vanished exits.
+//
+// PILOTAGE_DESCRIBE=1 makes the binary print a Description of its
+// components as JSON on stdout and exit, without starting anything.
+package proclet
+
+import "time"
+
+// EnvVar and DescribeEnvVar are the environment variables read by pilotage.Run.
+const (
+	EnvVar         = "PILOTAGE_PROCLET"
+	DescribeEnvVar = "PILOTAGE_DESCRIBE"
+	// ControlFD is the file descriptor of the control socket in the proclet.
+	ControlFD = 3
+)
+
+// Env tells a proclet what to host.
+type Env struct {
+	App        string            `json:"app"`
+	Group      string            `json:"group"`      // the colocation group's name
+	Replica    int               `json:"replica"`    // replica number within the group, from 0
+	Components []string          `json:"components"` // full names of the hosted components
+	Listeners  map[string]string `json:"listeners"`  // listener name -> address to bind ("127.0.0.1:0" if unset)
+	RPCAddress string            `json:"rpc_address"`
+	// RPCAddress is where to serve RPC, as "unix:/path" or "tcp:127.0.0.1:0".
+	ConfigPath string `json:"config_path,omitempty"` // pilotage.toml, for component config
+}
+
+// Message is one line on the control socket. Type says which fields are set.
+type Message struct {
+	Type      string              `json:"type"`
+	Time      time.Time           `json:"time,omitzero"`
+	PID       int                 `json:"pid,omitempty"`       // Hello
+	Address   string              `json:"address,omitempty"`   // Hello: RPC address ("unix:/p" or "tcp:h:p"); Listening: host:port
+	Listener  string              `json:"listener,omitempty"`  // Listening
+	Component string              `json:"component,omitempty"` // ComponentStarting, ComponentReady, Unhealthy
+	Error     string              `json:"error,omitempty"`     // Unhealthy, Failed
+	Routes    map[string][]string `json:"routes,omitempty"`    // Routes: component full name -> RPC addresses of ready replicas
+}
+
+// Message types.
+const (
+	Hello             = "hello"
+	Listening         = "listening"
+	ComponentStarting = "component_starting"
+	ComponentReady    = "component_ready"
+	Ready             = "ready"
+	Unhealthy         = "unhealthy"
+	Failed            = "failed"
+	Routes            = "routes"
+	Stop              = "stop"
+)
+
+// Description lists an application's components, for the supervisor.
+type Description struct {
+	Components []ComponentInfo `json:"components"`
+}
+
+// ComponentInfo describes one component.
+type ComponentInfo struct {
+	Name      string   `json:"name"`      // full name, "import/path.Interface"
+	Refs      []string `json:"refs"`      // full names of the components it holds Refs to
+	Listeners []string `json:"listeners"` // names of its listeners
+	Main      bool     `json:"main"`      // the root component, whose process runs the app function
+}

@@ -1,0 +1,72 @@
+package proclet
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/pilotage/pilotage/codegen"
+	"github.com/pilotage/pilotage/internal/rpc"
+)
+
+// router keeps one connection pool per remote component and points each at
+// the ready replicas the supervisor last announced.
+type router struct {
+	mu     sync.Mutex
+	routes map[string][]string // component -> pool addresses
+	pools  map[string]*rpc.Pool
+}
+
+func newRouter() *router {
+	return &router{routes: map[string][]string{}, pools: map[string]*rpc.Pool{}}
+}
+
+// update replaces the routing table; components absent from it have no
+// ready replica, so calls to them fail at once with ErrUnavailable.
+func (r *router) update(routes map[string][]string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.routes = map[string][]string{}
+	for comp, addrs := range routes {
+		for _, a := range addrs {
+			r.routes[comp] = append(r.routes[comp], poolAddress(a))
+		}
+	}
+	for comp, p := range r.pools {
+		p.Update(r.routes[comp])
+	}
+}
+
+// caller returns the Caller client stubs of c use.
+func (r *router) caller(c codegen.Component) codegen.Caller {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.pools[c.Name]
+	if !ok {
+		p = rpc.NewPool(rpc.PoolOptions{})
+		p.Update(r.routes[c.Name])
+		r.pools[c.Name] = p
+	}
+	idempotent := make([]bool, len(c.Methods))
+	for i, m := range c.Methods {
+		idempotent[i] = m.Idempotent
+	}
+	return poolCaller{pool: p, component: c.Name, idempotent: idempotent}
+}
+
+// poolAddress turns a protocol address ("unix:/p", "tcp:h:p") into the
+// form rpc.Pool dials ("unix:///p", "tcp://h:p").
+func poolAddress(a string) string {
+	network, addr, _ := strings.Cut(a, ":")
+	return network + "://" + addr
+}
+
+type poolCaller struct {
+	pool       *rpc.Pool
+	component  string
+	idempotent []bool
+}
+
+func (c poolCaller) Call(ctx context.Context, m int, args []byte) ([]byte, error) {
+	return c.pool.Call(ctx, c.component, m, args, m < len(c.idempotent) && c.idempotent[m])
+}

@@ -1,0 +1,352 @@
+package rpc
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pilotage/pilotage/codegen"
+)
+
+// DialOptions configure a client connection. The zero value is usable.
+type DialOptions struct {
+	// MaxFrameSize bounds the payload of a frame read from the server
+	// (default DefaultMaxFrameSize).
+	MaxFrameSize int
+	// HandshakeTimeout bounds connecting plus the protocol handshake when
+	// ctx has no earlier deadline (default 10s).
+	HandshakeTimeout time.Duration
+}
+
+const readBufferSize = 64 << 10
+
+// A Conn is one multiplexed client connection. Its methods are safe for
+// concurrent use.
+type Conn struct {
+	addr   string
+	nc     net.Conn
+	q      *sendQueue
+	max    int
+	nextID atomic.Uint64
+
+	mu        sync.Mutex
+	calls     map[uint64]*call // in flight, by id
+	draining  bool             // no new calls
+	idleClose bool             // close once no call is in flight
+	goAway    uint64           // ids above this were never run (valid if gotGoAway)
+	gotGoAway bool
+	err       error // why the connection died
+
+	dieOnce sync.Once
+	done    chan struct{}
+}
+
+// A call is one outstanding request. Whoever removes it from Conn.calls
+// completes it: sets res/err and sends on ch.
+type call struct {
+	id  uint64
+	ch  chan struct{} // capacity 1, empty while pooled
+	res []byte
+	err error
+	end atomic.Uint64 // stream offset of the request's end; MaxUint64 until queued
+}
+
+var callPool = sync.Pool{New: func() any { return &call{ch: make(chan struct{}, 1)} }}
+
+// Dial connects to a Server and performs the handshake. Failures wrap
+// codegen.ErrUnavailable.
+func Dial(ctx context.Context, network, address string, opts DialOptions) (*Conn, error) {
+	if opts.MaxFrameSize <= 0 {
+		opts.MaxFrameSize = DefaultMaxFrameSize
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 10 * time.Second
+	}
+	hctx, cancel := context.WithTimeout(ctx, opts.HandshakeTimeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(hctx, network, address)
+	if err != nil {
+		return nil, unavailable(address, fmt.Errorf("dial: %w", err))
+	}
+	br := bufio.NewReaderSize(nc, readBufferSize)
+	if err := clientHandshake(hctx, nc, br); err != nil {
+		nc.Close()
+		return nil, unavailable(address, err)
+	}
+	c := &Conn{addr: address, nc: nc, max: opts.MaxFrameSize, calls: map[uint64]*call{}, done: make(chan struct{})}
+	c.q = newSendQueue(nc, func(err error) { c.die(fmt.Errorf("write: %w", err)) })
+	go c.q.run()
+	go c.readLoop(br)
+	return c, nil
+}
+
+func clientHandshake(ctx context.Context, nc net.Conn, br *bufio.Reader) error {
+	if d, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	p := preface()
+	if _, err := nc.Write(p[:]); err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	var got [prefaceLen]byte
+	if _, err := io.ReadFull(br, got[:]); err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	if err := checkPreface(got[:]); err != nil {
+		return fmt.Errorf("handshake: %w", err)
+	}
+	if !stop() {
+		return fmt.Errorf("handshake: %w", context.Cause(ctx))
+	}
+	return nc.SetDeadline(time.Time{})
+}
+
+// Addr returns the address the Conn was dialed with.
+func (c *Conn) Addr() string { return c.addr }
+
+// Done is closed when the connection is dead.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Draining reports whether the server asked to stop sending new calls (or
+// the Conn is being retired): new calls fail with codegen.ErrUnavailable.
+func (c *Conn) Draining() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.draining
+}
+
+// Close kills the connection. Calls in flight fail.
+func (c *Conn) Close() error {
+	c.die(errConnClosed)
+	return nil
+}
+
+// retire refuses new calls and closes the connection once the calls in
+// flight have finished.
+func (c *Conn) retire() {
+	c.mu.Lock()
+	c.draining, c.idleClose = true, true
+	idle := len(c.calls) == 0
+	c.mu.Unlock()
+	if idle {
+		c.die(errConnClosed)
+	}
+}
+
+// inFlight returns the number of outstanding calls.
+func (c *Conn) inFlight() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.calls)
+}
+
+// Call invokes method of component with encoded args and returns the encoded
+// results. args may be reused once Call returns. If ctx ends first, the
+// server is told to cancel the handler and ctx's error is returned.
+//
+// Transport failures wrap codegen.ErrUnavailable (the request was not sent,
+// or the server refused it without running it) or codegen.ErrInterrupted (it
+// was sent and no reply came). A handler's error is returned as decoded by
+// codegen.Decoder.Error.
+func (c *Conn) Call(ctx context.Context, component string, method int, args []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if method < 0 || method > math.MaxUint32 {
+		return nil, fmt.Errorf("rpc: method index %d out of range", method)
+	}
+	var deadline uint64
+	if d, ok := ctx.Deadline(); ok {
+		us := time.Until(d).Microseconds()
+		if us <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+		deadline = uint64(us)
+	}
+
+	cl := callPool.Get().(*call)
+	cl.end.Store(math.MaxUint64)
+	cl.id = c.nextID.Add(1)
+	c.mu.Lock()
+	if c.err != nil || c.draining {
+		cause := c.err
+		if cause == nil {
+			cause = errDraining
+		}
+		c.mu.Unlock()
+		callPool.Put(cl)
+		return nil, unavailable(c.addr, cause)
+	}
+	c.calls[cl.id] = cl
+	c.mu.Unlock()
+
+	var hdr [headerLen]byte
+	putHeader(&hdr, frameRequest, requestPrefix+len(args), cl.id)
+	var pre [requestPrefix]byte
+	putRequestPrefix(pre[:], ComponentID(component), uint32(method), deadline)
+	var written chan struct{} // closed once a large args slice is no longer referenced
+	var release func()
+	if len(args) >= largePayload {
+		written = make(chan struct{})
+		release = func() { close(written) }
+	}
+	if err := c.q.enqueue(&hdr, pre[:], args, release, &cl.end); err != nil {
+		if c.forget(cl.id) {
+			callPool.Put(cl)
+			return nil, unavailable(c.addr, err)
+		}
+		return c.finish(cl, written) // die completed it
+	}
+
+	select {
+	case <-cl.ch:
+		return c.finish(cl, written)
+	case <-ctx.Done():
+	}
+	if !c.forget(cl.id) {
+		return c.finish(cl, written) // the reply (or a failure) won the race
+	}
+	var cancel [headerLen]byte
+	putHeader(&cancel, frameCancel, 0, cl.id)
+	c.q.enqueue(&cancel, nil, nil, nil, nil) // best effort: a dead conn cancels anyway
+	if written != nil {
+		<-written
+	}
+	callPool.Put(cl)
+	return nil, ctx.Err()
+}
+
+// finish waits for cl's completion and recycles it.
+func (c *Conn) finish(cl *call, written chan struct{}) ([]byte, error) {
+	<-cl.ch
+	if written != nil {
+		<-written
+	}
+	res, err := cl.res, cl.err
+	cl.res, cl.err = nil, nil
+	callPool.Put(cl)
+	return res, err
+}
+
+// forget removes call id; it reports whether it was still there (and so is
+// now the caller's to complete).
+func (c *Conn) forget(id uint64) bool {
+	c.mu.Lock()
+	_, ok := c.calls[id]
+	if ok {
+		delete(c.calls, id)
+	}
+	closeNow := ok && c.idleClose && len(c.calls) == 0
+	c.mu.Unlock()
+	if closeNow {
+		c.die(errConnClosed)
+	}
+	return ok
+}
+
+func (c *Conn) readLoop(br *bufio.Reader) {
+	var err error
+	for err == nil {
+		var h header
+		if h, err = readHeader(br, c.max); err != nil {
+			break
+		}
+		switch h.typ {
+		case frameResponse, frameError, frameReject:
+			err = c.complete(br, h)
+		case frameGoAway:
+			if h.n != 0 {
+				err = fmt.Errorf("%w: goaway with %d-byte payload", errProtocol, h.n)
+				break
+			}
+			c.mu.Lock()
+			c.draining, c.gotGoAway, c.goAway = true, true, h.id
+			c.mu.Unlock()
+		default:
+			err = fmt.Errorf("%w: unexpected frame type %d from server", errProtocol, h.typ)
+		}
+	}
+	c.die(fmt.Errorf("read: %w", err))
+}
+
+// complete reads a reply and hands it to its call.
+func (c *Conn) complete(br *bufio.Reader, h header) error {
+	c.mu.Lock()
+	cl := c.calls[h.id]
+	if cl != nil {
+		delete(c.calls, h.id)
+	}
+	closeNow := cl != nil && c.idleClose && len(c.calls) == 0
+	c.mu.Unlock()
+	if cl == nil { // cancelled by its caller
+		_, err := br.Discard(h.n)
+		return unexpected(err)
+	}
+	p, err := readPayload(br, h.n, nil)
+	if err != nil {
+		cl.err = interrupted(c.addr, fmt.Errorf("read reply: %w", err))
+		cl.ch <- struct{}{}
+		return err
+	}
+	switch h.typ {
+	case frameResponse:
+		cl.res = p
+	case frameError:
+		cl.err = decodeError(p)
+	case frameReject:
+		cl.err = unavailable(c.addr, decodeError(p))
+	}
+	cl.ch <- struct{}{}
+	if closeNow {
+		c.die(errConnClosed)
+	}
+	return nil
+}
+
+func decodeError(p []byte) error {
+	var d codegen.Decoder
+	d.Reset(p)
+	err := d.Error()
+	if derr := d.Done(); derr != nil {
+		return fmt.Errorf("rpc: undecodable error reply: %w", derr)
+	}
+	if err == nil {
+		return fmt.Errorf("rpc: error reply without an error")
+	}
+	return err
+}
+
+// die kills the connection once and fails every call in flight: with
+// ErrInterrupted if its request may have reached the server, else with
+// ErrUnavailable.
+func (c *Conn) die(cause error) {
+	c.dieOnce.Do(func() {
+		c.q.fail(cause) // no new batch starts: attempted is final but for one in progress
+		c.nc.Close()
+		c.mu.Lock()
+		c.err = cause
+		calls := c.calls
+		c.calls = nil
+		goAway, gotGoAway := c.goAway, c.gotGoAway
+		c.mu.Unlock()
+		sent := c.q.attempted.Load()
+		for _, cl := range calls {
+			if cl.end.Load() <= sent && !(gotGoAway && cl.id > goAway) {
+				cl.err = interrupted(c.addr, cause)
+			} else {
+				cl.err = unavailable(c.addr, cause)
+			}
+			cl.ch <- struct{}{}
+		}
+		close(c.done)
+	})
+}

@@ -1,0 +1,174 @@
+package rpc
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Frame types. Zero is never valid, so a zeroed header is rejected.
+const (
+	frameRequest  byte = 1
+	frameResponse byte = 2
+	frameError    byte = 3
+	frameReject   byte = 4
+	frameCancel   byte = 5
+	frameGoAway   byte = 6
+)
+
+const (
+	headerLen     = 16
+	requestPrefix = 20 // component id, method, deadline
+
+	// DefaultMaxFrameSize bounds a frame's payload unless options say otherwise.
+	DefaultMaxFrameSize = 64 << 20
+
+	protocolVersion = 1
+	prefaceLen      = 8
+
+	// A payload at least this large is written from the caller's memory with
+	// writev instead of being copied into the send buffer.
+	largePayload = 32 << 10
+	// Payloads up to this size are read in one allocation; larger ones grow
+	// as their bytes arrive, so a lying length costs the liar, not us.
+	readChunk = 1 << 20
+)
+
+// errProtocol is wrapped by every error caused by malformed input.
+var errProtocol = errors.New("rpc: protocol error")
+
+type header struct {
+	typ byte
+	n   int    // payload length
+	id  uint64 // call id
+}
+
+func putHeader(b *[headerLen]byte, typ byte, n int, id uint64) {
+	b[0], b[1], b[2], b[3] = typ, 0, 0, 0
+	binary.LittleEndian.PutUint32(b[4:], uint32(n))
+	binary.LittleEndian.PutUint64(b[8:], id)
+}
+
+// parseHeader validates b; max is the largest payload accepted.
+func parseHeader(b []byte, max int) (header, error) {
+	h := header{typ: b[0], n: int(binary.LittleEndian.Uint32(b[4:])), id: binary.LittleEndian.Uint64(b[8:])}
+	if h.typ < frameRequest || h.typ > frameGoAway {
+		return h, fmt.Errorf("%w: unknown frame type %d", errProtocol, h.typ)
+	}
+	if b[1]|b[2]|b[3] != 0 {
+		return h, fmt.Errorf("%w: nonzero reserved header bytes", errProtocol)
+	}
+	if h.n > max || h.n < 0 {
+		return h, fmt.Errorf("%w: frame of %d bytes exceeds limit of %d", errProtocol, h.n, max)
+	}
+	return h, nil
+}
+
+// readHeader reads and validates one frame header.
+func readHeader(r *bufio.Reader, max int) (header, error) {
+	// Peek avoids copying; the bytes stay valid until the Discard.
+	b, err := r.Peek(headerLen)
+	if err != nil {
+		if err == io.EOF && len(b) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return header{}, err
+	}
+	h, err := parseHeader(b, max)
+	if err != nil {
+		return h, err
+	}
+	_, err = r.Discard(headerLen)
+	return h, err
+}
+
+// readPayload reads n bytes into buf (reused when its capacity suffices).
+// Past readChunk bytes, memory grows only as data arrives.
+func readPayload(r *bufio.Reader, n int, buf []byte) ([]byte, error) {
+	if n <= cap(buf) || n <= readChunk {
+		if n > cap(buf) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, unexpected(err)
+		}
+		return buf, nil
+	}
+	buf = buf[:0]
+	for len(buf) < n {
+		step := min(n-len(buf), max(readChunk, len(buf)))
+		buf = append(buf, make([]byte, step)...)
+		if _, err := io.ReadFull(r, buf[len(buf)-step:]); err != nil {
+			return nil, unexpected(err)
+		}
+	}
+	return buf, nil
+}
+
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// request is the decoded prefix of a request payload.
+type request struct {
+	component uint64
+	method    uint32
+	deadline  uint64 // microseconds from receipt; 0 = none
+	args      []byte
+}
+
+func putRequestPrefix(b []byte, component uint64, method uint32, deadline uint64) {
+	binary.LittleEndian.PutUint64(b[0:], component)
+	binary.LittleEndian.PutUint32(b[8:], method)
+	binary.LittleEndian.PutUint64(b[12:], deadline)
+}
+
+func parseRequest(p []byte) (request, error) {
+	if len(p) < requestPrefix {
+		return request{}, fmt.Errorf("%w: request payload of %d bytes is shorter than its %d-byte prefix", errProtocol, len(p), requestPrefix)
+	}
+	return request{
+		component: binary.LittleEndian.Uint64(p[0:]),
+		method:    binary.LittleEndian.Uint32(p[8:]),
+		deadline:  binary.LittleEndian.Uint64(p[12:]),
+		args:      p[requestPrefix:],
+	}, nil
+}
+
+// ComponentID is the id a request names a component by: the 64-bit FNV-1a
+// hash of its full name.
+func ComponentID(name string) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(name); i++ {
+		h ^= uint64(name[i])
+		h *= prime
+	}
+	return h
+}
+
+func preface() [prefaceLen]byte {
+	var p [prefaceLen]byte
+	copy(p[:], "PLTG")
+	binary.LittleEndian.PutUint16(p[4:], protocolVersion)
+	return p
+}
+
+func checkPreface(p []byte) error {
+	if string(p[:4]) != "PLTG" {
+		return fmt.Errorf("%w: bad preface %q: peer does not speak the pilotage protocol", errProtocol, p)
+	}
+	if v := binary.LittleEndian.Uint16(p[4:]); v != protocolVersion {
+		return fmt.Errorf("%w: peer speaks protocol version %d, want %d", errProtocol, v, protocolVersion)
+	}
+	if p[6]|p[7] != 0 {
+		return fmt.Errorf("%w: nonzero reserved preface bytes", errProtocol)
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pilotage/pilotage/codegen"
+)
+
+func TestPoolOneServerClosed(t *testing.T) {
+	forNetworks(t, func(t *testing.T, network string) {
+		a := startServer(t, network, ServerOptions{})
+		b := startServer(t, network, ServerOptions{})
+		pool := NewPool(PoolOptions{})
+		defer pool.Close()
+		pool.Update([]string{a.poolAddr(), b.poolAddr()})
+
+		var ok, failed atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_, err := pool.Call(ctx, testComponent, mEcho, encodeBytes([]byte("hi")), true)
+					cancel()
+					if err != nil {
+						failed.Add(1)
+						t.Errorf("call: %v", err)
+					} else {
+						ok.Add(1)
+					}
+				}
+			})
+		}
+		time.Sleep(100 * time.Millisecond)
+		servedByA := a.calls.Load()
+		a.srv.Close()
+		time.Sleep(200 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if servedByA == 0 {
+			t.Error("a served no call before it closed")
+		}
+		if failed.Load() != 0 || ok.Load() == 0 {
+			t.Errorf("%d calls failed, %d succeeded", failed.Load(), ok.Load())
+		}
+	})
+}
+
+func TestPoolRetriesInterruptedOnlyIfIdempotent(t *testing.T) {
+	for _, retry := range []bool{false, true} {
+		a := startServer(t, "unix", ServerOptions{})
+		b := startServer(t, "unix", ServerOptions{})
+		var first atomic.Bool // shared: only the first invocation blocks
+		a.blockFirst, b.blockFirst = &first, &first
+		pool := NewPool(PoolOptions{})
+		defer pool.Close()
+		pool.Update([]string{a.poolAddr(), b.poolAddr()})
+
+		errc := make(chan error, 1)
+		go func() {
+			_, err := pool.Call(context.Background(), testComponent, mBlockFirst, encodeBytes(nil), retry)
+			errc <- err
+		}()
+		// Kill the connections of whichever server got the call.
+		select {
+		case <-a.blockCtx:
+			killConns(a.srv)
+		case <-b.blockCtx:
+			killConns(b.srv)
+		}
+		err := <-errc
+		runs := a.calls.Load() + b.calls.Load()
+		switch {
+		case !retry && (!errors.Is(err, codegen.ErrInterrupted) || runs != 1):
+			t.Errorf("not idempotent: got %v after %d runs, want ErrInterrupted after 1", err, runs)
+		case retry && (err != nil || runs != 2):
+			t.Errorf("idempotent: got %v after %d runs, want success after 2", err, runs)
+		}
+	}
+}
+
+// killConns drops a server's connections, as a crash would, but keeps it listening.
+func killConns(s *Server) {
+	s.mu.Lock()
+	var conns []*serverConn
+	for sc := range s.conns {
+		conns = append(conns, sc)
+	}
+	s.mu.Unlock()
+	for _, sc := range conns {
+		sc.close(errors.New("killed"))
+	}
+}
+
+func TestPoolDoesNotRetryMethodErrors(t *testing.T) {
+	a := startServer(t, "unix", ServerOptions{})
+	b := startServer(t, "unix", ServerOptions{})
+	pool := NewPool(PoolOptions{})
+	defer pool.Close()
+	pool.Update([]string{a.poolAddr(), b.poolAddr()})
+	_, err := pool.Call(context.Background(), testComponent, mUnavail, nil, true)
+	if !errors.Is(err, codegen.ErrUnavailable) {
+		t.Errorf("got %v, want the method's ErrUnavailable", err)
+	}
+	if got := a.calls.Load() + b.calls.Load(); got != 1 {
+		t.Errorf("method ran %d times, want 1: its own error is not a transport failure", got)
+	}
+}
+
+func TestPoolNoUsableAddress(t *testing.T) {
+	ctx := context.Background()
+	pool := NewPool(PoolOptions{})
+	defer pool.Close()
+	if _, err := pool.Call(ctx, testComponent, mEcho, nil, true); !errors.Is(err, codegen.ErrUnavailable) {
+		t.Errorf("empty pool: got %v, want ErrUnavailable", err)
+	}
+	dir := t.TempDir()
+	pool.Update([]string{dir + "/a", "unix://" + dir + "/b"})
+	for i := range 3 {
+		start := time.Now()
+		_, err := pool.Call(ctx, testComponent, mEcho, nil, true)
+		if !errors.Is(err, codegen.ErrUnavailable) {
+			t.Errorf("unreachable pool: got %v, want ErrUnavailable", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("call %d took %v to fail", i, d)
+		}
+	}
+
+	// Once a server appears at an address, the pool reaches it after its backoff.
+	ts := startServer(t, "unix", ServerOptions{})
+	pool.Update([]string{dir + "/a", ts.addr})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := pool.Call(ctx, testComponent, mEcho, encodeBytes(nil), true)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pool never reached the new server: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPoolUpdateDrainsRemoved(t *testing.T) {
+	a := startServer(t, "tcp", ServerOptions{})
+	b := startServer(t, "tcp", ServerOptions{})
+	pool := NewPool(PoolOptions{})
+	defer pool.Close()
+	pool.Update([]string{a.addr})
+	ctx := context.Background()
+	slow := make(chan error, 1)
+	go func() {
+		_, err := pool.Call(ctx, testComponent, mSlow, encodeBytes(nil), false)
+		slow <- err
+	}()
+	<-a.started
+	pool.Update([]string{b.addr})
+	for range 5 {
+		if _, err := pool.Call(ctx, testComponent, mEcho, encodeBytes(nil), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-slow; err != nil {
+		t.Errorf("in-flight call on removed address: %v", err)
+	}
+	if got := a.calls.Load(); got != 1 {
+		t.Errorf("removed address served %d calls, want only the one in flight", got)
+	}
+}

@@ -1,0 +1,221 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pilotage/pilotage/codegen"
+)
+
+// ServerOptions configure a Server. The zero value is usable.
+type ServerOptions struct {
+	// MaxFrameSize bounds the payload of a frame read from a client
+	// (default DefaultMaxFrameSize).
+	MaxFrameSize int
+	// HandshakeTimeout bounds the wait for a new connection's preface
+	// (default 10s).
+	HandshakeTimeout time.Duration
+	// Logger receives connection errors (protocol violations, failed
+	// handshakes). Nil discards them.
+	Logger *slog.Logger
+}
+
+// A Server runs the handlers of registered components for the calls that
+// arrive on its listeners.
+type Server struct {
+	opts ServerOptions
+
+	regMu sync.Mutex                            // serializes Register and Unregister
+	comps atomic.Pointer[map[uint64]*component] // copy on write; read on every request
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*serverConn]struct{}
+	closing   bool // Shutdown or Close began: accept nothing more
+}
+
+type component struct {
+	name     string
+	handlers []codegen.Handler
+}
+
+// NewServer returns a Server with no components.
+func NewServer(opts ServerOptions) *Server {
+	if opts.MaxFrameSize <= 0 {
+		opts.MaxFrameSize = DefaultMaxFrameSize
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{}}
+	s.comps.Store(&map[uint64]*component{})
+	return s
+}
+
+// Register serves component (its full name) with handlers, indexed by method.
+// It fails if the name is registered already or its id collides with
+// another registered name.
+func (s *Server) Register(name string, handlers []codegen.Handler) error {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	id := ComponentID(name)
+	old := *s.comps.Load()
+	if c, ok := old[id]; ok {
+		if c.name == name {
+			return fmt.Errorf("rpc: component %s already registered", name)
+		}
+		return fmt.Errorf("rpc: components %s and %s have the same id %#x", c.name, name, id)
+	}
+	next := make(map[uint64]*component, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[id] = &component{name: name, handlers: handlers}
+	s.comps.Store(&next)
+	return nil
+}
+
+// Unregister stops serving component. Calls already running finish; new ones
+// are rejected as unavailable.
+func (s *Server) Unregister(name string) {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	id := ComponentID(name)
+	old := *s.comps.Load()
+	if c, ok := old[id]; !ok || c.name != name {
+		return
+	}
+	next := make(map[uint64]*component, len(old))
+	for k, v := range old {
+		if k != id {
+			next[k] = v
+		}
+	}
+	s.comps.Store(&next)
+}
+
+func (s *Server) lookup(id uint64) *component { return (*s.comps.Load())[id] }
+
+// Serve accepts connections on l until Shutdown or Close, then returns
+// ErrServerClosed. Other accept errors are returned as they are. Serve may
+// be called for several listeners at once.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() { // e.g. out of file descriptors: wait, don't spin
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("rpc: accept on %s: %w", l.Addr(), err)
+		}
+		backoff = 0
+		sc := newServerConn(s, nc)
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		s.conns[sc] = struct{}{}
+		s.mu.Unlock()
+		go sc.serve()
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) forget(sc *serverConn) {
+	s.mu.Lock()
+	delete(s.conns, sc)
+	s.mu.Unlock()
+}
+
+// stopAccepting closes the listeners and returns the live connections.
+func (s *Server) stopAccepting() []*serverConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	conns := make([]*serverConn, 0, len(s.conns))
+	for sc := range s.conns {
+		conns = append(conns, sc)
+	}
+	return conns
+}
+
+// Shutdown drains the server: it stops accepting, sends goaway on every
+// connection and refuses new calls on it (the client sees
+// codegen.ErrUnavailable), waits for the calls in flight to finish and their
+// replies to be written, then closes the connections. If ctx ends first the
+// rest is closed at once and ctx's error returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	conns := s.stopAccepting()
+	for _, sc := range conns {
+		sc.drain()
+	}
+	done := make(chan struct{})
+	go func() {
+		var wg sync.WaitGroup
+		for _, sc := range conns {
+			wg.Go(func() {
+				sc.handlers.Wait()
+				sc.q.waitIdle()
+				sc.close(ErrServerClosed)
+			})
+		}
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return fmt.Errorf("rpc: shutdown: %w", ctx.Err())
+	}
+}
+
+// Close closes the listeners and connections at once; running handlers see
+// their context cancelled and their callers get codegen.ErrInterrupted.
+func (s *Server) Close() error {
+	for _, sc := range s.stopAccepting() {
+		sc.close(ErrServerClosed)
+	}
+	return nil
+}

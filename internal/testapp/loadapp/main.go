@@ -1,0 +1,77 @@
+// Command loadapp is the application the runtime's end-to-end tests run
+// under "pilotage run": an HTTP front (listener "http") over testapp's
+// components.
+//
+//	GET /half?n=42   Front.HalfViaCalc -> Calc.Half (idempotent)
+//	GET /sleep?ms=N  Calc.Sleep (not idempotent), returns the serving PID
+//	GET /pid         Calc.PID
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/pilotage/pilotage"
+	"github.com/pilotage/pilotage/internal/testapp"
+)
+
+type server struct {
+	pilotage.Implements[pilotage.Main]
+	http  pilotage.Listener
+	front pilotage.Ref[testapp.Front]
+	calc  pilotage.Ref[testapp.Calc]
+}
+
+func main() {
+	if err := pilotage.Run(context.Background(), serve); err != nil {
+		fmt.Fprintln(os.Stderr, "loadapp:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(ctx context.Context, s *server) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /half", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.FormValue("n"))
+		v, err := s.front.Get().HalfViaCalc(r.Context(), n)
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /sleep", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.FormValue("ms"))
+		v, err := s.calc.Get().Sleep(r.Context(), time.Duration(ms)*time.Millisecond)
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /pid", func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.calc.Get().PID(r.Context())
+		reply(w, v, err)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(s.http); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// reply writes v, or the error with a status naming its kind, so tests can
+// tell an interrupted call from an unavailable component.
+func reply(w http.ResponseWriter, v int, err error) {
+	switch {
+	case err == nil:
+		fmt.Fprint(w, v)
+	case errors.Is(err, pilotage.ErrInterrupted):
+		http.Error(w, "interrupted: "+err.Error(), http.StatusBadGateway)
+	case errors.Is(err, pilotage.ErrUnavailable):
+		http.Error(w, "unavailable: "+err.Error(), http.StatusServiceUnavailable)
+	default:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}

@@ -1,0 +1,96 @@
+// Package testapp holds small components used by the runtime's own tests:
+// each shows one behaviour (argument aliasing, panics, errors, retries).
+package testapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/pilotage/pilotage"
+)
+
+// Point is a value that tests pass by pointer.
+type Point struct{ X, Y int }
+
+// ErrOdd is a sentinel error that must survive the trip between processes.
+var ErrOdd = errors.New("odd number")
+
+// Calc is a component with methods that show how calls behave.
+type Calc interface {
+	// Move sets p.X to x and returns p. Callers in the same process see
+	// their own *Point change; remote callers do not (pointers are copied).
+	Move(ctx context.Context, p *Point, x int) (*Point, error)
+	// Half halves n, or fails with an error wrapping ErrOdd.
+	Half(ctx context.Context, n int) (int, error)
+	// Boom panics.
+	Boom(ctx context.Context) error
+	// Calls returns how many calls this instance served.
+	Calls(ctx context.Context) (int64, error)
+	// Sleep waits d and returns the serving process's PID. Not idempotent,
+	// so never retried.
+	Sleep(ctx context.Context, d time.Duration) (int, error)
+	// PID returns the serving process's PID.
+	PID(ctx context.Context) (int, error)
+}
+
+var (
+	_ pilotage.Idempotent = Calc.Calls
+	_ pilotage.Idempotent = Calc.Half
+	_ pilotage.Idempotent = Calc.PID
+)
+
+type calc struct {
+	pilotage.Implements[Calc]
+	calls atomic.Int64
+}
+
+func (c *calc) Move(_ context.Context, p *Point, x int) (*Point, error) {
+	c.calls.Add(1)
+	p.X = x
+	return p, nil
+}
+
+func (c *calc) Half(_ context.Context, n int) (int, error) {
+	c.calls.Add(1)
+	if n%2 != 0 {
+		return 0, fmt.Errorf("half of %d: %w", n, ErrOdd)
+	}
+	return n / 2, nil
+}
+
+func (c *calc) Boom(context.Context) error {
+	c.calls.Add(1)
+	panic("boom")
+}
+
+func (c *calc) Calls(context.Context) (int64, error) { return c.calls.Load(), nil }
+
+func (c *calc) Sleep(ctx context.Context, d time.Duration) (int, error) {
+	c.calls.Add(1)
+	select {
+	case <-time.After(d):
+		return os.Getpid(), nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (c *calc) PID(context.Context) (int, error) { return os.Getpid(), nil }
+
+// Front depends on Calc, so tests see calls between components.
+type Front interface {
+	HalfViaCalc(ctx context.Context, n int) (int, error)
+}
+
+type front struct {
+	pilotage.Implements[Front]
+	calc pilotage.Ref[Calc]
+}
+
+func (f *front) HalfViaCalc(ctx context.Context, n int) (int, error) {
+	return f.calc.Get().Half(ctx, n)
+}

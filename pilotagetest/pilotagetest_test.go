@@ -1,0 +1,86 @@
+package pilotagetest_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pilotage/pilotage"
+	"github.com/pilotage/pilotage/internal/testapp"
+	"github.com/pilotage/pilotage/pilotagetest"
+)
+
+func TestCallsAndErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, r := range pilotagetest.AllRunners() {
+		r.Test(t, func(t *testing.T, f testapp.Front) {
+			if got, err := f.HalfViaCalc(ctx, 42); err != nil || got != 21 {
+				t.Errorf("HalfViaCalc(42) = %d, %v; want 21", got, err)
+			}
+			_, err := f.HalfViaCalc(ctx, 3)
+			if !errors.Is(err, testapp.ErrOdd) || err.Error() != "half of 3: odd number" {
+				t.Errorf("HalfViaCalc(3) = %v; want an error wrapping ErrOdd with the original message", err)
+			}
+		})
+	}
+}
+
+func TestPanicBecomesError(t *testing.T) {
+	for _, r := range pilotagetest.AllRunners() {
+		r.Test(t, func(t *testing.T, c testapp.Calc) {
+			err := c.Boom(context.Background())
+			if !errors.Is(err, pilotage.ErrPanic) || !strings.Contains(err.Error(), "boom") {
+				t.Fatalf("Boom() = %v; want an error wrapping pilotage.ErrPanic mentioning the panic value", err)
+			}
+			// The component survived its panic.
+			if n, err := c.Calls(context.Background()); err != nil || n != 1 {
+				t.Errorf("Calls() after panic = %d, %v; want 1", n, err)
+			}
+		})
+	}
+}
+
+// TestDivergencePointerAliasing documents the one difference between local
+// and remote calls that programs can observe: arguments are copied across a
+// process boundary, so a callee's writes through a pointer argument reach the
+// caller only when both share a process. Return what you change instead.
+func TestDivergencePointerAliasing(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		runner    pilotagetest.Runner
+		callerSee int
+	}{
+		{pilotagetest.Local, 7}, // the callee wrote through the caller's pointer
+		{pilotagetest.RPC, 0},   // the callee wrote to a copy
+	} {
+		tc.runner.Test(t, func(t *testing.T, c testapp.Calc) {
+			p := &testapp.Point{}
+			got, err := c.Move(ctx, p, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.X != 7 {
+				t.Errorf("returned point X = %d; want 7 in every mode", got.X)
+			}
+			if p.X != tc.callerSee {
+				t.Errorf("caller's point X = %d; want %d in this mode", p.X, tc.callerSee)
+			}
+		})
+	}
+}
+
+type fakeCalc struct{ testapp.Calc }
+
+func (fakeCalc) Half(context.Context, int) (int, error) { return -1, nil }
+
+func TestFake(t *testing.T) {
+	for _, r := range pilotagetest.AllRunners() {
+		r.Fakes = []pilotagetest.FakeComponent{pilotagetest.Fake[testapp.Calc](fakeCalc{})}
+		r.Test(t, func(t *testing.T, f testapp.Front) {
+			if got, err := f.HalfViaCalc(context.Background(), 10); err != nil || got != -1 {
+				t.Errorf("HalfViaCalc with a fake Calc = %d, %v; want -1 from the fake", got, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,91 @@
+package pilotage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"reflect"
+	"syscall"
+	"time"
+
+	"github.com/pilotage/pilotage/internal/config"
+	"github.com/pilotage/pilotage/internal/host"
+	"github.com/pilotage/pilotage/internal/proclet"
+)
+
+// PointerToMain is satisfied by *T when T implements the Main component and
+// its generated code exists. The RunPilotageGenerate method is written by
+// "pilotage generate"; if the compiler says it is missing, run that command.
+type PointerToMain[T any] interface {
+	*T
+	InstanceOf[Main]
+	RunPilotageGenerate()
+}
+
+// Run starts the application in this process, with Main's implementation and
+// every component it reaches, and calls app with the Main instance. It
+// returns when app returns or ctx is done (SIGINT and SIGTERM cancel it),
+// after calling Shutdown on every component, dependents first.
+//
+// The configuration is read from the file named by $PILOTAGE_CONFIG, or from
+// pilotage.toml in the working directory if there is one.
+func Run[T any, P PointerToMain[T]](ctx context.Context, app func(context.Context, P) error) error {
+	mainIface := reflect.TypeFor[Main]()
+	if os.Getenv(proclet.DescribeEnvVar) != "" {
+		return proclet.Describe(os.Stdout, mainIface)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	env, isProclet, err := proclet.ReadEnv()
+	if err != nil {
+		return err
+	}
+	if isProclet {
+		return proclet.Run(ctx, env, proclet.Options{
+			Main:   mainIface,
+			App:    func(ctx context.Context, main any) error { return app(ctx, main.(P)) },
+			Logger: logger,
+		})
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	h, err := host.New(host.Options{
+		Mode:   host.Local,
+		Config: cfg,
+		Logger: logger,
+		OnListen: func(name string, addr net.Addr) {
+			logger.Info("listening", "listener", name, "address", addr.String())
+		},
+	})
+	if err != nil {
+		return err
+	}
+	main, err := h.Instance(ctx, mainIface)
+	if err == nil {
+		err = app(ctx, main.(P))
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return errors.Join(err, h.Shutdown(shutdownCtx))
+}
+
+func loadConfig() (*config.File, error) {
+	if path := os.Getenv("PILOTAGE_CONFIG"); path != "" {
+		return config.Read(path)
+	}
+	cfg, err := config.Read("pilotage.toml")
+	if errors.Is(err, os.ErrNotExist) {
+		return config.Empty(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return cfg, nil
+}
