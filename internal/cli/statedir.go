@@ -7,39 +7,26 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/pilotage/pilotage/internal/control"
 )
 
-// stateRoot returns the directory holding one state directory per app:
-// $XDG_STATE_HOME/pilotage, or ~/.local/state/pilotage.
-func stateRoot() (string, error) {
-	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
-		return filepath.Join(x, "pilotage"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("locating state directory: %w", err)
-	}
-	return filepath.Join(home, ".local", "state", "pilotage"), nil
-}
-
-// stateDir returns the state directory of app (its logs, control socket).
-// $PILOTAGE_STATE_DIR, if set, is used directly whatever the app. Otherwise
-// it is <root>/<app> under stateRoot; the directory need not exist yet. If app
-// is empty and exactly one app directory exists under the root, that one is
-// used; otherwise the error lists the apps found.
+// stateDir returns the state directory of app (its logs, control socket),
+// running or not: $PILOTAGE_STATE_DIR if set, whatever the app, else
+// <root>/<app> with root $XDG_STATE_HOME/pilotage or ~/.local/state/pilotage
+// (see control.StateDir); the directory need not exist. If app is empty and
+// exactly one app directory exists under the root, that one is used;
+// otherwise the error lists the apps found.
+//
+// Commands that talk to a running supervisor use control.FindStateDir
+// instead, which only considers running apps.
 func stateDir(app string) (string, error) {
-	if d := os.Getenv("PILOTAGE_STATE_DIR"); d != "" {
-		return d, nil
+	if app != "" || os.Getenv(control.StateDirEnv) != "" {
+		return control.StateDir(app)
 	}
-	root, err := stateRoot()
+	root, err := control.StateRoot()
 	if err != nil {
 		return "", err
-	}
-	if app != "" {
-		if app == "." || app == ".." || strings.ContainsAny(app, `/\`) {
-			return "", fmt.Errorf("bad app name %q", app)
-		}
-		return filepath.Join(root, app), nil
 	}
 	apps, err := stateApps(root)
 	if err != nil {
@@ -47,11 +34,11 @@ func stateDir(app string) (string, error) {
 	}
 	switch len(apps) {
 	case 0:
-		return "", fmt.Errorf("no app state in %s (has an app been started with \"pilotage run\"?)", root)
+		return "", fmt.Errorf("no app state in %s (has an app been started with `pilotage run`?)", root)
 	case 1:
 		return filepath.Join(root, apps[0]), nil
 	}
-	return "", fmt.Errorf("several apps in %s, name one: %s", root, strings.Join(apps, ", "))
+	return "", fmt.Errorf("several apps in %s (%s): name one", root, strings.Join(apps, ", "))
 }
 
 // stateApps lists the app directories under root, sorted; a missing root

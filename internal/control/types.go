@@ -34,18 +34,18 @@ type Proxy struct {
 
 // UnitStatus is one component or [units] program.
 type UnitStatus struct {
-	Name       string          `json:"name"`              // component short name, or unit name
-	Kind       string          `json:"kind"`              // "component" or "unit"
-	FullName   string          `json:"full_name"`         // component full name; unit name
-	Group      string          `json:"group"`             // the process group hosting it
-	Colocated  []string        `json:"colocated"`         // other components of its group
-	State      string          `json:"state"`             // Starting, Ready, ...
-	Why        string          `json:"why,omitempty"`     // why it is not ready
-	Restarts   int             `json:"restarts"`          // automatic restarts so far
-	Want       int             `json:"want"`              // replicas wanted
-	Addresses  []string        `json:"addresses"`         // public listener addresses, or the probe target
-	After      []string        `json:"after"`             // units it waits for
-	Replicas   []ReplicaStatus `json:"replicas"`          // one per replica slot
+	Name       string          `json:"name"`          // component short name, or unit name
+	Kind       string          `json:"kind"`          // "component" or "unit"
+	FullName   string          `json:"full_name"`     // component full name; unit name
+	Group      string          `json:"group"`         // the process group hosting it
+	Colocated  []string        `json:"colocated"`     // other components of its group
+	State      string          `json:"state"`         // Starting, Ready, ...
+	Why        string          `json:"why,omitempty"` // why it is not ready
+	Restarts   int             `json:"restarts"`      // automatic restarts so far
+	Want       int             `json:"want"`          // replicas wanted
+	Addresses  []string        `json:"addresses"`     // public listener addresses, or the probe target
+	After      []string        `json:"after"`         // units it waits for
+	Replicas   []ReplicaStatus `json:"replicas"`      // one per replica slot
 	LastError  string          `json:"last_error,omitempty"`
 	StartedAt  time.Time       `json:"started_at,omitzero"`
 	ReadyAt    time.Time       `json:"ready_at,omitzero"`

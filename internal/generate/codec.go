@@ -176,7 +176,7 @@ func (c *codecs) emitPending() {
 func (c *codecs) emit(t types.Type) {
 	f, cg := c.f, c.f.codegen()
 	name, ts := c.fn(t), c.f.typ(t)
-	enc, dec, v := f.l("enc"), f.l("dec"), f.l("v")
+	enc, dec, v := f.l("enc"), f.l("d"), f.l("v")
 	var eb, db strings.Builder
 	if n, ok := types.Unalias(t).(*types.Named); ok && isProto(n) {
 		pc := f.imp(protocodecPath, "protocodec")
@@ -198,7 +198,7 @@ func (c *codecs) emit(t types.Type) {
 // structure writes the bodies coding *v by the structure of t's underlying type.
 func (c *codecs) structure(t types.Type, eb, db *strings.Builder) {
 	f := c.f
-	enc, dec, v, i, n := f.l("enc"), f.l("dec"), f.l("v"), f.l("i"), f.l("n")
+	enc, dec, v, i, n := f.l("enc"), f.l("d"), f.l("v"), f.l("i"), f.l("n")
 	ts := f.typ(t)
 	elem := "(*" + v + ")[" + i + "]"
 	switch u := t.Underlying().(type) {

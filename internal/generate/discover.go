@@ -223,7 +223,7 @@ func (a *app) component(t types.Type, pos token.Pos, kind string, ps *problems) 
 		return nil
 	}
 	if n.TypeArgs().Len() > 0 || n.TypeParams().Len() > 0 {
-		ps.addf(pos, "pilotage.%s[%s]: generic component interfaces are not supported; use a non-generic interface", kind, types.TypeString(n, nil))
+		ps.addf(pos, "pilotage.%s[%s]: generic component interfaces are not supported; use a non-generic interface", kind, shortType(n))
 		return nil
 	}
 	name := fullName(n)

@@ -4,6 +4,10 @@
 //
 // The entry point is [Generate]. The work is split by step: load.go loads and
 // type-checks packages, discover.go finds components, validate.go and
-// serial.go check them, codec.go, stubs.go and file.go write the code, and
-// write.go puts the files on disk.
+// serial.go check them, gen.go plans and assembles one file per package using
+// stubs.go (registration and stubs), codec.go (encoding functions) and
+// file.go (imports and names), and write.go puts the files on disk.
+//
+// Generated code is loaded with the "pilotagegen" build tag excluded, so a
+// stale generated file never prevents generation.
 package generate

@@ -52,14 +52,24 @@ func (ps *problems) addf(pos token.Pos, format string, args ...any) {
 	ps.addPosition(p, fmt.Sprintf(format, args...))
 }
 
-// addPosition records a problem at an already resolved position.
-func (ps *problems) addPosition(p token.Position, msg string) {
+// pos returns pos as text, relative to the generation directory if inside it.
+func (ps *problems) pos(pos token.Pos) string {
+	return ps.rel(ps.fset.Position(pos)).String()
+}
+
+// rel makes p's file name relative to the generation directory if inside it.
+func (ps *problems) rel(p token.Position) token.Position {
 	if p.Filename != "" && ps.dir != "" {
 		if rel, err := filepath.Rel(ps.dir, p.Filename); err == nil && !strings.HasPrefix(rel, "..") {
 			p.Filename = rel
 		}
 	}
-	pr := Problem{Pos: p, Msg: msg}
+	return p
+}
+
+// addPosition records a problem at an already resolved position.
+func (ps *problems) addPosition(p token.Position, msg string) {
+	pr := Problem{Pos: ps.rel(p), Msg: msg}
 	if ps.seen == nil {
 		ps.seen = map[string]bool{}
 	}

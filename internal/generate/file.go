@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // A genFile accumulates the code of one pilotage_gen.go file. It picks import
@@ -16,6 +17,7 @@ type genFile struct {
 	pkg     *types.Package
 	scope   map[string]bool   // package-level names of pkg
 	imports map[string]string // import path -> name used in the file
+	pkgName map[string]string // import path -> package name
 	used    map[string]bool   // import names in use
 	blank   []string          // paths imported for side effects
 	locals  map[string]string // local variable base name -> name used
@@ -24,10 +26,10 @@ type genFile struct {
 
 // localPattern matches the local variable names generated code uses; import
 // names never take that form.
-var localPattern = regexp.MustCompile(`^(ctx|enc|dec|out|v|i|n|k|e|s|c|r|x|res|err|appErr|impl|args|[ar][0-9]+)_*$`)
+var localPattern = regexp.MustCompile(`^(ctx|enc|dec|out|d|v|i|n|k|e|s|c|r|x|res|err|appErr|impl|args|[ar][0-9]+)_*$`)
 
 func newGenFile(pkg *types.Package) *genFile {
-	f := &genFile{pkg: pkg, scope: map[string]bool{}, imports: map[string]string{}, used: map[string]bool{}, locals: map[string]string{}}
+	f := &genFile{pkg: pkg, scope: map[string]bool{}, imports: map[string]string{}, pkgName: map[string]string{}, used: map[string]bool{}, locals: map[string]string{}}
 	for _, n := range pkg.Scope().Names() {
 		f.scope[n] = true
 	}
@@ -50,6 +52,7 @@ func (f *genFile) imp(path, name string) string {
 		}
 	}
 	f.imports[path] = cand
+	f.pkgName[path] = name
 	f.used[cand] = true
 	return cand
 }
@@ -94,7 +97,11 @@ func (f *genFile) source(top []byte) []byte {
 	sort.Strings(paths)
 	b.WriteString("import (\n")
 	for _, p := range paths {
-		fmt.Fprintf(&b, "\t%s %q\n", f.imports[p], p)
+		if f.imports[p] == f.pkgName[p] && (p == f.pkgName[p] || strings.HasSuffix(p, "/"+f.pkgName[p])) {
+			fmt.Fprintf(&b, "\t%q\n", p)
+		} else {
+			fmt.Fprintf(&b, "\t%s %q\n", f.imports[p], p)
+		}
 	}
 	for _, p := range f.blank {
 		fmt.Fprintf(&b, "\t_ %q\n", p)

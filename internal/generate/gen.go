@@ -103,6 +103,12 @@ func (g *pkgGen) generate() ([]byte, error) {
 		fmt.Fprintf(&top, "// %s changed since generation if these fail: run \"pilotage generate\".\nvar _ = %s.RunPilotageGenerateIfThisFails[%s](%s{})\nvar _ = %s.RunPilotageGenerateIfThisFails[%s](%s(nil))\n\n",
 			c.named.Obj().Name(), cg, f.typ(c.named), clientType(c), cg, g.interfaceCheck(c), f.typ(c.named))
 	}
+	for _, im := range g.impls {
+		if !im.comp.isMain {
+			fmt.Fprintf(&top, "// %s changed since generation if this fails: run \"pilotage generate\".\nvar _ = %s.RunPilotageGenerateIfThisFails[%s](%s{})\n\n",
+				f.typ(im.comp.named), cg, f.typ(im.comp.named), localType(im))
+		}
+	}
 	for _, t := range g.codecs.checks {
 		lit := "*new(" + f.typ(t) + ")"
 		if _, ok := t.Underlying().(*types.Struct); ok {

@@ -39,9 +39,16 @@ func load(dir string, patterns []string, ps *problems) ([]*packages.Package, err
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].PkgPath < pkgs[j].PkgPath })
 	for _, p := range pkgs {
+		typeErrs := false
+		for _, e := range p.Errors {
+			typeErrs = typeErrs || e.Kind == packages.TypeError
+		}
 		for _, e := range p.Errors {
 			if e.Kind == packages.TypeError && strings.Contains(e.Msg, "RunPilotageGenerate") {
 				continue
+			}
+			if typeErrs && e.Kind != packages.TypeError && strings.HasPrefix(e.Msg, "# ") {
+				continue // the compiler's report of the type errors listed separately
 			}
 			ps.addPosition(parsePos(e.Pos), e.Msg)
 		}

@@ -72,13 +72,17 @@ func (g *pkgGen) interfaceStubs(c *component) {
 		decl, args := g.paramList(sig)
 		zero := g.zeroResults(sig)
 		f.printf("func (%s %s) %s(%s) %s {\n", s, ct, m.Name(), decl, g.resultTypes(sig))
-		f.printf("%s := %s.GetEncoder()\ndefer %s.PutEncoder(%s)\n", enc, cg, cg, enc)
-		for i, p := range sig.params {
-			f.printf("%s", g.codecs.encode(p.Type(), args[i], enc))
-		}
 		fm := f.imp("fmt", "fmt")
-		f.printf("if %s := %s.Err(); %s != nil {\nreturn %s%s.Errorf(\"pilotage: encoding arguments of %s.%s: %%w\", %s)\n}\n", err, enc, err, zero, fm, c.name, m.Name(), err)
-		f.printf("%s, %s := %s.c.Call(%s, %d, %s.Data())\nif %s != nil {\nreturn %s%s\n}\n", res, err, s, ctx, idx, enc, err, zero, err)
+		data := "nil"
+		if len(sig.params) > 0 {
+			f.printf("%s := %s.GetEncoder()\ndefer %s.PutEncoder(%s)\n", enc, cg, cg, enc)
+			for i, p := range sig.params {
+				f.printf("%s", g.codecs.encode(p.Type(), args[i], enc))
+			}
+			f.printf("if %s := %s.Err(); %s != nil {\nreturn %s%s.Errorf(\"pilotage: encoding arguments of %s.%s: %%w\", %s)\n}\n", err, enc, err, zero, fm, c.name, m.Name(), err)
+			data = enc + ".Data()"
+		}
+		f.printf("%s, %s := %s.c.Call(%s, %d, %s)\nif %s != nil {\nreturn %s%s\n}\n", res, err, s, ctx, idx, data, err, zero, err)
 		f.printf("var %s %s.Decoder\n%s.Reset(%s)\n", dec, cg, dec, res)
 		var outs []string
 		for i, r := range sig.results {
@@ -151,9 +155,18 @@ func (g *pkgGen) interfaceCheck(c *component) string {
 	var b strings.Builder
 	b.WriteString("interface {\n")
 	for _, m := range c.methods {
-		sig := types.TypeString(m.Type(), g.f.qualifier)
-		fmt.Fprintf(&b, "%s%s\n", m.Name(), strings.TrimPrefix(sig, "func"))
+		sig := m.Type().(*types.Signature)
+		fmt.Fprintf(&b, "%s(%s) (%s)\n", m.Name(), g.typeList(sig.Params()), g.typeList(sig.Results()))
 	}
 	b.WriteString("}")
 	return b.String()
+}
+
+// typeList returns the types of a tuple, without names, separated by commas.
+func (g *pkgGen) typeList(t *types.Tuple) string {
+	parts := make([]string, t.Len())
+	for i := range parts {
+		parts[i] = g.f.typ(t.At(i).Type())
+	}
+	return strings.Join(parts, ", ")
 }

@@ -55,7 +55,7 @@ func (a *app) validateComponent(c *component, ps *problems) {
 	case len(c.impls) > 1:
 		var names []string
 		for _, im := range c.impls {
-			names = append(names, fmt.Sprintf("%s (%s)", im.name(), ps.fset.Position(im.pos)))
+			names = append(names, fmt.Sprintf("%s (%s)", im.name(), ps.pos(im.pos)))
 		}
 		ps.addf(c.impls[1].pos, "component %s has %d implementations: %s; keep exactly one", c.shortName(), len(c.impls), strings.Join(names, ", "))
 	}
@@ -132,7 +132,7 @@ func (a *app) checkListeners(ps *problems) {
 	type use struct {
 		im  *impl
 		l   listener
-		pos token.Position
+		pos string
 	}
 	first := map[string]use{}
 	for _, im := range a.impls {
@@ -141,7 +141,7 @@ func (a *app) checkListeners(ps *problems) {
 				ps.addf(l.pos, "listener name %q of %s.%s is already used by %s.%s (%s); listener names are unique in an application: rename the field or set a distinct `pilotage:\"name\"` tag", l.name, im.obj.Name(), l.field, u.im.obj.Name(), u.l.field, u.pos)
 				continue
 			}
-			first[l.name] = use{im: im, l: l, pos: ps.fset.Position(l.pos)}
+			first[l.name] = use{im: im, l: l, pos: ps.pos(l.pos)}
 		}
 	}
 }

@@ -15,6 +15,7 @@
 package logstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -160,18 +161,18 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	for len(p) > 0 {
-		i := indexNL(p)
-		if i < 0 {
-			room := maxLine - len(w.buf)
-			if len(p) < room {
-				w.buf = append(w.buf, p...)
-				break
-			}
-			w.buf = append(w.buf, p[:room]...)
-			p = p[room:]
-		} else {
+		i := bytes.IndexByte(p, '\n')
+		room := maxLine - len(w.buf)
+		switch {
+		case i >= 0 && i <= room:
 			w.buf = append(w.buf, p[:i]...)
 			p = p[i+1:]
+		case i < 0 && len(p) <= room:
+			w.buf = append(w.buf, p...)
+			return n, nil
+		default: // too long for one record
+			w.buf = append(w.buf, p[:room]...)
+			p = p[room:]
 		}
 		if err := w.f.append(w.src, w.buf); err == errClosed {
 			return n - len(p), err
@@ -179,15 +180,6 @@ func (w *writer) Write(p []byte) (int, error) {
 		w.buf = w.buf[:0]
 	}
 	return n, nil
-}
-
-func indexNL(p []byte) int {
-	for i, c := range p {
-		if c == '\n' {
-			return i
-		}
-	}
-	return -1
 }
 
 // Close stores the partial line, if any. Later writes fail.

@@ -1,0 +1,18 @@
+// Package supervisor runs an application as several processes on one
+// machine, the engine of "pilotage run". It lays the application's
+// components out in colocation groups (plan.go), starts one or more replica
+// processes ("proclets") per group in dependency order, like systemd units
+// with Requires= and After= (supervisor.go, lifecycle.go), speaks the
+// protocol of package proclet with each of them over a socketpair
+// (process.go, conn.go, replica.go), pushes the addresses of ready replicas
+// to every proclet (routes.go), balances each named listener over the
+// replicas serving it (proxy.go), restarts what fails with a backoff and a
+// start limit (restart.go), and stops everything in reverse dependency order.
+// It also runs the non-Go programs of [units] sections, with a readiness
+// probe. The control API (package control) exposes its status and the
+// stop/start/restart of single components.
+//
+// Children never outlive the supervisor: they are started from one locked OS
+// thread with Pdeathsig=SIGKILL, in their own process group, and a proclet
+// exits when its control socket reaches EOF.
+package supervisor

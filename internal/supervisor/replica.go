@@ -1,0 +1,221 @@
+package supervisor
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pilotage/pilotage/internal/control"
+	"github.com/pilotage/pilotage/internal/proclet"
+)
+
+// A node is the running state of a plan Node. Fields are guarded by
+// Supervisor.mu.
+type node struct {
+	*Node
+	order      int
+	deps       []*node
+	dependents []*node
+	slots      []*slot
+
+	want     bool // should run (false after a stop)
+	launched bool // its replicas were started for the current activation
+	failed   bool // start limit hit; cleared by a start
+	why      string
+	lastErr  string
+	restarts int         // automatic restarts, ever
+	window   []time.Time // automatic restarts within the start interval
+
+	// Timestamps of the current activation, for analyze.
+	startedAt, readyAt time.Time
+	compStart          map[string]time.Time
+	compReady          map[string]time.Time
+}
+
+// A slot is one replica position of a node; its process comes and goes.
+type slot struct {
+	node     *node
+	index    int
+	p        *proc  // the live process, or nil
+	state    string // control.Starting, ...
+	why      string
+	failures int // consecutive, for the backoff
+	restarts int
+	timer    *time.Timer // pending restart
+	done     bool        // a main replica whose app function returned
+}
+
+// hasReady reports whether some replica of n is ready.
+func (n *node) hasReady() bool {
+	for _, sl := range n.slots {
+		if sl.p != nil && sl.p.ready {
+			return true
+		}
+	}
+	return false
+}
+
+// allReady reports whether every replica of n is ready.
+func (n *node) allReady() bool {
+	for _, sl := range n.slots {
+		if sl.p == nil || !sl.p.ready {
+			return false
+		}
+	}
+	return true
+}
+
+// live reports whether some process of n is running.
+func (n *node) live() bool {
+	for _, sl := range n.slots {
+		if sl.p != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// kind names n's kind in messages.
+func (n *node) kind() string {
+	if n.IsUnit() {
+		return "unit"
+	}
+	return "component"
+}
+
+// handle applies a message from the proclet of p.
+func (s *Supervisor) handle(p *proc, m proclet.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl := p.slot
+	if sl.p != p {
+		return // from a process already reaped
+	}
+	n := sl.node
+	switch m.Type {
+	case proclet.Hello:
+		p.rpcAddr = m.Address
+	case proclet.Listening:
+		p.listeners[m.Listener] = m.Address
+	case proclet.ComponentStarting:
+		if _, ok := n.compStart[m.Component]; !ok && n.compStart != nil {
+			n.compStart[m.Component] = m.Time
+		}
+	case proclet.ComponentReady:
+		if _, ok := n.compReady[m.Component]; !ok && n.compReady != nil {
+			n.compReady[m.Component] = m.Time
+		}
+	case proclet.Ready:
+		s.markReady(p)
+	case proclet.Unhealthy:
+		why := "unhealthy"
+		if m.Component != "" {
+			why += ": " + shortName(m.Component)
+		}
+		if m.Error != "" {
+			why += ": " + m.Error
+		}
+		s.out.logf("%s is %s; restarting it", sl.source(), why)
+		s.stopProc(p, why)
+	case proclet.Failed:
+		p.lastError = m.Error
+		n.lastErr = m.Error
+	}
+}
+
+// markReady records that p is ready and publishes its addresses.
+func (s *Supervisor) markReady(p *proc) {
+	if p.stopping || p.ready {
+		return
+	}
+	sl := p.slot
+	n := sl.node
+	p.ready = true
+	p.readyAt = time.Now()
+	sl.state = control.Ready
+	sl.why = ""
+	if n.readyAt.IsZero() {
+		n.readyAt = p.readyAt
+	}
+	n.why = ""
+	s.updateRouting()
+	s.reconcile()
+}
+
+// exited handles the end of p's process, wait's error err.
+func (s *Supervisor) exited(p *proc, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl := p.slot
+	n := sl.node
+	wasReady := p.ready
+	p.ready = false
+	if p.conn != nil {
+		p.conn.close()
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+	sl.p = nil
+	if wasReady {
+		s.updateRouting()
+	}
+	reason := exitReason(err)
+	if p.lastError != "" {
+		reason += ": " + p.lastError
+	}
+	uptime := time.Since(p.started).Round(time.Millisecond)
+	switch {
+	case p.stopping && p.failure == "":
+		sl.state = control.Stopped
+		s.out.logf("%s stopped (%s)", sl.source(), reason)
+	case n.Main && err == nil && !p.stopping:
+		sl.state = control.Stopped
+		sl.done = true
+		s.out.logf("%s: the app function returned", sl.source())
+		s.checkMainDone()
+	case n.IsUnit() && !unitRestarts(n.Unit.Restart, err):
+		sl.state = control.Stopped
+		if err != nil {
+			sl.state = control.Failed
+		}
+		sl.why = reason
+		n.lastErr = reason
+		s.out.logf("%s %s after %s (restart = %q)", sl.source(), reason, uptime, n.Unit.Restart)
+	default:
+		if p.failure != "" {
+			reason = p.failure
+		}
+		s.restartSlot(sl, fmt.Sprintf("%s after %s", reason, uptime), uptime)
+	}
+	s.reconcile()
+}
+
+// unitRestarts applies a unit's restart policy to an unexpected exit.
+func unitRestarts(policy string, err error) bool {
+	switch policy {
+	case "always":
+		return true
+	case "no":
+		return false
+	}
+	return err != nil // on-failure
+}
+
+// checkMainDone ends the app once every main replica has returned.
+func (s *Supervisor) checkMainDone() {
+	for _, n := range s.nodes {
+		if !n.Main {
+			continue
+		}
+		for _, sl := range n.slots {
+			if !sl.done {
+				return
+			}
+		}
+	}
+	select {
+	case <-s.mainDone:
+	default:
+		close(s.mainDone)
+	}
+}

@@ -1,0 +1,252 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pilotage/pilotage/internal/control"
+)
+
+var _ control.Backend = (*Supervisor)(nil)
+
+// Status returns the state of every component and unit, in start order.
+func (s *Supervisor) Status() *control.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &control.Status{
+		App:      s.plan.App,
+		PID:      os.Getpid(),
+		StateDir: s.opts.StateDir,
+		Now:      time.Now(),
+		Started:  s.started,
+		ReadyAt:  s.readyAt,
+		Stopping: s.shutting,
+		Units:    []control.UnitStatus{},
+	}
+	public := map[string]string{}
+	for _, px := range s.proxies {
+		st.Proxies = append(st.Proxies, control.Proxy{Listener: px.name, Address: px.addr(), Backends: px.snapshot()})
+		public[px.name] = px.addr()
+	}
+	for _, n := range s.nodes {
+		replicas := s.replicaStatus(n)
+		base := control.UnitStatus{
+			Kind:      n.kind(),
+			Group:     n.Name,
+			State:     nodeState(n),
+			Why:       n.why,
+			Restarts:  n.restarts,
+			Want:      len(n.slots),
+			After:     append([]string{}, n.Deps...),
+			Replicas:  replicas,
+			LastError: n.lastErr,
+			StartedAt: n.startedAt,
+			ReadyAt:   n.readyAt,
+			Addresses: []string{},
+			Colocated: []string{},
+		}
+		if n.IsUnit() {
+			u := base
+			u.Name, u.FullName = n.Name, n.Name
+			if t := probeTarget(n); t != "" {
+				u.Addresses = append(u.Addresses, t)
+			}
+			st.Units = append(st.Units, u)
+			continue
+		}
+		for _, c := range n.Components {
+			u := base
+			comp := s.plan.comps[c]
+			u.Name, u.FullName = comp.Short, c
+			u.RestartDep = n.RestartDependents
+			u.Listeners = comp.Listeners
+			u.Addresses = []string{}
+			for _, l := range comp.Listeners {
+				if a, ok := public[l]; ok {
+					u.Addresses = append(u.Addresses, a)
+				}
+			}
+			for _, other := range n.Components {
+				if other != c {
+					u.Colocated = append(u.Colocated, shortName(other))
+				}
+			}
+			st.Units = append(st.Units, u)
+		}
+	}
+	return st
+}
+
+func (s *Supervisor) replicaStatus(n *node) []control.ReplicaStatus {
+	out := make([]control.ReplicaStatus, 0, len(n.slots))
+	for _, sl := range n.slots {
+		r := control.ReplicaStatus{Index: sl.index, State: sl.state, Restarts: sl.restarts, Why: sl.why}
+		if n.failed && sl.p == nil {
+			r.State = control.Failed
+		}
+		if p := sl.p; p != nil {
+			r.PID = p.pid
+			r.RPCAddress = p.rpcAddr
+			r.Started = p.started
+			if len(p.listeners) > 0 {
+				r.Listeners = map[string]string{}
+				for k, v := range p.listeners {
+					r.Listeners[k] = v
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// nodeState sums up a node's replicas in one systemd-like state.
+func nodeState(n *node) string {
+	switch {
+	case n.failed:
+		return control.Failed
+	case !n.want && n.live():
+		return control.Stopping
+	case !n.want:
+		return control.Stopped
+	}
+	var ready, restarting, stopping, failed int
+	for _, sl := range n.slots {
+		switch sl.state {
+		case control.Ready:
+			ready++
+		case control.Restarting:
+			restarting++
+		case control.Stopping:
+			stopping++
+		case control.Failed:
+			failed++
+		}
+	}
+	switch {
+	case ready == len(n.slots):
+		return control.Ready
+	case restarting > 0 || stopping > 0 && n.launched:
+		return control.Restarting
+	case !n.launched && n.live():
+		return control.Restarting // stopping to start again
+	case failed == len(n.slots):
+		return control.Failed
+	}
+	return control.Starting
+}
+
+func probeTarget(n *node) string {
+	switch p := n.Unit.Ready; {
+	case p.TCP != "":
+		return p.TCP
+	case p.HTTP != "":
+		return p.HTTP
+	}
+	return ""
+}
+
+// Act performs op (stop, start, restart) on the group or unit hosting name
+// and waits until it settles or ctx is done.
+func (s *Supervisor) Act(ctx context.Context, op, name string) (*control.ActionResult, error) {
+	s.mu.Lock()
+	pn := s.plan.NodeOf(name)
+	if pn == nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q", control.ErrNotFound, name)
+	}
+	if s.shutting {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%s is shutting down", s.plan.App)
+	}
+	n := s.byName[pn.Name]
+	res := &control.ActionResult{Op: op, Name: name, Group: n.Name, Components: append([]string{}, n.Components...)}
+	note := groupNote(n, name)
+	switch op {
+	case "stop":
+		s.out.logf("stop %s %s requested%s", n.kind(), n.Name, note)
+		s.stopNode(n)
+	case "start":
+		s.out.logf("start %s %s requested%s", n.kind(), n.Name, note)
+		s.startNode(n)
+	case "restart":
+		s.out.logf("restart %s %s requested%s", n.kind(), n.Name, note)
+		s.restartNode(n)
+		if n.RestartDependents {
+			for _, d := range n.dependents {
+				s.out.logf("restarting %s %s because %s restarted (restart_dependents)", d.kind(), d.Name, n.Name)
+				s.restartNode(d)
+			}
+		}
+	default:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("unknown operation %q", op)
+	}
+	s.mu.Unlock()
+
+	// Wait until it settles: stopped, or ready, or failed.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		state := nodeState(n)
+		why := n.why
+		s.mu.Unlock()
+		res.State = state
+		settled := state == control.Failed ||
+			(op == "stop" && state == control.Stopped) ||
+			(op != "stop" && state == control.Ready)
+		if settled {
+			res.Message = fmt.Sprintf("%s %s: %s%s", n.kind(), n.Name, state, note)
+			if state == control.Failed && why != "" {
+				res.Message += ": " + why
+			}
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			res.Message = fmt.Sprintf("%s %s: still %s%s", n.kind(), n.Name, state, note)
+			if why != "" {
+				res.Message += ": " + why
+			}
+			return res, nil
+		case <-tick.C:
+		}
+	}
+}
+
+// Analyze returns, per component and unit, when its current activation
+// started and became ready, and what it waited for.
+func (s *Supervisor) Analyze() []control.AnalyzeUnit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []control.AnalyzeUnit
+	for _, n := range s.nodes {
+		if n.IsUnit() {
+			out = append(out, control.AnalyzeUnit{Name: n.Name, Start: n.startedAt, Ready: n.readyAt, After: append([]string{}, n.Deps...)})
+			continue
+		}
+		for _, c := range n.Components {
+			start, ready := n.startedAt, n.readyAt
+			if t, ok := n.compStart[c]; ok {
+				start = t
+			}
+			if t, ok := n.compReady[c]; ok {
+				ready = t
+			}
+			var after []string
+			for _, r := range s.plan.comps[c].Refs {
+				after = appendUnique(after, shortName(r))
+			}
+			for _, d := range n.deps {
+				if d.IsUnit() {
+					after = appendUnique(after, d.Name)
+				}
+			}
+			out = append(out, control.AnalyzeUnit{Name: shortName(c), Start: start, Ready: ready, After: after})
+		}
+	}
+	return out
+}

@@ -1,0 +1,201 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pilotage/pilotage/internal/config"
+	"github.com/pilotage/pilotage/internal/control"
+	"github.com/pilotage/pilotage/internal/proclet"
+)
+
+// Default timeouts and limits.
+const (
+	DefaultStopTimeout   = 10 * time.Second // Stop message -> SIGTERM
+	DefaultKillTimeout   = 5 * time.Second  // SIGTERM -> SIGKILL
+	DefaultStartLimit    = 5
+	DefaultStartInterval = 30 * time.Second
+)
+
+// Options configure a Supervisor.
+type Options struct {
+	App        string       // application name
+	Binary     string       // the application binary
+	Dir        string       // working directory of the processes
+	Config     *config.File // nil for none
+	ConfigPath string       // passed to proclets; may be empty
+	StateDir   string       // see control.StateDir
+
+	// Description of the application; if nil, New asks the binary.
+	Description *proclet.Description
+
+	Stdout io.Writer // prefixed output of every process, and the supervisor's
+	Color  bool      // colour the prefixes (Stdout is a terminal)
+	Logs   LogSink   // also stores every line; may be nil
+
+	Env         []string // added to the environment of proclets
+	StopTimeout time.Duration
+	KillTimeout time.Duration
+}
+
+// A Supervisor runs one application; see the package documentation.
+type Supervisor struct {
+	opts          Options
+	plan          *Plan
+	out           *output
+	startLimit    int
+	startInterval time.Duration
+	ready         chan struct{} // closed when the app is first ready
+	finished      chan struct{} // closed when shutdown completed
+	mainDone      chan struct{} // closed when every main replica returned
+	bg, pumps     sync.WaitGroup
+
+	mu           sync.Mutex
+	nodes        []*node // in plan order
+	byName       map[string]*node
+	started      time.Time
+	readyAt      time.Time
+	shutting     bool
+	finishedOnce bool
+	proxies      []*proxy
+}
+
+// New describes and lays out the application; nothing is started yet.
+func New(ctx context.Context, opts Options) (*Supervisor, error) {
+	if opts.App == "" || opts.Binary == "" || opts.StateDir == "" {
+		return nil, errors.New("supervisor: App, Binary and StateDir are required")
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = DefaultStopTimeout
+	}
+	if opts.KillTimeout <= 0 {
+		opts.KillTimeout = DefaultKillTimeout
+	}
+	if opts.Config == nil {
+		opts.Config = config.Empty()
+	}
+	desc := opts.Description
+	if desc == nil {
+		d, err := Describe(ctx, opts.Binary, opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		desc = d
+	}
+	plan, err := NewPlan(opts.App, desc, opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	s := &Supervisor{
+		opts:          opts,
+		plan:          plan,
+		startLimit:    opts.Config.Run.StartLimit,
+		startInterval: opts.Config.Run.StartInterval.Duration,
+		ready:         make(chan struct{}),
+		finished:      make(chan struct{}),
+		mainDone:      make(chan struct{}),
+		byName:        map[string]*node{},
+	}
+	if s.startLimit <= 0 {
+		s.startLimit = DefaultStartLimit
+	}
+	if s.startInterval <= 0 {
+		s.startInterval = DefaultStartInterval
+	}
+	width := 0
+	for i, pn := range plan.Nodes {
+		n := &node{Node: pn, order: i}
+		for r := range pn.Replicas {
+			n.slots = append(n.slots, &slot{node: n, index: r, state: control.Stopped})
+		}
+		w := len(pn.Name)
+		if !pn.IsUnit() {
+			w += 1 + len(fmt.Sprint(pn.Replicas-1))
+		}
+		width = max(width, w)
+		s.nodes = append(s.nodes, n)
+		s.byName[n.Name] = n
+	}
+	for _, n := range s.nodes {
+		for _, d := range n.Deps {
+			n.deps = append(n.deps, s.byName[d])
+			s.byName[d].dependents = append(s.byName[d].dependents, n)
+		}
+	}
+	s.out = newOutput(opts.Stdout, opts.Color, opts.Logs, width)
+	return s, nil
+}
+
+// Plan returns the layout of the application.
+func (s *Supervisor) Plan() *Plan { return s.plan }
+
+// Ready is closed once every replica of every component and unit has been
+// ready at the same time, the first time.
+func (s *Supervisor) Ready() <-chan struct{} { return s.ready }
+
+// Run takes the single-instance lock, starts the listeners' proxies, the
+// control API and every component and unit in dependency order, supervises
+// them until ctx is done or the main component returns, then stops
+// everything in reverse dependency order and returns.
+func (s *Supervisor) Run(ctx context.Context) error {
+	lock, err := control.Lock(s.opts.StateDir, s.opts.App)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	sockDir := filepath.Join(s.opts.StateDir, "sock")
+	if err := os.RemoveAll(sockDir); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if err := os.MkdirAll(sockDir, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	defer s.out.close()
+	if err := s.startProxies(); err != nil {
+		return err
+	}
+	defer s.closeProxies()
+	srv, err := control.Listen(s.opts.StateDir, s)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	s.mu.Lock()
+	s.started = time.Now()
+	for _, n := range s.nodes {
+		n.want = true
+	}
+	s.reconcile()
+	s.mu.Unlock()
+
+	select {
+	case <-ctx.Done():
+		s.out.logf("stopping %s", s.opts.App)
+	case <-s.mainDone:
+		s.out.logf("the main component returned; stopping %s", s.opts.App)
+	}
+	s.mu.Lock()
+	s.shutdown()
+	s.mu.Unlock()
+	<-s.finished
+	s.bg.Wait()
+	waitTimeout(&s.pumps, 2*time.Second) // a grandchild may hold a pipe open
+	s.out.logf("stopped")
+	return nil
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
