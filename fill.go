@@ -6,11 +6,15 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"unsafe"
 
 	"github.com/pilotage/pilotage/internal/host"
 )
 
 func init() { host.Inspect = inspect }
+
+// filledField is implemented by pointers to the field types the runtime fills.
+var filledField = reflect.TypeFor[interface{ filledByRuntime() }]()
 
 // inspect finds the fields of an implementation struct that the runtime
 // fills. impl is a pointer to the struct.
@@ -23,7 +27,12 @@ func inspect(impl any) (host.Fields, error) {
 	var f host.Fields
 	for i := 0; i < s.NumField(); i++ {
 		sf := s.Type().Field(i)
-		addr := s.Field(i).Addr().Interface()
+		if !reflect.PointerTo(sf.Type).Implements(filledField) {
+			continue
+		}
+		// Ref and Listener fields are usually unexported; reach them through
+		// their address, as the runtime owns their contents.
+		addr := reflect.NewAt(sf.Type, unsafe.Pointer(s.Field(i).UnsafeAddr())).Interface()
 		switch x := addr.(type) {
 		case interface{ setState(*componentState) }:
 			f.SetState = func(name string, logger *slog.Logger) {

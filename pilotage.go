@@ -58,6 +58,11 @@ func (Implements[T]) implements(T) {}
 
 func (i *Implements[T]) setState(s *componentState) { i.state = s }
 
+func (*Implements[T]) filledByRuntime() {}
+func (*Ref[T]) filledByRuntime()        {}
+func (*Listener) filledByRuntime()      {}
+func (*WithConfig[T]) filledByRuntime() {}
+
 // InstanceOf is satisfied by a pointer to any struct that embeds Implements[T].
 type InstanceOf[T any] interface {
 	implements(T)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"strconv"
 
 	"github.com/pilotage/pilotage"
 	"github.com/pilotage/pilotage/examples/shop/cart"

@@ -25,7 +25,7 @@ type command struct {
 var errUsage = errors.New("usage")
 
 func commands() []*command {
-	return []*command{generateCmd(), versionCmd(), logsCmd(), analyzeCmd()}
+	return []*command{generateCmd(), runCmd(), statusCmd(), stopCmd(), startCmd(), restartCmd(), versionCmd(), logsCmd(), analyzeCmd()}
 }
 
 // Main runs the pilotage command with args (without the program name) and

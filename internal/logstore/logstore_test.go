@@ -258,7 +258,7 @@ redis              | r7
 		{"all", Query{}, all},
 		{"tail", Query{Tail: 3}, "redis              | r5\ncatalog.Catalog/1  | c6\nredis              | r7\n"},
 		{"tail more than all", Query{Tail: 100}, all},
-		{"since", Query{Since: time.Date(2024, 5, 1, 10, 0, 5, 0, time.UTC)}, "redis              | r5\ncatalog.Catalog/1  | c6\nredis              | r7\n"},
+		{"since", Query{Since: time.Date(2024, 5, 1, 10, 0, 5, 0, time.UTC)}, "redis             | r5\ncatalog.Catalog/1 | c6\nredis             | r7\n"},
 		{"package", Query{Sources: []string{"catalog"}}, "catalog.Catalog/1  | c1\ncatalog.Catalog/10 | x3\ncatalog.Catalog/1  | c4\ncatalog.Catalog/1  | c6\n"},
 		{"component", Query{Sources: []string{"catalog.Catalog"}}, "catalog.Catalog/1  | c1\ncatalog.Catalog/10 | x3\ncatalog.Catalog/1  | c4\ncatalog.Catalog/1  | c6\n"},
 		{"replica", Query{Sources: []string{"catalog.Catalog/1"}}, "catalog.Catalog/1 | c1\ncatalog.Catalog/1 | c4\ncatalog.Catalog/1 | c6\n"},
@@ -270,6 +270,34 @@ redis              | r7
 				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestReadGroups(t *testing.T) {
+	dir := t.TempDir()
+	writeRecords(t, filepath.Join(dir, "catalog.Catalog_cart.Cart_1.log"), rec(1, "catalog.Catalog+cart.Cart/1", "g1"))
+	writeRecords(t, filepath.Join(dir, "catalog.Catalog_cart.Cart_2.log"), rec(2, "catalog.Catalog+cart.Cart/2", "g2"))
+	writeRecords(t, filepath.Join(dir, "cart.Cart_1.log"), rec(3, "cart.Cart/1", "c1"))
+	writeRecords(t, filepath.Join(dir, "x_cartography.log"), rec(4, "x+cartography", "no"))
+	for _, tc := range []struct{ q, want string }{
+		{"cart", "catalog.Catalog+cart.Cart/1 | g1\ncatalog.Catalog+cart.Cart/2 | g2\ncart.Cart/1                 | c1\n"},
+		{"cart.Cart/1", "catalog.Catalog+cart.Cart/1 | g1\ncart.Cart/1                 | c1\n"},
+		{"catalog.Catalog/2", "catalog.Catalog+cart.Cart/2 | g2\n"},
+		{"catalog.Catalog+cart.Cart", "catalog.Catalog+cart.Cart/1 | g1\ncatalog.Catalog+cart.Cart/2 | g2\n"},
+		{"x", "x+cartography | no\n"},
+	} {
+		if got := read(t, dir, Query{Sources: []string{tc.q}}); got != tc.want {
+			t.Errorf("%s: got\n%s\nwant\n%s", tc.q, got, tc.want)
+		}
+	}
+}
+
+func TestReadTimestamps(t *testing.T) {
+	dir := t.TempDir()
+	writeRecords(t, filepath.Join(dir, "a.log"), rec(1, "a", "hi"))
+	want := time.Date(2024, 5, 1, 10, 0, 1, 0, time.UTC).Local().Format("2006-01-02 15:04:05.000") + " a | hi\n"
+	if got := read(t, dir, Query{Timestamps: true}); got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

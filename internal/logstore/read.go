@@ -40,8 +40,8 @@ type Query struct {
 	Timestamps bool
 }
 
-// PollInterval is how often Read looks for new records when following.
-const PollInterval = 200 * time.Millisecond
+// pollInterval is how often Read looks for new records when following.
+const pollInterval = 200 * time.Millisecond
 
 // Read prints the records of the logs in dir that q selects, merged across
 // sources in time order, as "source | message" lines, the source names
@@ -56,37 +56,36 @@ func Read(dir string, q Query, w io.Writer) error {
 		return fmt.Errorf("reading logs: %w", err)
 	}
 	r := &reader{dir: dir, q: q, out: bufio.NewWriter(w), tailers: map[string]*tailer{}}
+	defer r.closeAll()
 	names, err := r.scan()
 	if err != nil {
 		return err
 	}
-	for _, n := range names {
-		r.width = max(r.width, len(n))
-	}
 
 	// Print what is there, merged.
 	var its []*iter
+	defer func() {
+		for _, it := range its {
+			it.close()
+		}
+	}()
 	for _, n := range names {
 		t := &tailer{base: filepath.Join(dir, n)}
 		r.tailers[n] = t
 		it, err := t.start()
 		if err != nil {
-			r.closeAll()
 			return err
 		}
 		its = append(its, it)
 	}
 	if err := r.merge(its); err != nil {
-		r.closeAll()
 		return err
 	}
 	if err := r.out.Flush(); err != nil || !q.Follow {
-		r.closeAll()
 		return err
 	}
 
-	defer r.closeAll()
-	tick := time.NewTicker(PollInterval)
+	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
 		select {
@@ -210,8 +209,11 @@ func (r *reader) wantFile(name string) bool {
 	}
 	for _, s := range r.q.Sources {
 		q, _, _ := strings.Cut(s, "/")
+		if q == "" {
+			return true
+		}
 		q = fileName(q)
-		if q == "_" && s == "" || strings.HasPrefix(name, q) || strings.Contains(name, "_"+q) {
+		if strings.HasPrefix(name, q) || strings.Contains(name, "_"+q) {
 			return true
 		}
 	}
@@ -234,6 +236,7 @@ func (r *reader) want(rec record) bool {
 }
 
 func (r *reader) print(rec record) error {
+	r.width = max(r.width, len(rec.src)) // a source new since the start
 	if r.q.Timestamps {
 		r.out.WriteString(rec.t.Local().Format("2006-01-02 15:04:05.000 "))
 	}
@@ -251,6 +254,7 @@ func (r *reader) merge(its []*iter) error {
 		}
 		if it.ok {
 			h = append(h, it)
+			r.width = max(r.width, len(it.head.src))
 		}
 	}
 	heap.Init(&h)
@@ -322,6 +326,7 @@ func (r *reader) poll() error {
 			}
 			for {
 				if err := it.next(); err != nil {
+					it.close()
 					return err
 				}
 				if !it.ok {
@@ -553,7 +558,16 @@ func (it *iter) next() error {
 			return nil
 		}
 		it.f.Close()
+		it.f = nil
 	}
+}
+
+// close closes the rotated file it may have open.
+func (it *iter) close() {
+	if it.f != nil && it.f != it.t.f {
+		it.f.Close()
+	}
+	it.f = nil
 }
 
 type iterHeap []*iter

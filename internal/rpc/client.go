@@ -80,11 +80,16 @@ func Dial(ctx context.Context, network, address string, opts DialOptions) (*Conn
 		nc.Close()
 		return nil, unavailable(address, err)
 	}
-	c := &Conn{addr: address, nc: nc, max: opts.MaxFrameSize, calls: map[uint64]*call{}, done: make(chan struct{})}
+	return newConn(nc, br, address, opts.MaxFrameSize), nil
+}
+
+// newConn starts serving a handshaken client connection.
+func newConn(nc net.Conn, br *bufio.Reader, addr string, maxFrame int) *Conn {
+	c := &Conn{addr: addr, nc: nc, max: maxFrame, calls: map[uint64]*call{}, done: make(chan struct{})}
 	c.q = newSendQueue(nc, func(err error) { c.die(fmt.Errorf("write: %w", err)) })
 	go c.q.run()
 	go c.readLoop(br)
-	return c, nil
+	return c
 }
 
 func clientHandshake(ctx context.Context, nc net.Conn, br *bufio.Reader) error {
@@ -204,20 +209,27 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 			callPool.Put(cl)
 			return nil, unavailable(c.addr, err)
 		}
-		return c.finish(cl, written) // die completed it
+		<-cl.ch // die completed it
+		return finish(cl, written)
 	}
 
 	select {
 	case <-cl.ch:
-		return c.finish(cl, written)
+		return finish(cl, written)
 	case <-ctx.Done():
 	}
 	if !c.forget(cl.id) {
-		return c.finish(cl, written) // the reply (or a failure) won the race
+		<-cl.ch // the reply (or a failure) won the race
+		return finish(cl, written)
 	}
-	var cancel [headerLen]byte
-	putHeader(&cancel, frameCancel, 0, cl.id)
-	c.q.enqueue(&cancel, nil, nil, nil, nil) // best effort: a dead conn cancels anyway
+	// The server enforces a propagated deadline itself, so its handler sees
+	// DeadlineExceeded; anything else is cancelled explicitly (best effort:
+	// a dead conn cancels its handlers anyway).
+	if deadline == 0 || ctx.Err() != context.DeadlineExceeded {
+		var cancel [headerLen]byte
+		putHeader(&cancel, frameCancel, 0, cl.id)
+		c.q.enqueue(&cancel, nil, nil, nil, nil)
+	}
 	if written != nil {
 		<-written
 	}
@@ -225,9 +237,8 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 	return nil, ctx.Err()
 }
 
-// finish waits for cl's completion and recycles it.
-func (c *Conn) finish(cl *call, written chan struct{}) ([]byte, error) {
-	<-cl.ch
+// finish returns the outcome of completed call cl and recycles it.
+func finish(cl *call, written chan struct{}) ([]byte, error) {
 	if written != nil {
 		<-written
 	}

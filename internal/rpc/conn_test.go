@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,12 +19,15 @@ func TestConcurrentCalls(t *testing.T) {
 	forNetworks(t, func(t *testing.T, network string) {
 		ts := startServer(t, network, ServerOptions{})
 		c := ts.dial(t, DialOptions{})
-		sizes := []int{0, 100, 10 << 10, largePayload + 7, 300 << 10}
+		sizes := []int{0, 100, 10 << 10, 200, largePayload + 7} // large ones go by writev
 		var wg sync.WaitGroup
 		for g := range 64 {
 			wg.Go(func() {
 				for i := range 20 {
 					n := sizes[(g+i)%len(sizes)]
+					if g%16 == 0 && i == 0 {
+						n = 300 << 10 // read in more than one buffer
+					}
 					in := bytes.Repeat([]byte{byte(g), byte(i)}, n/2)
 					res, err := c.Call(context.Background(), testComponent, mEcho, encodeBytes(in))
 					if err != nil {
@@ -192,7 +196,7 @@ func TestHandlerErrors(t *testing.T) {
 		t.Errorf("unknown method: got %v, want a plain error", err)
 	}
 	_, err = c.Call(ctx, testComponent, mEcho, []byte{1, 2}) // undecodable args
-	if !errors.Is(err, codegen.ErrMalformed) {
+	if err == nil || !strings.Contains(err.Error(), "malformed") || transportKind(err) != nil {
 		t.Errorf("bad args: got %v, want ErrMalformed", err)
 	}
 

@@ -17,13 +17,13 @@ const testComponent = "github.com/pilotage/pilotage/internal/rpc.Test"
 
 // Method indexes of the test component.
 const (
-	mEcho    = iota // decodes bytes, encodes them back
-	mBlock          // reports its ctx, blocks until it is done
-	mPanic          // panics
-	mBoom           // returns errBoom
-	mSlow           // sleeps 200ms, then echoes
-	mUnavail        // the method itself fails with an error wrapping ErrUnavailable
-	mBlockFirst     // like mBlock the first time blockFirst is seen false, else like mEcho
+	mEcho       = iota // decodes bytes, encodes them back
+	mBlock             // reports its ctx, blocks until it is done
+	mPanic             // panics
+	mBoom              // returns errBoom
+	mSlow              // sleeps 200ms, then echoes
+	mUnavail           // the method itself fails with an error wrapping ErrUnavailable
+	mBlockFirst        // like mBlock the first time blockFirst is seen false, else like mEcho
 )
 
 var errBoom = errors.New("boom")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -124,6 +125,15 @@ func start(t *testing.T, d *proclet.Description, cfg string, env ...string) *har
 	}
 	go func() { h.done <- h.s.Run(ctx) }()
 	h.cl = control.Dial(h.dir)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(h.dir, control.SocketName)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("no control socket after 5s")
+		}
+	}
 	t.Cleanup(func() {
 		h.shutdown()
 		h.cl.Close()

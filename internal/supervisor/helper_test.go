@@ -30,7 +30,7 @@ import (
 //
 //	FAKE_SLOW=group=dur    wait dur before each component is ready
 //	FAKE_CRASH=group       exit with status 3 once started
-//	FAKE_IGNORE_STOP=group ignore Stop and SIGTERM
+//	FAKE_STUBBORN=group  ignore Stop, SIGTERM and EOF of the control socket
 func TestMain(m *testing.M) {
 	switch {
 	case os.Getenv(proclet.EnvVar) != "":
@@ -81,7 +81,7 @@ func fakeProclet() int {
 		defer mu.Unlock()
 		_ = enc.Encode(m)
 	}
-	_, ignoreStop := fakeSetting(os.Getenv("FAKE_IGNORE_STOP"), env.Group)
+	_, ignoreStop := fakeSetting(os.Getenv("FAKE_STUBBORN"), env.Group)
 	if ignoreStop {
 		signal.Ignore(syscall.SIGTERM)
 	}
@@ -122,6 +122,10 @@ func fakeProclet() int {
 					os.Exit(0)
 				}
 			}
+		}
+		if ignoreStop {
+			fmt.Println("control socket closed; staying")
+			return
 		}
 		fmt.Println("control socket closed; exiting")
 		rpc.Close()

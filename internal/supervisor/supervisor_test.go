@@ -19,6 +19,7 @@ import (
 // listener proxy serves the main component, and shutdown goes in reverse
 // dependency order.
 func TestStartOrderAndShutdownOrder(t *testing.T) {
+	t.Parallel()
 	d := desc("*main.Main@web:b.B", "b.B:a.A", "a.A")
 	h := start(t, d, "[run]\nreplicas = 1\n[run.components.\"a.A\"]\nreplicas = 2\n", "FAKE_SLOW=a.A=400ms")
 	h.waitReady()
@@ -81,6 +82,7 @@ func TestStartOrderAndShutdownOrder(t *testing.T) {
 // A unit whose readiness probe fails blocks its dependents, and the status
 // says why; once the probe passes they start.
 func TestUnitProbeBlocksDependents(t *testing.T) {
+	t.Parallel()
 	addr := freeAddr(t)
 	self, _ := os.Executable()
 	cfg := "[run]\nreplicas = 1\n[units.db]\ncommand = \"" + self + "\"\nenv = [\"FAKE_ROLE=sleep\"]\nrequired_by = [\"cart.Cart\"]\n[units.db.ready]\ntcp = \"" + addr + "\"\ninterval = \"50ms\"\n"
@@ -113,6 +115,7 @@ func TestUnitProbeBlocksDependents(t *testing.T) {
 // A replica killed with SIGKILL is restarted with a new pid; routes drop it
 // and take it back.
 func TestKilledReplicaRestarts(t *testing.T) {
+	t.Parallel()
 	h := start(t, desc("*main.Main:b.B", "b.B"), "[run]\nreplicas = 1\n[run.components.\"b.B\"]\nreplicas = 2\n", "FAKE_SLOW=b.B=300ms")
 	h.waitReady()
 	before := h.unit("b.B")
@@ -152,6 +155,7 @@ func TestKilledReplicaRestarts(t *testing.T) {
 // A replica that keeps crashing hits the start limit: its component is
 // marked failed, visibly, and its dependents say why they wait.
 func TestStartLimit(t *testing.T) {
+	t.Parallel()
 	h := start(t, desc("*main.Main:c.C", "c.C"), "[run]\nreplicas = 1\nstart_limit = 3\n", "FAKE_CRASH=c.C")
 	h.eventually("c.C to fail", func() bool { return h.unit("c.C").State == control.Failed })
 	c := h.unit("c.C")
@@ -180,6 +184,7 @@ func TestStartLimit(t *testing.T) {
 // Stopping one component through the control API empties its routes and
 // leaves the others alone; starting it brings the routes back.
 func TestStopStartComponent(t *testing.T) {
+	t.Parallel()
 	h := start(t, desc("*main.Main:b.B,a.A", "b.B", "a.A"), "[run]\nreplicas = 2\n")
 	h.waitReady()
 	pidsBefore := map[string][]int{}
@@ -227,7 +232,8 @@ func TestStopStartComponent(t *testing.T) {
 // A restart of a colocated component acts on its group and says so; a
 // replica that ignores Stop and SIGTERM is killed.
 func TestRestartColocatedGroup(t *testing.T) {
-	h := start(t, desc("*main.Main:b.B", "b.B:a.A", "a.A"), "[run]\nreplicas = 1\ncolocate = [[\"a.A\", \"b.B\"]]\n", "FAKE_IGNORE_STOP=a.A+b.B")
+	t.Parallel()
+	h := start(t, desc("*main.Main:b.B", "b.B:a.A", "a.A"), "[run]\nreplicas = 1\ncolocate = [[\"a.A\", \"b.B\"]]\n", "FAKE_STUBBORN=a.A+b.B")
 	h.s.opts.StopTimeout = 200 * time.Millisecond
 	h.s.opts.KillTimeout = 200 * time.Millisecond
 	h.waitReady()
@@ -250,6 +256,7 @@ func TestRestartColocatedGroup(t *testing.T) {
 // A second supervisor of the same app is refused with a clear message; the
 // state directory and control socket are private.
 func TestSecondInstanceRefused(t *testing.T) {
+	t.Parallel()
 	h := start(t, desc("*main.Main"), "[run]\nreplicas = 1\n")
 	h.waitReady()
 	self, _ := os.Executable()

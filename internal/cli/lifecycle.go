@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pilotage/pilotage/internal/control"
+)
+
+// actionTimeout bounds how long stop, start and restart wait for the
+// component to settle.
+const actionTimeout = 60 * time.Second
+
+func stopCmd() *command {
+	return lifecycleCmd("stop", "stop every replica of a component or unit",
+		`Stop stops every replica of a component (for a colocated component, its
+whole group) or unit of a running app, and keeps it stopped: its address is
+first withdrawn from every caller, which then get ErrUnavailable at once,
+then each replica drains its in-flight calls and exits. The other
+components keep running.`)
+}
+
+func startCmd() *command {
+	return lifecycleCmd("start", "start a stopped or failed component or unit",
+		`Start starts a stopped or failed component or unit of a running app, once
+everything it depends on is ready, and waits until it is ready.`)
+}
+
+func restartCmd() *command {
+	return lifecycleCmd("restart", "restart a component or unit",
+		`Restart stops then starts every replica of a component (for a colocated
+component, its whole group) or unit of a running app, and waits until it is
+ready again. With restart_dependents = true in [run.components.NAME], the
+components that depend on it are restarted too.`)
+}
+
+func lifecycleCmd(op, short, long string) *command {
+	return &command{
+		name:  op,
+		usage: "[app] component|unit",
+		short: short,
+		long:  long + "\n\nThe app may be omitted when only one app is running.",
+		run: func(_ *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			var app, name string
+			switch len(args) {
+			case 1:
+				name = args[0]
+			case 2:
+				app, name = args[0], args[1]
+			default:
+				return errUsage
+			}
+			dir, err := control.FindStateDir(app)
+			if err != nil {
+				return err
+			}
+			c := control.Dial(dir)
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
+			defer cancel()
+			var res *control.ActionResult
+			switch op {
+			case "stop":
+				res, err = c.Stop(ctx, name)
+			case "start":
+				res, err = c.Start(ctx, name)
+			default:
+				res, err = c.Restart(ctx, name)
+			}
+			if err != nil {
+				return err
+			}
+			if res.State == control.Failed {
+				return errors.New(res.Message)
+			}
+			fmt.Fprintln(stdout, res.Message)
+			return nil
+		},
+	}
+}
