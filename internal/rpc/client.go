@@ -55,9 +55,13 @@ type call struct {
 	res []byte
 	err error
 	end atomic.Uint64 // stream offset of the request's end; MaxUint64 until queued
+	wr  chan struct{} // capacity 1: the uncopied args were written (or dropped)
 }
 
-var callPool = sync.Pool{New: func() any { return &call{ch: make(chan struct{}, 1)} }}
+// release tells Call that the send queue no longer references its args.
+func (cl *call) release() { cl.wr <- struct{}{} }
+
+var callPool = sync.Pool{New: func() any { return &call{ch: make(chan struct{}, 1), wr: make(chan struct{}, 1)} }}
 
 // Dial connects to a Server and performs the handshake. Failures wrap
 // codegen.ErrUnavailable.
@@ -198,14 +202,16 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 	putHeader(&hdr, frameRequest, requestPrefix+len(args), cl.id)
 	var pre [requestPrefix]byte
 	putRequestPrefix(pre[:], ComponentID(component), uint32(method), deadline)
-	var written chan struct{} // closed once a large args slice is no longer referenced
-	var release func()
+	var owner releaser // large args are written from the caller's memory
 	if len(args) >= largePayload {
-		written = make(chan struct{})
-		release = func() { close(written) }
+		owner = cl
 	}
-	if err := c.q.enqueue(&hdr, pre[:], args, release, &cl.end); err != nil {
+	written := owner != nil // wait for cl.wr before returning
+	if err := c.q.enqueue(&hdr, pre[:], args, owner, &cl.end); err != nil {
 		if c.forget(cl.id) {
+			if written {
+				<-cl.wr
+			}
 			callPool.Put(cl)
 			return nil, unavailable(c.addr, err)
 		}
@@ -230,17 +236,17 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 		putHeader(&cancel, frameCancel, 0, cl.id)
 		c.q.enqueue(&cancel, nil, nil, nil, nil)
 	}
-	if written != nil {
-		<-written
+	if written {
+		<-cl.wr
 	}
 	callPool.Put(cl)
 	return nil, ctx.Err()
 }
 
 // finish returns the outcome of completed call cl and recycles it.
-func finish(cl *call, written chan struct{}) ([]byte, error) {
-	if written != nil {
-		<-written
+func finish(cl *call, written bool) ([]byte, error) {
+	if written {
+		<-cl.wr
 	}
 	res, err := cl.res, cl.err
 	cl.res, cl.err = nil, nil

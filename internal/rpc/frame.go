@@ -30,7 +30,7 @@ const (
 
 	// A payload at least this large is written from the caller's memory with
 	// writev instead of being copied into the send buffer.
-	largePayload = 32 << 10
+	largePayload = 4 << 10
 	// Payloads up to this size are read in one allocation; larger ones grow
 	// as their bytes arrive, so a lying length costs the liar, not us.
 	readChunk = 1 << 20

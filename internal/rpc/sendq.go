@@ -43,13 +43,17 @@ type sendQueue struct {
 	bufs net.Buffers // writev scratch, used only by the flush owner
 }
 
-// An extSeg is a payload written from its owner's memory. release runs once
-// the bytes were written or will never be.
+// An extSeg is a payload written from its owner's memory.
 type extSeg struct {
-	at      int // offset in buf before which data goes
-	data    []byte
-	release func()
+	at    int // offset in buf before which data goes
+	data  []byte
+	owner releaser
 }
+
+// A releaser owns an uncopied payload; release runs once its bytes were
+// written or will never be. (An interface rather than a func so that pooled
+// owners cost no allocation.)
+type releaser interface{ release() }
 
 func newSendQueue(nc net.Conn, onError func(error)) *sendQueue {
 	q := &sendQueue{nc: nc, onError: onError, kick: make(chan struct{}, 1), buf: make([]byte, 0, 16<<10)}
@@ -57,25 +61,25 @@ func newSendQueue(nc net.Conn, onError func(error)) *sendQueue {
 	return q
 }
 
-// enqueue queues a frame: hdr, prefix, then body. A nil release means body
-// is copied; otherwise body is referenced until release runs, which always
+// enqueue queues a frame: hdr, prefix, then body. A nil owner means body is
+// copied; otherwise body is referenced until owner.release runs, which always
 // happens exactly once, also when enqueue fails. If end is not nil, the
 // frame's end offset in the stream is stored in it before the frame can be
 // written. A non-nil error means nothing was queued.
-func (q *sendQueue) enqueue(hdr *[headerLen]byte, prefix, body []byte, release func(), end *atomic.Uint64) error {
+func (q *sendQueue) enqueue(hdr *[headerLen]byte, prefix, body []byte, owner releaser, end *atomic.Uint64) error {
 	q.mu.Lock()
 	if q.err != nil {
 		err := q.err
 		q.mu.Unlock()
-		if release != nil {
-			release()
+		if owner != nil {
+			owner.release()
 		}
 		return err
 	}
 	q.buf = append(q.buf, hdr[:]...)
 	q.buf = append(q.buf, prefix...)
-	if release != nil {
-		q.ext = append(q.ext, extSeg{at: len(q.buf), data: body, release: release})
+	if owner != nil {
+		q.ext = append(q.ext, extSeg{at: len(q.buf), data: body, owner: owner})
 	} else {
 		q.buf = append(q.buf, body...)
 	}
@@ -124,7 +128,7 @@ func (q *sendQueue) flush(rounds int) {
 
 		n, err := q.write(buf, ext)
 		for j := range ext {
-			ext[j].release()
+			ext[j].owner.release()
 		}
 		clear(ext)
 
@@ -175,7 +179,7 @@ func (q *sendQueue) write(buf []byte, ext []extSeg) (int64, error) {
 // dropLocked discards unwritten frames after a failure.
 func (q *sendQueue) dropLocked() {
 	for _, e := range q.ext {
-		e.release()
+		e.owner.release()
 	}
 	clear(q.ext)
 	q.buf, q.ext = q.buf[:0], q.ext[:0]

@@ -91,18 +91,7 @@ func (sc *serverConn) readLoop(br *bufio.Reader) error {
 		}
 		switch h.typ {
 		case frameRequest:
-			buf := getArgsBuf(h.n)
-			p, err := readPayload(br, h.n, buf)
-			if err != nil {
-				putArgsBuf(buf)
-				return err
-			}
-			req, err := parseRequest(p)
-			if err != nil {
-				putArgsBuf(p)
-				return err
-			}
-			if err := sc.dispatch(h.id, req, p); err != nil {
+			if err := sc.request(br, h); err != nil {
 				return err
 			}
 		case frameCancel:
@@ -121,17 +110,54 @@ func (sc *serverConn) readLoop(br *bufio.Reader) error {
 	}
 }
 
-// dispatch starts the handler for a request, or refuses it. buf holds the
-// payload and goes back to the pool when the handler is done.
-func (sc *serverConn) dispatch(id uint64, req request, buf []byte) error {
+// A serverCall is one request being served. Pooled with its payload buffer,
+// so a busy connection does not allocate per call for either.
+type serverCall struct {
+	sc     *serverConn
+	id     uint64
+	comp   *component
+	method int
+	ctx    context.Context
+	cancel context.CancelFunc
+	args   []byte
+	buf    []byte // payload; args points into it
+}
+
+// maxPooledPayload caps the payload buffer a pooled serverCall keeps.
+const maxPooledPayload = 64 << 10
+
+var serverCallPool = sync.Pool{New: func() any { return new(serverCall) }}
+
+func (c *serverCall) free() {
+	if cap(c.buf) > maxPooledPayload {
+		c.buf = nil
+	}
+	*c = serverCall{buf: c.buf[:0]}
+	serverCallPool.Put(c)
+}
+
+// request reads a request's payload and starts its handler, or refuses it.
+func (sc *serverConn) request(br *bufio.Reader, h header) error {
+	c := serverCallPool.Get().(*serverCall)
+	p, err := readPayload(br, h.n, c.buf)
+	if err != nil {
+		c.free()
+		return err
+	}
+	c.buf = p
+	req, err := parseRequest(p)
+	if err != nil {
+		c.free()
+		return err
+	}
 	comp := sc.s.lookup(req.component)
 	sc.mu.Lock()
-	if _, dup := sc.inflight[id]; dup {
+	if _, dup := sc.inflight[h.id]; dup {
 		sc.mu.Unlock()
-		putArgsBuf(buf)
-		return fmt.Errorf("%w: call id %d reused while in flight", errProtocol, id)
+		c.free()
+		return fmt.Errorf("%w: call id %d reused while in flight", errProtocol, h.id)
 	}
-	sc.maxID = max(sc.maxID, id)
+	sc.maxID = max(sc.maxID, h.id)
 	var refuse error
 	switch {
 	case sc.draining:
@@ -141,35 +167,35 @@ func (sc *serverConn) dispatch(id uint64, req request, buf []byte) error {
 	}
 	if refuse != nil {
 		sc.mu.Unlock()
-		putArgsBuf(buf)
-		sc.sendError(frameReject, id, refuse, nil)
+		c.free()
+		sc.sendError(frameReject, h.id, refuse, nil)
 		return nil
 	}
 	if int64(req.method) >= int64(len(comp.handlers)) || comp.handlers[req.method] == nil {
 		sc.mu.Unlock()
-		putArgsBuf(buf)
-		sc.sendError(frameError, id, fmt.Errorf("rpc: component %s has no method %d", comp.name, req.method), nil)
+		c.free()
+		sc.sendError(frameError, h.id, fmt.Errorf("rpc: component %s has no method %d", comp.name, req.method), nil)
 		return nil
 	}
-	var ctx context.Context
-	var cancel context.CancelFunc
 	if req.deadline > 0 {
-		ctx, cancel = context.WithTimeout(sc.ctx, time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond)
+		c.ctx, c.cancel = context.WithTimeout(sc.ctx, time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond)
 	} else {
-		ctx, cancel = context.WithCancel(sc.ctx)
+		c.ctx, c.cancel = context.WithCancel(sc.ctx)
 	}
-	sc.inflight[id] = cancel
+	c.sc, c.id, c.comp, c.method, c.args = sc, h.id, comp, int(req.method), req.args
+	sc.inflight[h.id] = c.cancel
 	sc.handlers.Add(1)
 	sc.mu.Unlock()
-	go sc.run(ctx, cancel, id, comp, int(req.method), req.args, buf)
+	go c.run()
 	return nil
 }
 
-func (sc *serverConn) run(ctx context.Context, cancel context.CancelFunc, id uint64, comp *component, method int, args, buf []byte) {
+func (c *serverCall) run() {
+	sc, id, cancel := c.sc, c.id, c.cancel
 	defer sc.handlers.Done()
 	out := codegen.GetEncoder()
-	err := invoke(ctx, comp.handlers[method], args, out, comp.name, method)
-	putArgsBuf(buf)
+	err := invoke(c.ctx, c.comp.handlers[c.method], c.args, out, c.comp.name, c.method)
+	c.free()
 	if err == nil {
 		err = out.Err()
 	}
@@ -180,7 +206,9 @@ func (sc *serverConn) run(ctx context.Context, cancel context.CancelFunc, id uin
 		data := out.Data()
 		putHeader(&hdr, frameResponse, len(data), id)
 		if len(data) >= largePayload {
-			sc.q.enqueue(&hdr, nil, data, func() { codegen.PutEncoder(out) }, nil)
+			r := replyPool.Get().(*reply)
+			r.out = out
+			sc.q.enqueue(&hdr, nil, data, r, nil)
 		} else {
 			sc.q.enqueue(&hdr, nil, data, nil, nil)
 			codegen.PutEncoder(out)
@@ -190,6 +218,17 @@ func (sc *serverConn) run(ctx context.Context, cancel context.CancelFunc, id uin
 	delete(sc.inflight, id)
 	sc.mu.Unlock()
 	cancel()
+}
+
+// A reply owns the encoder of a large response until it is written.
+type reply struct{ out *codegen.Encoder }
+
+var replyPool = sync.Pool{New: func() any { return new(reply) }}
+
+func (r *reply) release() {
+	codegen.PutEncoder(r.out)
+	r.out = nil
+	replyPool.Put(r)
 }
 
 // invoke runs h, turning a panic into an error wrapping codegen.ErrPanic.
@@ -240,42 +279,4 @@ func (sc *serverConn) close(cause error) {
 		sc.cancel()
 		sc.s.forget(sc)
 	})
-}
-
-// Request payloads are pooled by size class so a busy connection does not
-// allocate per call; payloads above the largest class are not pooled.
-var argsPools [4]sync.Pool // 1 KiB, 8 KiB, 64 KiB, 512 KiB
-
-func argsClass(n int) int {
-	switch {
-	case n <= 1<<10:
-		return 0
-	case n <= 8<<10:
-		return 1
-	case n <= 64<<10:
-		return 2
-	case n <= 512<<10:
-		return 3
-	}
-	return -1
-}
-
-func getArgsBuf(n int) []byte {
-	c := argsClass(n)
-	if c < 0 {
-		return nil // readPayload allocates as data arrives
-	}
-	if b, ok := argsPools[c].Get().(*[]byte); ok {
-		return *b
-	}
-	return make([]byte, 0, 1<<(10+3*c))
-}
-
-func putArgsBuf(b []byte) {
-	c := argsClass(cap(b))
-	if c < 0 || cap(b) != 1<<(10+3*c) {
-		return
-	}
-	b = b[:0]
-	argsPools[c].Put(&b)
 }

@@ -105,20 +105,20 @@ func start(t *testing.T, d *proclet.Description, cfg string, env ...string) *har
 	if err != nil {
 		t.Fatal(err)
 	}
+	return launch(t, Options{App: "test", Binary: self, Config: mustConfig(cfg), Description: d, Env: env})
+}
+
+// launch runs a supervisor with opts, filling in the state directory,
+// output and short stop timeouts.
+func launch(t *testing.T, opts Options) *harness {
+	t.Helper()
 	h := &harness{t: t, out: &syncBuffer{}, dir: stateDir(t), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
-	h.s, err = New(ctx, Options{
-		App:         "test",
-		Binary:      self,
-		Config:      mustConfig(cfg),
-		StateDir:    h.dir,
-		Description: d,
-		Stdout:      h.out,
-		Env:         env,
-		StopTimeout: 2 * time.Second,
-		KillTimeout: time.Second,
-	})
+	opts.StateDir, opts.Stdout = h.dir, h.out
+	opts.StopTimeout, opts.KillTimeout = 2*time.Second, time.Second
+	var err error
+	h.s, err = New(ctx, opts)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -1,0 +1,215 @@
+package supervisor
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pilotage/pilotage/internal/control"
+)
+
+// These tests run internal/testapp/loadapp, a real pilotage application
+// (HTTP front -> Front -> Calc), as processes, and load it over HTTP through
+// the supervisor's listener proxy.
+
+// buildLoadApp builds loadapp once per test binary.
+var buildLoadApp = sync.OnceValues(func() (string, error) {
+	dir, err := filepath.Abs("../testapp/loadapp")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "..", "..", "..", ".cache", "loadapp") // ignored by git
+	if out, err := exec.Command("go", "build", "-o", bin, dir).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build loadapp: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func startLoadApp(t *testing.T, cfg string) (*harness, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs a real application")
+	}
+	bin, err := buildLoadApp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := launch(t, Options{App: "loadapp", Binary: bin, Config: mustConfig(cfg)})
+	h.waitReady()
+	return h, "http://" + h.status().Proxies[0].Address
+}
+
+// get fetches url and returns the status and body; a transport error is a failure too.
+func get(client *http.Client, url string) (int, string) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// load sends GET url from n goroutines until stop is closed, and returns
+// how many calls were made and the failures.
+func load(url string, n int, stop <-chan struct{}) (calls int, failures []string) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 5 * time.Second}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, body := get(client, url)
+				mu.Lock()
+				calls++
+				if code != http.StatusOK {
+					failures = append(failures, fmt.Sprintf("%d %s", code, body))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return calls, failures
+}
+
+func replicaPIDs(u control.UnitStatus) []int {
+	var pids []int
+	for _, r := range u.Replicas {
+		pids = append(pids, r.PID)
+	}
+	return pids
+}
+
+// waitFor polls cond every 10ms for up to d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+	}
+}
+
+// A replica killed with SIGKILL during a steady load of idempotent calls is
+// restarted, and its callers' calls are retried on the other replica: no
+// call fails.
+func TestKillReplicaUnderLoad(t *testing.T) {
+	t.Parallel()
+	h, base := startLoadApp(t, "[run.components.\"pilotage.Main\"]\nreplicas = 1\n")
+	stop := make(chan struct{})
+	type result struct {
+		calls    int
+		failures []string
+	}
+	done := make(chan result)
+	go func() {
+		c, f := load(base+"/half?n=42", 8, stop)
+		done <- result{c, f}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	victim := h.unit("testapp.Calc").Replicas[0].PID
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the killed replica to be replaced", func() bool {
+		u := h.unit("testapp.Calc")
+		r := u.Replicas[0]
+		return r.State == control.Ready && r.PID != victim && r.PID != 0
+	})
+	time.Sleep(300 * time.Millisecond) // load the replacement too
+	close(stop)
+	res := <-done
+	if res.calls < 50 {
+		t.Errorf("only %d calls made; the load did not run", res.calls)
+	}
+	if len(res.failures) != 0 {
+		t.Errorf("%d of %d idempotent calls failed across the kill; first: %s", len(res.failures), res.calls, res.failures[0])
+	}
+	if u := h.unit("testapp.Calc"); u.Restarts != 1 {
+		t.Errorf("restarts = %d, want 1", u.Restarts)
+	}
+	t.Logf("%d calls, %d failed", res.calls, len(res.failures))
+}
+
+// A non-idempotent call whose replica dies is not retried: its caller sees
+// pilotage.ErrInterrupted. With one Calc replica, a retry would reach the
+// replacement (it is ready long before the 1.5s call would end) and succeed.
+func TestKillReplicaNonIdempotentNotRetried(t *testing.T) {
+	t.Parallel()
+	h, base := startLoadApp(t, "[run.components.\"pilotage.Main\"]\nreplicas = 1\n[run.components.\"testapp.Calc\"]\nreplicas = 1\n")
+	victim := h.unit("testapp.Calc").Replicas[0].PID
+	type reply struct {
+		code int
+		body string
+	}
+	replies := make(chan reply, 4)
+	for range 4 {
+		go func() {
+			code, body := get(&http.Client{Timeout: 10 * time.Second}, base+"/sleep?ms=1500")
+			replies <- reply{code, body}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if r := <-replies; r.code != http.StatusBadGateway || !strings.Contains(r.body, "interrupted") {
+			t.Errorf("call on the killed replica: %d %s; want 502 interrupted (no retry)", r.code, r.body)
+		}
+	}
+}
+
+// Stopping one component during load fails calls to it at once with
+// ErrUnavailable, leaves calls that do not need it untouched, and they
+// recover by themselves when it is started again.
+func TestStopComponentUnderLoad(t *testing.T) {
+	t.Parallel()
+	h, base := startLoadApp(t, "")
+	stop := make(chan struct{})
+	var calls int
+	var failures []string
+	loaded := make(chan struct{})
+	go func() {
+		defer close(loaded)
+		calls, failures = load(base+"/pid", 4, stop) // Main -> Calc, never Front
+	}()
+	res, err := h.cl.Stop(t.Context(), "testapp.Front")
+	if err != nil || res.State != control.Stopped {
+		t.Fatalf("stop Front: %+v, %v", res, err)
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	t0 := time.Now()
+	code, body := get(client, base+"/half?n=4")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "unavailable") {
+		t.Errorf("call to stopped Front: %d %s; want 503 unavailable", code, body)
+	}
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("call to a stopped component took %v; want a prompt failure", d)
+	}
+	if res, err := h.cl.Start(t.Context(), "testapp.Front"); err != nil || res.State != control.Ready {
+		t.Fatalf("start Front: %+v, %v", res, err)
+	}
+	waitFor(t, 5*time.Second, "calls to Front to work again", func() bool {
+		code, _ := get(client, base+"/half?n=4")
+		return code == http.StatusOK
+	})
+	close(stop)
+	<-loaded
+	if calls < 20 || len(failures) != 0 {
+		t.Errorf("calls not involving Front: %d made, %d failed %v", calls, len(failures), failures)
+	}
+}
