@@ -170,7 +170,7 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if method < 0 || method > math.MaxUint32 {
+	if method < 0 || uint64(method) > math.MaxUint32 {
 		return nil, fmt.Errorf("rpc: method index %d out of range", method)
 	}
 	var deadline uint64

@@ -33,8 +33,11 @@
 //	         The client reports an error wrapping codegen.ErrUnavailable,
 //	         which is always safe to retry elsewhere.
 //	cancel   (client→server) empty; cancels the handler's context.
-//	goaway   (server→client) empty, id 0; the server is draining. Calls
-//	         already sent finish; the client sends no new ones.
+//	goaway   (server→client) empty; the server is draining. Its id is the
+//	         highest request id the server has read: requests above it were
+//	         refused or never read, so they did not run. Calls already
+//	         running finish; the client sends no new ones and reports calls
+//	         cut off above that id as codegen.ErrUnavailable.
 //
 // A reader that meets a malformed frame (unknown type, nonzero reserved
 // bytes, a length over the limit, a frame that does not belong in its
