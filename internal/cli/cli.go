@@ -25,7 +25,7 @@ type command struct {
 var errUsage = errors.New("usage")
 
 func commands() []*command {
-	return []*command{generateCmd(), runCmd(), statusCmd(), stopCmd(), startCmd(), restartCmd(), versionCmd(), logsCmd(), analyzeCmd()}
+	return []*command{generateCmd(), runCmd(), statusCmd(), logsCmd(), stopCmd(), startCmd(), restartCmd(), analyzeCmd(), versionCmd()}
 }
 
 // Main runs the pilotage command with args (without the program name) and
