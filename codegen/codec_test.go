@@ -74,7 +74,7 @@ func TestDecoderRejectsMalformedInput(t *testing.T) {
 		case "bool out of range":
 			d.Bool()
 		default:
-			d.String()
+			_ = d.String()
 		}
 		if err := d.Err(); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
@@ -146,8 +146,8 @@ func FuzzDecoder(f *testing.F) {
 		var d Decoder
 		d.Reset(b)
 		for d.Err() == nil && len(d.data) > 0 {
-			d.String()
-			d.Error()
+			_ = d.String()
+			_ = d.Error()
 			d.Time()
 			d.Bytes()
 			d.Bool()

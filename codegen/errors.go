@@ -31,6 +31,7 @@ func init() {
 	RegisterError("pilotage.ErrUnavailable", ErrUnavailable)
 	RegisterError("pilotage.ErrInterrupted", ErrInterrupted)
 	RegisterError("pilotage.ErrPanic", ErrPanic)
+	RegisterError("pilotage.ErrMalformed", ErrMalformed)
 	RegisterError("context.Canceled", context.Canceled)
 	RegisterError("context.DeadlineExceeded", context.DeadlineExceeded)
 }

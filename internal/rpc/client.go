@@ -173,6 +173,9 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 	if method < 0 || uint64(method) > math.MaxUint32 {
 		return nil, fmt.Errorf("rpc: method index %d out of range", method)
 	}
+	if uint64(len(args)) > math.MaxUint32-requestPrefix {
+		return nil, fmt.Errorf("rpc: %d-byte arguments exceed the frame length field", len(args))
+	}
 	var deadline uint64
 	if d, ok := ctx.Deadline(); ok {
 		us := time.Until(d).Microseconds()

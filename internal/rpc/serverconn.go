@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"strconv"
 	"sync"
@@ -198,6 +199,9 @@ func (c *serverCall) run() {
 	c.free()
 	if err == nil {
 		err = out.Err()
+	}
+	if err == nil && uint64(len(out.Data())) > math.MaxUint32 {
+		err = fmt.Errorf("rpc: %d-byte results exceed the frame length field", len(out.Data()))
 	}
 	if err != nil {
 		sc.sendError(frameError, id, err, out)
