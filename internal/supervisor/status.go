@@ -229,8 +229,11 @@ func (s *Supervisor) Analyze() []control.AnalyzeUnit {
 			continue
 		}
 		for _, c := range n.Components {
+			// The first component of a process to start also pays for the
+			// process starting; the others of a colocated group start
+			// when their Init begins.
 			start, ready := n.startedAt, n.readyAt
-			if t, ok := n.compStart[c]; ok {
+			if t, ok := n.compStart[c]; ok && !firstToStart(n.compStart, t) {
 				start = t
 			}
 			if t, ok := n.compReady[c]; ok {
@@ -249,4 +252,14 @@ func (s *Supervisor) Analyze() []control.AnalyzeUnit {
 		}
 	}
 	return out
+}
+
+// firstToStart reports whether t is the earliest of starts.
+func firstToStart(starts map[string]time.Time, t time.Time) bool {
+	for _, other := range starts {
+		if other.Before(t) {
+			return false
+		}
+	}
+	return true
 }
