@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -211,5 +212,28 @@ func TestStopComponentUnderLoad(t *testing.T) {
 	<-loaded
 	if calls < 20 || len(failures) != 0 {
 		t.Errorf("calls not involving Front: %d made, %d failed %v", calls, len(failures), failures)
+	}
+}
+
+// A replica whose health check starts failing is replaced.
+func TestUnhealthyReplicaReplaced(t *testing.T) {
+	t.Parallel()
+	h, base := startLoadApp(t, "")
+	code, body := get(&http.Client{Timeout: 5 * time.Second}, base+"/sicken")
+	if code != http.StatusOK {
+		t.Fatalf("sicken: %d %s", code, body)
+	}
+	sick, _ := strconv.Atoi(body)
+	waitFor(t, 10*time.Second, "the unhealthy replica to be replaced", func() bool {
+		u := h.unit("testapp.Calc")
+		for _, r := range u.Replicas {
+			if r.PID == sick || r.State != control.Ready {
+				return false
+			}
+		}
+		return true
+	})
+	if !strings.Contains(h.out.String(), "unhealthy") {
+		t.Errorf("the supervisor did not say why it restarted the replica:\n%s", h.out.String())
 	}
 }

@@ -25,6 +25,7 @@ var _ = codegen.RunPilotageGenerateIfThisFails[interface {
 	Half(context.Context, int) (int, error)
 	Move(context.Context, *Point, int) (*Point, error)
 	PID(context.Context) (int, error)
+	Sicken(context.Context) (int, error)
 	Sleep(context.Context, time.Duration) (int, error)
 }](Calc(nil))
 
@@ -56,12 +57,13 @@ func init() {
 			{Name: "Half", Idempotent: true},
 			{Name: "Move", Idempotent: false},
 			{Name: "PID", Idempotent: true},
+			{Name: "Sicken", Idempotent: false},
 			{Name: "Sleep", Idempotent: false},
 		},
 		ClientStub: func(c codegen.Caller) any { return pilotage_Calc_client{c} },
 		ServerStub: func(impl any) []codegen.Handler {
 			s := pilotage_Calc_server{impl.(Calc)}
-			return []codegen.Handler{s.Boom, s.Calls, s.Half, s.Move, s.PID, s.Sleep}
+			return []codegen.Handler{s.Boom, s.Calls, s.Half, s.Move, s.PID, s.Sicken, s.Sleep}
 		},
 	})
 	codegen.RegisterInterface(codegen.Interface{
@@ -185,6 +187,22 @@ func (s pilotage_Calc_client) PID(ctx context.Context) (int, error) {
 	return r0, appErr
 }
 
+func (s pilotage_Calc_client) Sicken(ctx context.Context) (int, error) {
+	res, err := s.c.Call(ctx, 5, nil)
+	if err != nil {
+		return *new(int), err
+	}
+	var dec codegen.Decoder
+	dec.Reset(res)
+	var r0 int
+	r0 = dec.Int()
+	appErr := dec.Error()
+	if err := dec.Done(); err != nil {
+		return *new(int), fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/internal/testapp.Calc.Sicken: %w", err)
+	}
+	return r0, appErr
+}
+
 func (s pilotage_Calc_client) Sleep(ctx context.Context, a0 time.Duration) (int, error) {
 	enc := codegen.GetEncoder()
 	defer codegen.PutEncoder(enc)
@@ -192,7 +210,7 @@ func (s pilotage_Calc_client) Sleep(ctx context.Context, a0 time.Duration) (int,
 	if err := enc.Err(); err != nil {
 		return *new(int), fmt.Errorf("pilotage: encoding arguments of github.com/pilotage/pilotage/internal/testapp.Calc.Sleep: %w", err)
 	}
-	res, err := s.c.Call(ctx, 5, enc.Data())
+	res, err := s.c.Call(ctx, 6, enc.Data())
 	if err != nil {
 		return *new(int), err
 	}
@@ -295,6 +313,23 @@ func (s pilotage_Calc_server) PID(ctx context.Context, args []byte, out *codegen
 		return err
 	}
 	r0, appErr := s.impl.PID(ctx)
+	out.Int(r0)
+	out.Error(appErr)
+	return out.Err()
+}
+
+func (s pilotage_Calc_server) Sicken(ctx context.Context, args []byte, out *codegen.Encoder) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Sicken", r)
+		}
+	}()
+	var dec codegen.Decoder
+	dec.Reset(args)
+	if err := dec.Done(); err != nil {
+		return err
+	}
+	r0, appErr := s.impl.Sicken(ctx)
 	out.Int(r0)
 	out.Error(appErr)
 	return out.Err()
@@ -412,6 +447,15 @@ func (s pilotage_calc_local) PID(ctx context.Context) (r0 int, err error) {
 		}
 	}()
 	return s.impl.PID(ctx)
+}
+
+func (s pilotage_calc_local) Sicken(ctx context.Context) (r0 int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Sicken", r)
+		}
+	}()
+	return s.impl.Sicken(ctx)
 }
 
 func (s pilotage_calc_local) Sleep(ctx context.Context, a0 time.Duration) (r0 int, err error) {

@@ -35,6 +35,9 @@ type Calc interface {
 	Sleep(ctx context.Context, d time.Duration) (int, error)
 	// PID returns the serving process's PID.
 	PID(ctx context.Context) (int, error)
+	// Sicken makes the serving instance's health check fail from now on,
+	// and returns the serving process's PID.
+	Sicken(ctx context.Context) (int, error)
 }
 
 var (
@@ -46,6 +49,20 @@ var (
 type calc struct {
 	pilotage.Implements[Calc]
 	calls atomic.Int64
+	sick  atomic.Bool
+}
+
+// Health fails once Sicken was called.
+func (c *calc) Health(context.Context) error {
+	if c.sick.Load() {
+		return errors.New("sickened on request")
+	}
+	return nil
+}
+
+func (c *calc) Sicken(context.Context) (int, error) {
+	c.sick.Store(true)
+	return os.Getpid(), nil
 }
 
 func (c *calc) Move(_ context.Context, p *Point, x int) (*Point, error) {

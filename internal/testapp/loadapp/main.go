@@ -5,6 +5,7 @@
 //	GET /half?n=42   Front.HalfViaCalc -> Calc.Half (idempotent)
 //	GET /sleep?ms=N  Calc.Sleep (not idempotent), returns the serving PID
 //	GET /pid         Calc.PID
+//	GET /sicken      Calc.Sicken: that replica's health check fails from now on
 package main
 
 import (
@@ -48,6 +49,10 @@ func serve(ctx context.Context, s *server) error {
 	})
 	mux.HandleFunc("GET /pid", func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.calc.Get().PID(r.Context())
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /sicken", func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.calc.Get().Sicken(r.Context())
 		reply(w, v, err)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
