@@ -33,10 +33,12 @@ step "tests (race detector)"
 go test -race -count=1 ./...
 (cd examples/shop && go test -race -count=1 ./...)
 
-step "fuzz the frame decoder (10s)"
+step "fuzz the transport's frame reader and the codec's decoder (10s each)"
 go test -run='^$' -fuzz=FuzzFrameReader -fuzztime=10s ./internal/rpc
+go test -run='^$' -fuzz=FuzzDecoder -fuzztime=10s ./codegen
 
 step "benchmarks compile and run once"
+go test -run='^$' -bench=. -benchtime=1x ./...
 (cd bench && go test -run='^$' -bench=. -benchtime=1x ./...)
 
 step "Kubernetes end-to-end tests"
