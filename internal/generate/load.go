@@ -35,7 +35,7 @@ func load(dir string, patterns []string, ps *problems) ([]*packages.Package, err
 		return nil, fmt.Errorf("loading packages %s: %w", strings.Join(patterns, " "), err)
 	}
 	if len(pkgs) == 0 {
-		return nil, fmt.Errorf("no packages match %s in %s", strings.Join(patterns, " "), dir)
+		return nil, fmt.Errorf("no packages match %s in %s; check that \"go list %s\" works there (go.mod up to date?)", strings.Join(patterns, " "), dir, strings.Join(patterns, " "))
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].PkgPath < pkgs[j].PkgPath })
 	for _, p := range pkgs {

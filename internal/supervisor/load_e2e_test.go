@@ -86,24 +86,6 @@ func load(url string, n int, stop <-chan struct{}) (calls int, failures []string
 	return calls, failures
 }
 
-func replicaPIDs(u control.UnitStatus) []int {
-	var pids []int
-	for _, r := range u.Replicas {
-		pids = append(pids, r.PID)
-	}
-	return pids
-}
-
-// waitFor polls cond every 10ms for up to d.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(d); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-	}
-}
-
 // A replica killed with SIGKILL during a steady load of idempotent calls is
 // restarted, and its callers' calls are retried on the other replica: no
 // call fails.
@@ -125,7 +107,7 @@ func TestKillReplicaUnderLoad(t *testing.T) {
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the killed replica to be replaced", func() bool {
+	h.eventually("the killed replica to be replaced", func() bool {
 		u := h.unit("testapp.Calc")
 		r := u.Replicas[0]
 		return r.State == control.Ready && r.PID != victim && r.PID != 0
@@ -204,7 +186,7 @@ func TestStopComponentUnderLoad(t *testing.T) {
 	if res, err := h.cl.Start(t.Context(), "testapp.Front"); err != nil || res.State != control.Ready {
 		t.Fatalf("start Front: %+v, %v", res, err)
 	}
-	waitFor(t, 5*time.Second, "calls to Front to work again", func() bool {
+	h.eventually("calls to Front to work again", func() bool {
 		code, _ := get(client, base+"/half?n=4")
 		return code == http.StatusOK
 	})
@@ -224,7 +206,7 @@ func TestUnhealthyReplicaReplaced(t *testing.T) {
 		t.Fatalf("sicken: %d %s", code, body)
 	}
 	sick, _ := strconv.Atoi(body)
-	waitFor(t, 10*time.Second, "the unhealthy replica to be replaced", func() bool {
+	h.eventually("the unhealthy replica to be replaced", func() bool {
 		u := h.unit("testapp.Calc")
 		for _, r := range u.Replicas {
 			if r.PID == sick || r.State != control.Ready {

@@ -95,7 +95,8 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 		cmd.Env = append(cmd.Env, "PILOTAGE_CONFIG="+s.opts.ConfigPath)
 	}
 	cmd.ExtraFiles = []*os.File{child} // fd 3, proclet.ControlFD
-	p, err := s.startProc(sl, cmd)
+	readDone := make(chan struct{})
+	p, err := s.startProc(sl, cmd, readDone)
 	if err != nil {
 		conn.close()
 		return nil, err
@@ -103,6 +104,7 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 	p.conn = conn
 	conn.sendRoutes(s.routesMessage()) // before the proclet starts any component
 	go func() {
+		defer close(readDone)
 		conn.readLoop(func(m proclet.Message) { s.handle(p, m) })
 	}()
 	return p, nil
@@ -119,7 +121,7 @@ func (s *Supervisor) spawnUnit(sl *slot) (*proc, error) {
 		}
 	}
 	cmd.Env = append(os.Environ(), u.Env...)
-	p, err := s.startProc(sl, cmd)
+	p, err := s.startProc(sl, cmd, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -128,8 +130,10 @@ func (s *Supervisor) spawnUnit(sl *slot) (*proc, error) {
 }
 
 // startProc starts cmd with its output pumped to s.out, and waits for it in
-// the background. s.mu is held.
-func (s *Supervisor) startProc(sl *slot, cmd *exec.Cmd) (*proc, error) {
+// the background. A proclet's exit is handled once its control messages are
+// read (readDone closed), so a Failed message sent just before exiting is
+// part of the exit's reason. s.mu is held.
+func (s *Supervisor) startProc(sl *slot, cmd *exec.Cmd, readDone <-chan struct{}) (*proc, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", sl.source(), err)
@@ -159,6 +163,12 @@ func (s *Supervisor) startProc(sl *slot, cmd *exec.Cmd) (*proc, error) {
 		defer s.bg.Done()
 		err := cmd.Wait()
 		close(p.exited)
+		if readDone != nil {
+			select {
+			case <-readDone: // EOF: the child's end closed when it exited
+			case <-time.After(time.Second): // a grandchild holds it open
+			}
+		}
 		s.exited(p, err)
 	}()
 	return p, nil

@@ -282,3 +282,37 @@ func TestSecondInstanceRefused(t *testing.T) {
 		t.Errorf("Running = %d, %v", pid, ok)
 	}
 }
+
+// restart_dependents on a component makes its restart, asked for or after a
+// crash, restart the components that depend on it, and only those.
+func TestRestartDependents(t *testing.T) {
+	t.Parallel()
+	h := start(t, desc("*main.Main:a.A,b.B", "a.A", "b.B"),
+		"[run]\nreplicas = 1\n[run.components.\"a.A\"]\nrestart_dependents = true\n")
+	h.waitReady()
+	before := map[string][]int{}
+	for _, u := range h.status().Units {
+		before[u.Name] = pids(u)
+	}
+	res, err := h.cl.Restart(context.Background(), "a.A")
+	if err != nil || res.State != control.Ready {
+		t.Fatalf("restart a.A: %+v, %v", res, err)
+	}
+	h.eventually("main to be restarted and ready", func() bool {
+		u := h.unit("main.Main")
+		return u.State == control.Ready && !slices.Equal(pids(u), before["main.Main"])
+	})
+	if got := pids(h.unit("b.B")); !slices.Equal(got, before["b.B"]) {
+		t.Errorf("b.B, which does not depend on a.A, was restarted: %v -> %v", before["b.B"], got)
+	}
+
+	// A crash of a.A restarts main too.
+	mainPIDs := pids(h.unit("main.Main"))
+	if err := syscall.Kill(pids(h.unit("a.A"))[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("main to be restarted after a.A crashed", func() bool {
+		u := h.unit("main.Main")
+		return u.State == control.Ready && !slices.Equal(pids(u), mainPIDs)
+	})
+}
