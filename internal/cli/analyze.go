@@ -2,14 +2,12 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/pilotage/pilotage/internal/analyze"
-	"github.com/pilotage/pilotage/internal/control"
 )
 
 func analyzeCmd() *command {
@@ -51,11 +49,10 @@ The app may be omitted when only one app is running.`,
 			if len(args) == 2 {
 				app = args[1]
 			}
-			dir, err := control.FindStateDir(app)
+			c, err := dialApp(app)
 			if err != nil {
 				return err
 			}
-			c := control.Dial(dir)
 			defer c.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -64,9 +61,7 @@ The app may be omitted when only one app is running.`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(units)
+				return writeJSON(stdout, units)
 			}
 			return show(stdout, units)
 		},

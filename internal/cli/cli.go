@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -105,4 +106,11 @@ func printUsage(w io.Writer, c *command) {
 			fmt.Fprintf(w, "\nFlags:\n%s", b.String())
 		}
 	}
+}
+
+// writeJSON writes v as indented JSON, for -json flags.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

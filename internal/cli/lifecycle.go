@@ -54,11 +54,10 @@ func lifecycleCmd(op, short, long string) *command {
 			default:
 				return errUsage
 			}
-			dir, err := control.FindStateDir(app)
+			c, err := dialApp(app)
 			if err != nil {
 				return err
 			}
-			c := control.Dial(dir)
 			defer c.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
 			defer cancel()

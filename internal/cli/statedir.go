@@ -60,3 +60,13 @@ func stateApps(root string) ([]string, error) {
 	sort.Strings(apps)
 	return apps, nil
 }
+
+// dialApp connects to the supervisor of the running app (the only one
+// running if app is empty).
+func dialApp(app string) (*control.Client, error) {
+	dir, err := control.FindStateDir(app)
+	if err != nil {
+		return nil, err
+	}
+	return control.Dial(dir), nil
+}

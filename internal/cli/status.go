@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -40,11 +39,10 @@ The app may be omitted when only one app is running.`,
 			if len(args) == 1 {
 				app = args[0]
 			}
-			dir, err := control.FindStateDir(app)
+			c, err := dialApp(app)
 			if err != nil {
 				return err
 			}
-			c := control.Dial(dir)
 			defer c.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -53,9 +51,7 @@ The app may be omitted when only one app is running.`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return writeJSON(stdout, st)
 			}
 			return printStatus(stdout, st)
 		},
