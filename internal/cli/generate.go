@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -35,10 +36,15 @@ Problems are reported as file:line: message, all of them at once.`,
 			if err != nil {
 				return err
 			}
-			if err := generate.Generate(dir, args); err != nil {
-				return fmt.Errorf("\n%w", err)
+			err = generate.Generate(dir, args)
+			if list, ok := errors.AsType[generate.ErrorList](err); ok {
+				noun := "problems"
+				if len(list) == 1 {
+					noun = "problem"
+				}
+				return fmt.Errorf("%d %s, nothing written:\n%w", len(list), noun, err)
 			}
-			return nil
+			return err
 		},
 	}
 }

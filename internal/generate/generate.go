@@ -18,12 +18,12 @@ import (
 func Generate(dir string, patterns []string) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return fmt.Errorf("pilotage generate: %w", err)
+		return err
 	}
 	ps := &problems{fset: token.NewFileSet(), dir: abs}
 	pkgs, err := load(abs, patterns, ps)
 	if err != nil {
-		return fmt.Errorf("pilotage generate: %w", err)
+		return err
 	}
 	if err := ps.err(); err != nil {
 		return err
@@ -37,7 +37,7 @@ func Generate(dir string, patterns []string) error {
 	srcs := make([][]byte, len(gens))
 	for i, g := range gens {
 		if srcs[i], err = g.generate(); err != nil {
-			return fmt.Errorf("pilotage generate: %w", err)
+			return fmt.Errorf("generate code for %s: %w", g.pkg.PkgPath, err)
 		}
 	}
 	var errs []error
@@ -51,8 +51,5 @@ func Generate(dir string, patterns []string) error {
 			errs = append(errs, removeStale(p))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("pilotage generate: %w", err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
