@@ -46,7 +46,7 @@ func serve(ctx context.Context, f *frontend) error {
 	srv := &http.Server{Handler: f.routes(), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(f.shop) }()
-	f.Logger(ctx).Info("shop is open", "url", "http://"+f.shop.Addr().String()+"/")
+	f.Logger(ctx).Info("shop is open")
 	select {
 	case err := <-errc:
 		return err
