@@ -38,8 +38,11 @@ func inspect(impl any) (host.Fields, error) {
 			f.SetState = func(name string, logger *slog.Logger) {
 				x.setState(&componentState{name: name, logger: logger})
 			}
-		case interface{ setRef(any) }:
-			f.Refs = append(f.Refs, host.RefField{Interface: sf.Type.Field(0).Type, Set: x.setRef})
+		case interface {
+			setRef(any)
+			refType() reflect.Type
+		}:
+			f.Refs = append(f.Refs, host.RefField{Interface: x.refType(), Set: x.setRef})
 		case interface{ setListener(string, net.Listener) }:
 			name := sf.Tag.Get("pilotage")
 			if name == "" {

@@ -27,6 +27,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"reflect"
 
 	"github.com/pilotage/pilotage/codegen"
 )
@@ -81,6 +82,8 @@ func (r Ref[T]) Get() T { return r.value }
 
 func (r *Ref[T]) setRef(v any) { r.value = v.(T) }
 
+func (*Ref[T]) refType() reflect.Type { return reflect.TypeFor[T]() }
+
 // Listener is a network listener that the runtime opens for a component.
 // Declare it as a field; its name is the field name in lower case, or the
 // value of a `pilotage:"name"` tag. Names are unique within an application.
@@ -118,7 +121,11 @@ type Idempotent any
 // errors.Is works on them wherever a call fails.
 var (
 	// ErrUnavailable means a call was not delivered: the component is stopped
-	// or has no ready replica. Nothing ran; retrying later is safe.
+	// or has no ready replica. The runtime has already tried the other
+	// replicas. Errors keep their identity across processes, so an error a
+	// method returned may also wrap ErrUnavailable, from a call that method
+	// made: "not delivered" holds for the innermost call only, and retrying
+	// a non-idempotent method on this error can run it twice.
 	ErrUnavailable = codegen.ErrUnavailable
 	// ErrInterrupted means a call was sent but no reply came back; the method
 	// may or may not have run.

@@ -27,9 +27,12 @@ type PointerToMain[T any] interface {
 }
 
 // Run starts the application in this process, with Main's implementation and
-// every component it reaches, and calls app with the Main instance. It
-// returns when app returns or ctx is done (SIGINT and SIGTERM cancel it),
-// after calling Shutdown on every component, dependents first.
+// every component it reaches, and calls app with the Main instance. When ctx
+// is done (SIGINT and SIGTERM cancel it), app should return; Run returns
+// once it has, after calling Shutdown on every component, dependents first.
+//
+// Under "pilotage run", the same call hosts the components the supervisor
+// assigns to this process, and calls app only in the process hosting Main.
 //
 // The configuration is read from the file named by $PILOTAGE_CONFIG, or from
 // pilotage.toml in the working directory if there is one.

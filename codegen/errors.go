@@ -11,8 +11,9 @@ import (
 // Errors the runtime reports; the root package re-exports them.
 var (
 	// ErrUnavailable: the call was not delivered (no ready replica, the
-	// component is stopped, the connection could not be made). It is always
-	// safe to retry.
+	// component is stopped, the connection could not be made), so the
+	// transport may retry it elsewhere. Once it crosses a method's own
+	// result it only says that some call down the chain was not delivered.
 	ErrUnavailable = errors.New("component unavailable")
 	// ErrInterrupted: the call was sent but no reply came back (the connection
 	// or the callee process died). The method may or may not have run.

@@ -95,10 +95,11 @@ type Host struct {
 }
 
 type instance struct {
-	comp  codegen.Component
-	impl  any // pointer to the implementation struct
-	stub  any // what callers get
-	ready bool
+	comp      codegen.Component
+	impl      any // pointer to the implementation struct
+	stub      any // what callers get
+	ready     bool
+	listeners []string // names of the listeners opened for it
 }
 
 // New returns a Host for the registered components.
@@ -184,7 +185,12 @@ func (h *Host) start(ctx context.Context, iface reflect.Type, path []string) (*i
 	h.instances[iface] = inst
 	path = append(path, comp.Name)
 	if err := h.build(ctx, inst, path); err != nil {
-		delete(h.instances, iface) // a later attempt starts afresh
+		// A later attempt starts afresh.
+		delete(h.instances, iface)
+		for _, name := range inst.listeners {
+			h.listeners[name].Close()
+			delete(h.listeners, name)
+		}
 		return nil, err
 	}
 	inst.ready = true
@@ -221,6 +227,7 @@ func (h *Host) build(ctx context.Context, inst *instance, path []string) error {
 		if err != nil {
 			return fmt.Errorf("component %s: %w", comp.Name, err)
 		}
+		inst.listeners = append(inst.listeners, lf.Name)
 		lf.Set(l)
 	}
 	if i, ok := inst.impl.(interface{ Init(context.Context) error }); ok {

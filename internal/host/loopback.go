@@ -17,7 +17,6 @@ type loopback struct {
 	dir    string
 	server *rpc.Server
 	conn   *rpc.Conn
-	served chan error
 }
 
 func newLoopback() (*loopback, error) {
@@ -31,8 +30,8 @@ func newLoopback() (*loopback, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("rpc mode: %w", err)
 	}
-	lb := &loopback{dir: dir, server: rpc.NewServer(rpc.ServerOptions{}), served: make(chan error, 1)}
-	go func() { lb.served <- lb.server.Serve(l) }()
+	lb := &loopback{dir: dir, server: rpc.NewServer(rpc.ServerOptions{})}
+	go lb.server.Serve(l) // returns when close shuts the server down
 	if lb.conn, err = rpc.Dial(context.Background(), "unix", sock, rpc.DialOptions{}); err != nil {
 		lb.server.Close()
 		os.RemoveAll(dir)

@@ -38,15 +38,22 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// How long Run waits for things the supervisor should provide promptly.
+// How long Run waits for things that should happen promptly.
 const (
 	firstRoutesTimeout = 10 * time.Second
-	drainTimeout       = 10 * time.Second
 	healthInterval     = time.Second
+	healthTimeout      = 5 * time.Second
+	// Each phase of shutdown (the app function returning, in-flight calls
+	// draining, components' Shutdown) gets this long.
+	phaseTimeout = 10 * time.Second
 )
 
 // Run hosts the components env names until the supervisor sends Stop or goes
-// away, or ctx is done, and then drains and shuts them down.
+// away, or ctx is done, and then shuts down: the app function (if Main is
+// hosted here) is cancelled and waited for, in-flight calls drain, then the
+// components' Shutdown methods run, dependents first. The control socket is
+// read throughout, starting included, so routes stay current and a Stop or
+// the supervisor's death is acted on at once.
 func Run(ctx context.Context, env Env, opts Options) (err error) {
 	ctl, err := openControl()
 	if err != nil {
@@ -55,27 +62,19 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 	defer ctl.Close()
 	defer func() {
 		if err != nil {
-			ctl.send(Message{Type: Failed, Error: err.Error()}) // best effort: the socket may be gone
+			// Best effort: the supervisor reads it as the reason of the exit
+			// that follows, if the socket is still there.
+			_ = ctl.send(Message{Type: Failed, Error: err.Error()})
 		}
 	}()
 	msgs := make(chan Message, 16)
 	go ctl.receive(msgs)
 
 	routes := newRouter()
-	select {
-	case m, ok := <-msgs:
-		if !ok {
-			return errors.New("supervisor closed the control socket before sending routes")
-		}
-		if m.Type == Routes {
-			routes.update(m.Routes)
-		}
-	case <-time.After(firstRoutesTimeout):
-		return errors.New("no routes from the supervisor")
-	case <-ctx.Done():
-		return ctx.Err()
+	defer routes.close()
+	if err := awaitRoutes(ctx, msgs, routes); err != nil {
+		return err
 	}
-
 	cfg := config.Empty()
 	if env.ConfigPath != "" {
 		if cfg, err = config.Read(env.ConfigPath); err != nil {
@@ -87,7 +86,8 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
-	go server.Serve(l)
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(l) }()
 	defer server.Close()
 	if err := ctl.send(Message{Type: Hello, PID: os.Getpid(), Address: addr}); err != nil {
 		return err
@@ -97,6 +97,8 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 	for _, c := range env.Components {
 		hosted[c] = true
 	}
+	// Lifecycle messages are best effort: if the socket is gone, the
+	// receive loop sees it and Run returns.
 	h, err := host.New(host.Options{
 		Mode:   host.Multi,
 		Config: cfg,
@@ -111,42 +113,26 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 			return "127.0.0.1:0"
 		},
 		OnListen: func(name string, a net.Addr) {
-			ctl.send(Message{Type: Listening, Listener: name, Address: a.String()})
+			_ = ctl.send(Message{Type: Listening, Listener: name, Address: a.String()})
 		},
-		OnStarting: func(c string) { ctl.send(Message{Type: ComponentStarting, Component: c}) },
-		OnReady:    func(c string) { ctl.send(Message{Type: ComponentReady, Component: c}) },
+		OnStarting: func(c string) { _ = ctl.send(Message{Type: ComponentStarting, Component: c}) },
+		OnReady:    func(c string) { _ = ctl.send(Message{Type: ComponentReady, Component: c}) },
 	})
 	if err != nil {
 		return err
 	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer func() {
-		// Drain first so no new call reaches a component being shut down.
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
-		defer scancel()
-		err = errors.Join(err, server.Shutdown(sctx), h.Shutdown(sctx))
-	}()
-	if err := h.StartAll(ctx); err != nil {
-		return err
-	}
-	if err := waitHealthy(ctx, h); err != nil {
-		return err
-	}
-	if err := ctl.send(Message{Type: Ready}); err != nil {
-		return err
-	}
-
+	started := make(chan error, 1)
+	go func() { started <- startAll(ctx, h) }()
 	appDone := make(chan error, 1)
-	if hosted[codegenName(opts.Main)] && opts.App != nil {
-		main, err := h.Instance(ctx, opts.Main)
-		if err != nil {
-			return err
-		}
-		go func() { appDone <- opts.App(ctx, main) }()
-	}
-	health := time.NewTicker(healthInterval)
-	defer health.Stop()
+	appRunning := false
+	defer func() {
+		cancel()
+		err = errors.Join(err, shutdown(h, server, started, appDone, appRunning))
+	}()
+
 	for {
 		select {
 		case m, ok := <-msgs:
@@ -159,22 +145,66 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 			case Stop:
 				return nil
 			}
-		case err := <-appDone:
-			return err
-		case <-health.C:
-			if err := h.Health(ctx); err != nil {
-				ctl.send(Message{Type: Unhealthy, Error: err.Error()})
+		case err := <-started:
+			started = nil // started, or failed: either way not waited for again
+			if err != nil {
+				return err
 			}
+			if err := ctl.send(Message{Type: Ready}); err != nil {
+				return err
+			}
+			go monitorHealth(ctx, h, ctl)
+			if hosted[codegenName(opts.Main)] && opts.App != nil {
+				main, err := h.Instance(ctx, opts.Main)
+				if err != nil {
+					return err
+				}
+				appRunning = true
+				go func() { appDone <- opts.App(ctx, main) }()
+			}
+		case err := <-appDone:
+			appRunning = false
+			return err
+		case err := <-served:
+			return fmt.Errorf("rpc server stopped: %w", err)
 		case <-ctx.Done():
 			return nil
 		}
 	}
 }
 
-// waitHealthy waits until every hosted component's health check passes.
-func waitHealthy(ctx context.Context, h *host.Host) error {
+// awaitRoutes waits for the supervisor's first Routes message.
+func awaitRoutes(ctx context.Context, msgs <-chan Message, routes *router) error {
+	timeout := time.NewTimer(firstRoutesTimeout)
+	defer timeout.Stop()
 	for {
-		err := h.Health(ctx)
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return errors.New("supervisor closed the control socket before sending routes")
+			}
+			switch m.Type {
+			case Routes:
+				routes.update(m.Routes)
+				return nil
+			case Stop:
+				return errors.New("stopped before starting")
+			}
+		case <-timeout.C:
+			return errors.New("no routes from the supervisor")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// startAll starts the hosted components and waits until they are healthy.
+func startAll(ctx context.Context, h *host.Host) error {
+	if err := h.StartAll(ctx); err != nil {
+		return err
+	}
+	for {
+		err := checkHealth(ctx, h)
 		if err == nil {
 			return nil
 		}
@@ -184,6 +214,62 @@ func waitHealthy(ctx context.Context, h *host.Host) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// monitorHealth reports a failing health check to the supervisor, which
+// replaces this replica.
+func monitorHealth(ctx context.Context, h *host.Host, ctl *controlConn) {
+	tick := time.NewTicker(healthInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := checkHealth(ctx, h); err != nil && ctx.Err() == nil {
+				_ = ctl.send(Message{Type: Unhealthy, Error: err.Error()})
+			}
+		}
+	}
+}
+
+// checkHealth runs the health checks with a time limit: a check that hangs
+// counts as failing.
+func checkHealth(ctx context.Context, h *host.Host) error {
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	return h.Health(ctx)
+}
+
+// shutdown stops the process's work in order, once ctx is cancelled: the
+// app function returns, the start finishes (Init methods see the cancelled
+// context), in-flight calls drain, and the components shut down. A phase
+// that overruns phaseTimeout is abandoned, and the process exits anyway.
+func shutdown(h *host.Host, server *rpc.Server, started <-chan error, appDone <-chan error, appRunning bool) error {
+	var errs []error
+	if appRunning {
+		select {
+		case err := <-appDone:
+			errs = append(errs, err)
+		case <-time.After(phaseTimeout):
+			errs = append(errs, errors.New("the app function did not return after cancellation"))
+		}
+	}
+	if started != nil {
+		select {
+		case <-started:
+		case <-time.After(phaseTimeout):
+			// Init still runs and holds the host: skip Shutdown.
+			return errors.Join(append(errs, errors.New("components still starting after cancellation"))...)
+		}
+	}
+	drainCtx, cancel := context.WithTimeout(context.Background(), phaseTimeout)
+	errs = append(errs, server.Shutdown(drainCtx))
+	cancel()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), phaseTimeout)
+	errs = append(errs, h.Shutdown(shutdownCtx))
+	cancel()
+	return errors.Join(errs...)
 }
 
 // listenRPC listens on "unix:/path" or "tcp:host:port" and returns the

@@ -51,7 +51,7 @@ type Message struct {
 	PID       int                 `json:"pid,omitempty"`       // Hello
 	Address   string              `json:"address,omitempty"`   // Hello: RPC address ("unix:/p" or "tcp:h:p"); Listening: host:port
 	Listener  string              `json:"listener,omitempty"`  // Listening
-	Component string              `json:"component,omitempty"` // ComponentStarting, ComponentReady, Unhealthy
+	Component string              `json:"component,omitempty"` // ComponentStarting, ComponentReady
 	Error     string              `json:"error,omitempty"`     // Unhealthy, Failed
 	Routes    map[string][]string `json:"routes,omitempty"`    // Routes: component full name -> RPC addresses of ready replicas
 }

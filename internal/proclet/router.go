@@ -70,3 +70,12 @@ type poolCaller struct {
 func (c poolCaller) Call(ctx context.Context, m int, args []byte) ([]byte, error) {
 	return c.pool.Call(ctx, c.component, m, args, m < len(c.idempotent) && c.idempotent[m])
 }
+
+// close closes every pool's connections.
+func (r *router) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.pools {
+		p.Close()
+	}
+}

@@ -219,3 +219,29 @@ func TestUnhealthyReplicaReplaced(t *testing.T) {
 		t.Errorf("the supervisor did not say why it restarted the replica:\n%s", h.out.String())
 	}
 }
+
+// Stopping the main component lets the app function finish the requests in
+// flight (its context is cancelled first) while the components it calls are
+// still up.
+func TestStopMainDrainsRequests(t *testing.T) {
+	t.Parallel()
+	h, _ := startLoadApp(t, "[run.components.\"pilotage.Main\"]\nreplicas = 1\n")
+	replica := h.unit("pilotage.Main").Replicas[0]
+	direct := "http://" + replica.Listeners["http"] + "/sleep?ms=700"
+	type reply struct {
+		code int
+		body string
+	}
+	done := make(chan reply, 1)
+	go func() {
+		code, body := get(&http.Client{Timeout: 10 * time.Second}, direct)
+		done <- reply{code, body}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if res, err := h.cl.Stop(t.Context(), "pilotage.Main"); err != nil || res.State != control.Stopped {
+		t.Fatalf("stop main: %+v, %v", res, err)
+	}
+	if r := <-done; r.code != http.StatusOK {
+		t.Errorf("request in flight when main stopped: %d %s; want it to complete", r.code, r.body)
+	}
+}

@@ -56,14 +56,16 @@ func serve(ctx context.Context, s *server) error {
 		reply(w, v, err)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
-	if err := srv.Serve(s.http); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(s.http) }()
+	select {
+	case err := <-errc:
 		return err
+	case <-ctx.Done(): // let requests in flight finish
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
 	}
-	return nil
 }
 
 // reply writes v, or the error with a status naming its kind, so tests can
