@@ -164,6 +164,12 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 			}
 		case err := <-appDone:
 			appRunning = false
+			if err == nil {
+				// Tells a finished app from a replica stopped by a signal.
+				if err := ctl.send(Message{Type: AppDone}); err != nil {
+					return err
+				}
+			}
 			return err
 		case err := <-served:
 			return fmt.Errorf("rpc server stopped: %w", err)

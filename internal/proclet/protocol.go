@@ -12,7 +12,9 @@
 // proclet sends Hello once its RPC server listens, Listening for each
 // listener it opens, ComponentStarting/ComponentReady around each
 // component's Init, Ready when every hosted component is ready, Unhealthy
-// when a health check fails, and Failed just before it exits on an error.
+// when a health check fails, AppDone when the app function returned nil
+// (the process then exits 0 and is not restarted), and Failed just before it
+// exits on an error.
 // The supervisor sends Routes (the full set of ready addresses of every
 // component, whenever it changes; the first Routes arrives before the
 // proclet starts any component) and Stop. EOF on the socket means the other
@@ -64,6 +66,7 @@ const (
 	ComponentReady    = "component_ready"
 	Ready             = "ready"
 	Unhealthy         = "unhealthy"
+	AppDone           = "app_done"
 	Failed            = "failed"
 	Routes            = "routes"
 	Stop              = "stop"
