@@ -128,10 +128,18 @@ func (s *serialChecker) checkStructure(u, t types.Type, path string) {
 	case *types.Pointer:
 		s.check(u.Elem(), path)
 	case *types.Slice:
+		if encodesEmpty(u.Elem()) {
+			s.addf("%s has type %s, whose elements encode to zero bytes, so its length cannot be checked when decoding: send a count instead", path, relType(t, s.codecPkg))
+			return
+		}
 		s.check(u.Elem(), path+"[]")
 	case *types.Array:
 		s.check(u.Elem(), path+"[]")
 	case *types.Map:
+		if encodesEmpty(u.Key()) && encodesEmpty(u.Elem()) {
+			s.addf("%s has type %s, whose entries encode to zero bytes, so its length cannot be checked when decoding: use another type", path, relType(t, s.codecPkg))
+			return
+		}
 		s.check(u.Key(), path+"[key]")
 		s.check(u.Elem(), path+"[value]")
 	case *types.Struct:
@@ -151,4 +159,25 @@ func (s *serialChecker) checkStructure(u, t types.Type, path string) {
 
 func (s *serialChecker) addf(format string, args ...any) {
 	s.problems = append(s.problems, fmt.Sprintf(format, args...))
+}
+
+// encodesEmpty reports whether values of t encode to no bytes at all (struct{},
+// [0]T, structs of such fields). The decoder bounds a collection's length by
+// the bytes left, which needs every element to take at least one byte.
+func encodesEmpty(t types.Type) bool {
+	if n, ok := types.Unalias(t).(*types.Named); ok && (isTime(n) || isProto(n) || isBinary(n)) {
+		return false
+	}
+	switch u := t.Underlying().(type) {
+	case *types.Struct:
+		for i := 0; i < u.NumFields(); i++ {
+			if f := u.Field(i); f.Name() != "_" && !encodesEmpty(f.Type()) {
+				return false
+			}
+		}
+		return true
+	case *types.Array:
+		return u.Len() == 0 || encodesEmpty(u.Elem())
+	}
+	return false
 }
