@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/pilotage/pilotage/internal/supervisor"
 )
 
 // A command is one pilotage subcommand.
@@ -32,6 +34,7 @@ func commands() []*command {
 // Main runs the pilotage command with args (without the program name) and
 // returns the exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
+	supervisor.RunShim(args) // "pilotage run" starts each unit under a shim: this binary
 	if len(args) == 0 {
 		printHelp(stderr)
 		return 2

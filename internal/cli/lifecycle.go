@@ -38,6 +38,20 @@ ready again. With restart_dependents = true in [run.components.NAME], the
 components that depend on it are restarted too.`)
 }
 
+// actionOutcome prints the result of op, or returns it as an error when
+// the component did not get where op takes it: failed (after start or
+// restart), or not settled yet when the supervisor stopped waiting.
+func actionOutcome(op string, res *control.ActionResult, stdout io.Writer) error {
+	if !res.Settled {
+		return fmt.Errorf("%s did not settle in time: %s", op, res.Message)
+	}
+	if res.State == control.Failed && op != "stop" {
+		return errors.New(res.Message)
+	}
+	fmt.Fprintln(stdout, res.Message)
+	return nil
+}
+
 func lifecycleCmd(op, short, long string) *command {
 	return &command{
 		name:  op,
@@ -73,11 +87,7 @@ func lifecycleCmd(op, short, long string) *command {
 			if err != nil {
 				return err
 			}
-			if res.State == control.Failed {
-				return errors.New(res.Message)
-			}
-			fmt.Fprintln(stdout, res.Message)
-			return nil
+			return actionOutcome(op, res, stdout)
 		},
 	}
 }

@@ -110,12 +110,13 @@ func runApp(ctx context.Context, target, configPath string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	if pid, ok := control.Running(stateDir); ok {
-		return fmt.Errorf("app %s is already running (pid %d); stop it with Ctrl-C in its terminal or `kill %d`", app, pid, pid)
+	// The lock comes first: two runs of one app must not build the same
+	// binary at once.
+	lock, err := control.Lock(stateDir, app)
+	if err != nil {
+		return err
 	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
+	defer lock.Close() // once Run has it, closing again is harmless
 	if source {
 		if binary, err = build(ctx, dir, stateDir, app, stderr); err != nil {
 			return err
@@ -133,6 +134,7 @@ func runApp(ctx context.Context, target, configPath string, stdout, stderr io.Wr
 		Config:     cfg,
 		ConfigPath: cfgPath,
 		StateDir:   stateDir,
+		Lock:       lock,
 		Stdout:     stdout,
 		Color:      isTerminal(stdout),
 		Logs:       logs,

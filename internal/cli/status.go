@@ -21,7 +21,8 @@ func statusCmd() *command {
 		long: `Status shows every component and unit of a running app, in start order:
 its state (starting, ready, stopping, stopped, failed, restarting), ready
 replicas, restarts, public address and uptime, then one line per replica
-with its pid, and why anything is not ready.
+with its pid, and why anything (a component, a unit, a replica) is not
+ready.
 
 The app may be omitted when only one app is running.`,
 		flags: func(fs *flag.FlagSet) {
@@ -120,6 +121,9 @@ func printStatus(w io.Writer, st *control.Status) error {
 				src = fmt.Sprintf("%s/%d", u.Group, r.Index)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\n", src, r.State, pid, r.Restarts, raddr, rup)
+			if r.State != control.Ready && r.Why != "" && r.Why != u.Why {
+				whys = append(whys, fmt.Sprintf("%s: %s", src, r.Why))
+			}
 		}
 	}
 	if err := tw.Flush(); err != nil {

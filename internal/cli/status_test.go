@@ -16,8 +16,9 @@ func TestPrintStatus(t *testing.T) {
 		Units: []control.UnitStatus{
 			{Name: "redis", Kind: "unit", Group: "redis", State: control.Starting, Want: 1, Why: "probe tcp 127.0.0.1:6390: connection refused", Addresses: []string{"127.0.0.1:6390"},
 				Replicas: []control.ReplicaStatus{{Index: 0, PID: 7, State: control.Starting, Started: now.Add(-5 * time.Second)}}},
-			{Name: "cart.Cart", Kind: "component", Group: "cart.Cart", State: control.Ready, Want: 1, Restarts: 1, StartedAt: now.Add(-61 * time.Second), ReadyAt: now.Add(-60 * time.Second),
-				Replicas: []control.ReplicaStatus{{Index: 0, PID: 9, State: control.Ready, RPCAddress: "unix:/s/cart.Cart-0.sock", Started: now.Add(-61 * time.Second), Restarts: 1}}},
+			{Name: "cart.Cart", Kind: "component", Group: "cart.Cart", State: control.Ready, Want: 2, Restarts: 1, StartedAt: now.Add(-61 * time.Second), ReadyAt: now.Add(-60 * time.Second),
+				Replicas: []control.ReplicaStatus{{Index: 0, PID: 9, State: control.Ready, RPCAddress: "unix:/s/cart.Cart-0.sock", Started: now.Add(-61 * time.Second), Restarts: 1},
+					{Index: 1, State: control.Restarting, Restarts: 2, Why: "exited with status 3: boom after 10ms"}}},
 		},
 	}
 	var b strings.Builder
@@ -27,13 +28,15 @@ func TestPrintStatus(t *testing.T) {
 	want := `shop: supervisor pid 42, up 1m30s, ready in 1s
 shop: http://127.0.0.1:8080 (2 backends)
 
-NAME           STATE     REPLICAS  RESTARTS  ADDRESS                   UPTIME
-redis          starting  0/1       0         127.0.0.1:6390            -
-  redis        starting  pid 7     0         -                         5s
-cart.Cart      ready     1/1       1         -                         1m1s
-  cart.Cart/0  ready     pid 9     1         unix:/s/cart.Cart-0.sock  1m1s
+NAME           STATE       REPLICAS  RESTARTS  ADDRESS                   UPTIME
+redis          starting    0/1       0         127.0.0.1:6390            -
+  redis        starting    pid 7     0         -                         5s
+cart.Cart      ready       1/2       1         -                         1m1s
+  cart.Cart/0  ready       pid 9     1         unix:/s/cart.Cart-0.sock  1m1s
+  cart.Cart/1  restarting  -         2         -                         -
 
 redis: probe tcp 127.0.0.1:6390: connection refused
+cart.Cart/1: exited with status 3: boom after 10ms
 `
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)

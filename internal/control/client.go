@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"time"
 )
 
 // Client talks to the supervisor whose state directory it was dialed with.
@@ -68,9 +69,21 @@ func (c *Client) Restart(ctx context.Context, name string) (*ActionResult, error
 	return c.act(ctx, "restart", name)
 }
 
+// act asks for op on name. The supervisor waits for it to settle until a
+// little before ctx's deadline (or DefaultActionWait), so that its answer,
+// settled or not, arrives in time.
 func (c *Client) act(ctx context.Context, op, name string) (*ActionResult, error) {
+	path := "/v1/units/" + url.PathEscape(name) + "/" + op
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		wait := left - max(left/10, 2*time.Second)
+		if wait < 100*time.Millisecond {
+			wait = max(left/2, time.Millisecond)
+		}
+		path += "?wait=" + url.QueryEscape(wait.Round(time.Millisecond).String())
+	}
 	var r ActionResult
-	if err := c.do(ctx, http.MethodPost, "/v1/units/"+url.PathEscape(name)+"/"+op, &r); err != nil {
+	if err := c.do(ctx, http.MethodPost, path, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil

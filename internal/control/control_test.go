@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -120,5 +121,117 @@ func TestLockAndRunning(t *testing.T) {
 	}
 	if _, err := StateDir("../x"); err == nil {
 		t.Error("StateDir accepted a path")
+	}
+}
+
+// blockingBackend's Act never settles: it returns when ctx is done.
+type blockingBackend struct{ fakeBackend }
+
+func (*blockingBackend) Act(ctx context.Context, op, name string) (*ActionResult, error) {
+	<-ctx.Done()
+	return &ActionResult{Op: op, Name: name, State: Starting, Message: "unit x: still starting"}, nil
+}
+
+// The server stops waiting a little before the client's deadline, so the
+// client gets an answer saying the action has not settled.
+func TestActionWaitLimit(t *testing.T) {
+	dir := tempDir(t)
+	srv, err := Listen(dir, &blockingBackend{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c := Dial(dir)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	res, err := c.Start(ctx, "x")
+	if err != nil {
+		t.Fatalf("start: %v (after %v)", err, time.Since(t0))
+	}
+	if res.Settled || res.Message != "unit x: still starting" {
+		t.Errorf("result: %+v", res)
+	}
+	if d := time.Since(t0); d > 2500*time.Millisecond {
+		t.Errorf("answered after %v, want about 1s", d)
+	}
+	// Without a deadline, the server's default applies; a bad wait is refused.
+	resp, err := c.http.Post("http://pilotage/v1/units/x/start?wait=soon", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("wait=soon: %s", resp.Status)
+	}
+}
+
+// An existing state directory is used as it is: not chmod'ed, its files
+// kept. One that others can write to, or that is not a directory, is
+// refused.
+func TestLockExistingDir(t *testing.T) {
+	dir := filepath.Join(tempDir(t), "mine")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Lock(dir, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o755 {
+		t.Errorf("mode changed to %v", fi.Mode().Perm())
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "notes.txt")); err != nil || string(b) != "keep" {
+		t.Errorf("notes.txt: %q, %v", b, err)
+	}
+	open := filepath.Join(tempDir(t), "open")
+	os.Mkdir(open, 0o777)
+	os.Chmod(open, 0o777)
+	if _, err := Lock(open, "shop"); err == nil || !strings.Contains(err.Error(), "writable by others") {
+		t.Errorf("world-writable dir: %v", err)
+	}
+	file := filepath.Join(tempDir(t), "file")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := Lock(file, "shop"); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("file: %v", err)
+	}
+}
+
+// The lock names the app holding it; a status probe (an instant shared
+// lock) does not make a starting run fail; an app name that does not
+// match the app running in $PILOTAGE_STATE_DIR is reported.
+func TestLockHolder(t *testing.T) {
+	dir := tempDir(t)
+	t.Setenv(StateDirEnv, dir)
+	f, err := os.OpenFile(filepath.Join(dir, LockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(50 * time.Millisecond); f.Close() }()
+	lock, err := Lock(dir, "shop")
+	if err != nil {
+		t.Fatalf("Lock while a probe holds a shared lock: %v", err)
+	}
+	defer lock.Close()
+	if _, err := Lock(dir, "bank"); err == nil || !strings.Contains(err.Error(), "in use by app shop (pid ") {
+		t.Errorf("lock of another app: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, SocketName), nil, 0o600)
+	if got, err := FindStateDir("shop"); err != nil || got != dir {
+		t.Errorf("FindStateDir(shop) = %q, %v", got, err)
+	}
+	if _, err := FindStateDir("bank"); err == nil || !strings.Contains(err.Error(), "app bank is not running in "+dir+": app shop is") {
+		t.Errorf("FindStateDir(bank): %v", err)
 	}
 }

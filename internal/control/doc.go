@@ -5,7 +5,9 @@
 // (Dial).
 //
 //	GET  /v1/status                      the Status of every component and unit
-//	POST /v1/units/{name}/{stop|start|restart}
+//	POST /v1/units/{name}/{stop|start|restart}[?wait=50s]
+//	                                     acts, and waits up to wait (default
+//	                                     30s) for the result to settle
 //	GET  /v1/analyze                     start/ready times and dependencies
 //
 // The package also knows the layout of state directories (StateDir,

@@ -16,7 +16,8 @@ import (
 type Backend interface {
 	Status() *Status
 	// Act performs op (stop, start or restart) on the component or unit
-	// name and returns once it settled or ctx is done.
+	// name and returns once it settled or ctx is done (then with
+	// Settled false).
 	Act(ctx context.Context, op, name string) (*ActionResult, error)
 	Analyze() []AnalyzeUnit
 }
@@ -24,6 +25,19 @@ type Backend interface {
 // ErrNotFound is wrapped by Backend.Act for an unknown component or unit;
 // the server answers 404.
 var ErrNotFound = errors.New("no such component or unit")
+
+// ErrAmbiguous is wrapped by Backend.Act for a short name several
+// components share; the server answers 400.
+var ErrAmbiguous = errors.New("ambiguous name")
+
+// How long POST /v1/units/{name}/{op} waits for the action to settle: the
+// query parameter wait (a duration, at most MaxActionWait), else
+// DefaultActionWait. A client should wait a little longer than that, to
+// get the answer saying the action has not settled.
+const (
+	DefaultActionWait = 30 * time.Second
+	MaxActionWait     = 10 * time.Minute
+)
 
 // Server serves the control API on <statedir>/control.sock.
 type Server struct {
@@ -80,11 +94,25 @@ func Handler(b Backend) http.Handler {
 			writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("unknown operation %q (want stop, start or restart)", op)})
 			return
 		}
-		res, err := b.Act(r.Context(), op, r.PathValue("name"))
+		wait := DefaultActionWait
+		if v := r.URL.Query().Get("wait"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("wait=%q: want a positive duration", v)})
+				return
+			}
+			wait = min(d, MaxActionWait)
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		defer cancel()
+		res, err := b.Act(ctx, op, r.PathValue("name"))
 		if err != nil {
 			code := http.StatusInternalServerError
-			if errors.Is(err, ErrNotFound) {
+			switch {
+			case errors.Is(err, ErrNotFound):
 				code = http.StatusNotFound
+			case errors.Is(err, ErrAmbiguous):
+				code = http.StatusBadRequest
 			}
 			writeJSON(w, code, errorBody{Error: err.Error()})
 			return

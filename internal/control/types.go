@@ -71,7 +71,8 @@ type ActionResult struct {
 	Name       string   `json:"name"`       // as asked
 	Group      string   `json:"group"`      // the process group acted on
 	Components []string `json:"components"` // every component of that group
-	State      string   `json:"state"`      // the state once the action settled
+	State      string   `json:"state"`      // the state once the action settled, or when the wait ended
+	Settled    bool     `json:"settled"`    // false: the wait limit passed first; State is not final
 	Message    string   `json:"message"`    // one line for humans
 }
 

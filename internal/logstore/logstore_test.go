@@ -3,6 +3,7 @@ package logstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -263,13 +264,22 @@ redis              | r7
 		{"component", Query{Sources: []string{"catalog.Catalog"}}, "catalog.Catalog/1  | c1\ncatalog.Catalog/10 | x3\ncatalog.Catalog/1  | c4\ncatalog.Catalog/1  | c6\n"},
 		{"replica", Query{Sources: []string{"catalog.Catalog/1"}}, "catalog.Catalog/1 | c1\ncatalog.Catalog/1 | c4\ncatalog.Catalog/1 | c6\n"},
 		{"two", Query{Sources: []string{"redis", "catalog.Catalog/10"}, Tail: 2}, "redis              | r5\nredis              | r7\n"},
-		{"not a boundary", Query{Sources: []string{"cat"}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := read(t, dir, tc.q); got != tc.want {
 				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+	// A name that selects no source is an error listing the sources, not
+	// an empty output (or, with Follow, an endless wait).
+	for _, q := range []string{"cat", "nosuch"} {
+		var b bytes.Buffer
+		err := Read(dir, Query{Sources: []string{"redis", q}, Follow: true}, &b)
+		want := `no logs of "` + q + `" (sources: catalog.Catalog/1, catalog.Catalog/10, redis)`
+		if !errors.Is(err, ErrNoSource) || err.Error() != want || b.Len() != 0 {
+			t.Errorf("source %q: %v, output %q; want %s", q, err, b.String(), want)
+		}
 	}
 }
 

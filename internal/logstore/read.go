@@ -55,6 +55,11 @@ func Read(dir string, q Query, w io.Writer) error {
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("reading logs: %w", err)
 	}
+	if len(q.Sources) > 0 {
+		if err := checkSources(dir, q.Sources); err != nil {
+			return err
+		}
+	}
 	r := &reader{dir: dir, q: q, out: bufio.NewWriter(w), tailers: map[string]*tailer{}}
 	defer r.closeAll()
 	names, err := r.scan()
@@ -581,4 +586,81 @@ func (h *iterHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// ErrNoSource is wrapped by the error of Read when a name of Query.Sources
+// selects no source of the logs.
+var ErrNoSource = errors.New("no logs of")
+
+// checkSources reports a query that selects none of the sources in dir,
+// listing them.
+func checkSources(dir string, queries []string) error {
+	srcs, err := Sources(dir)
+	if err != nil {
+		return err
+	}
+	for _, q := range queries {
+		found := false
+		for _, src := range srcs {
+			if matchSource(src, q) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			list := strings.Join(srcs, ", ")
+			if list == "" {
+				list = "none yet"
+			}
+			return fmt.Errorf("%w %q (sources: %s)", ErrNoSource, q, list)
+		}
+	}
+	return nil
+}
+
+// Sources returns the sorted names of the sources with records in dir: the
+// source of the first record of each file.
+func Sources(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading logs: %w", err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range ents {
+		if !strings.Contains(e.Name(), ".log") || e.IsDir() {
+			continue
+		}
+		src, ok := firstSource(filepath.Join(dir, e.Name()))
+		if ok && !seen[src] {
+			seen[src] = true
+			out = append(out, src)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// firstSource returns the source of the first record of the file at path.
+func firstSource(path string) (string, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 4096)
+	line, err := br.ReadSlice('\n')
+	if err != nil && !errors.Is(err, bufio.ErrBufferFull) && len(line) == 0 {
+		return "", false
+	}
+	// The source comes after the time, well within the first 4 KiB.
+	ts, rest, ok := bytes.Cut(line, []byte{'\t'})
+	if !ok || len(ts) == 0 {
+		return "", false
+	}
+	src, _, ok := bytes.Cut(rest, []byte{'\t'})
+	if !ok || len(src) == 0 {
+		return "", false
+	}
+	return string(src), true
 }

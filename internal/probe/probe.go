@@ -38,13 +38,30 @@ var ErrNotReady = errors.New("not ready")
 // is set. With no probe set it returns nil: the unit is ready once started.
 // Errors read like "probe tcp 127.0.0.1:6390: connection refused".
 func Check(ctx context.Context, p config.Probe) error {
+	return CheckWith(ctx, p, Options{})
+}
+
+// Options say where a probe runs, and report its progress.
+type Options struct {
+	// Dir and Env are the working directory and environment of an exec
+	// probe: the unit's. Empty Dir: the current one; nil Env: the current
+	// process's.
+	Dir string
+	Env []string
+	// OnFailure, if set, is called with the error of each failed attempt
+	// that Wait follows with another.
+	OnFailure func(error)
+}
+
+// CheckWith is Check with options.
+func CheckWith(ctx context.Context, p config.Probe, o Options) error {
 	switch {
 	case p.TCP != "":
 		return checkTCP(ctx, p.TCP)
 	case p.HTTP != "":
 		return checkHTTP(ctx, p.HTTP)
 	case len(p.Exec) > 0:
-		return checkExec(ctx, p.Exec)
+		return checkExec(ctx, p.Exec, o)
 	}
 	return nil
 }
@@ -55,6 +72,19 @@ func Check(ctx context.Context, p config.Probe) error {
 // ended the wait, ctx's error: "not ready after 2s: probe tcp
 // 127.0.0.1:6390: connection refused".
 func Wait(ctx context.Context, p config.Probe) error {
+	return WaitWith(ctx, p, Options{})
+}
+
+// DefaultInterval and DefaultTimeout apply when a probe does not set
+// interval or timeout.
+const (
+	DefaultInterval = defaultInterval
+	DefaultTimeout  = defaultTimeout
+)
+
+// WaitWith is Wait with options. Each attempt is bounded by its kind's own
+// limit (tcp 1s, http 5s, exec 10s) and by what is left of the timeout.
+func WaitWith(ctx context.Context, p config.Probe, o Options) error {
 	if p.TCP == "" && p.HTTP == "" && len(p.Exec) == 0 {
 		return nil
 	}
@@ -73,7 +103,7 @@ func Wait(ctx context.Context, p config.Probe) error {
 	defer tick.Stop()
 	var last error
 	for {
-		err := Check(tctx, p)
+		err := CheckWith(tctx, p, o)
 		if err == nil {
 			return nil
 		}
@@ -84,6 +114,9 @@ func Wait(ctx context.Context, p config.Probe) error {
 			last = err
 		}
 		if !over {
+			if o.OnFailure != nil {
+				o.OnFailure(err)
+			}
 			select {
 			case <-tick.C:
 				continue
@@ -163,7 +196,7 @@ func checkHTTP(ctx context.Context, u string) error {
 	return nil
 }
 
-func checkExec(ctx context.Context, argv []string) error {
+func checkExec(ctx context.Context, argv []string, o Options) error {
 	line := strings.Join(argv, " ")
 	if argv[0] == "" {
 		return &Error{Kind: "exec", Target: line, Reason: "empty command"}
@@ -171,6 +204,7 @@ func checkExec(ctx context.Context, argv []string) error {
 	ctx, cancel := context.WithTimeout(ctx, execTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = o.Dir, o.Env
 	cmd.WaitDelay = time.Second // don't wait for children holding the output open
 	out, err := cmd.CombinedOutput()
 	if err == nil {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -179,5 +181,25 @@ func TestBrief(t *testing.T) {
 	s := brief([]byte("  " + strings.Repeat("é", 150) + "\n"))
 	if !strings.HasSuffix(s, "é…") || len(s) > maxOutput+len("…") {
 		t.Errorf("brief cut badly: %q", s)
+	}
+}
+
+func TestExecDirEnv(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "marker"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := config.Probe{Exec: []string{"sh", "-c", `test -f marker && test "$PROBE_X" = 1`}}
+	if err := Check(context.Background(), p); err == nil {
+		t.Error("passed outside the unit's dir and env")
+	}
+	if err := CheckWith(context.Background(), p, Options{Dir: dir, Env: append(os.Environ(), "PROBE_X=1")}); err != nil {
+		t.Errorf("in the unit's dir and env: %v", err)
+	}
+	var fails int
+	p.Interval = config.Duration{Duration: 10 * time.Millisecond}
+	p.Timeout = config.Duration{Duration: 100 * time.Millisecond}
+	if err := WaitWith(context.Background(), p, Options{OnFailure: func(error) { fails++ }}); err == nil || fails == 0 {
+		t.Errorf("WaitWith: %v, %d failures reported", err, fails)
 	}
 }

@@ -138,7 +138,7 @@ func launch(t *testing.T, opts Options) *harness {
 		h.shutdown()
 		h.cl.Close()
 		if t.Failed() {
-			t.Logf("supervisor output:\n%s", h.out.String())
+			t.Logf("supervisor output:\n%s", h.output())
 		}
 	})
 	return h
@@ -226,4 +226,11 @@ func pids(u control.UnitStatus) []int {
 		out = append(out, r.PID)
 	}
 	return out
+}
+
+// output returns what the supervisor wrote so far, its own queued lines
+// included.
+func (h *harness) output() string {
+	h.s.out.flush(time.Second)
+	return h.out.String()
 }

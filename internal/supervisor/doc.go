@@ -13,6 +13,7 @@
 // stop/start/restart of single components.
 //
 // Children never outlive the supervisor: they are started from one locked OS
-// thread with Pdeathsig=SIGKILL, in their own process group, and a proclet
-// exits when its control socket reaches EOF.
+// thread with a parent-death signal, in their own process group, which is
+// what stop signals reach; a proclet exits when its control socket reaches
+// EOF; a unit runs under a shim that ends its descendants (shim.go).
 package supervisor

@@ -21,6 +21,7 @@ import (
 // The test binary doubles as the processes a supervisor starts, selected by
 // the environment:
 //
+//	__pilotage-unit-shim  the shim of a unit (RunShim)
 //	PILOTAGE_PROCLET   a fake proclet speaking the protocol (fakeProclet)
 //	PILOTAGE_DESCRIBE  prints $FAKE_DESC
 //	FAKE_ROLE=sleep    a unit's program that sleeps until killed
@@ -31,7 +32,17 @@ import (
 //	FAKE_SLOW=group=dur    wait dur before each component is ready
 //	FAKE_CRASH=group       exit with status 3 once started
 //	FAKE_STUBBORN=group  ignore Stop, SIGTERM and EOF of the control socket
+//	FAKE_RETURN=group=dur  once ready, wait dur, send AppDone and exit 0 (the
+//	                       app function returned)
+//
+// Like a real proclet, the fake one exits 0 on SIGTERM.
 func TestMain(m *testing.M) {
+	RunShim(os.Args[1:])
+	// The processes started from this binary exit at once, not after the
+	// race detector's default second.
+	if g := os.Getenv("GORACE"); !strings.Contains(g, "atexit_sleep_ms") {
+		os.Setenv("GORACE", strings.TrimSpace(g+" atexit_sleep_ms=0"))
+	}
 	switch {
 	case os.Getenv(proclet.EnvVar) != "":
 		os.Exit(fakeProclet())
@@ -84,6 +95,14 @@ func fakeProclet() int {
 	_, ignoreStop := fakeSetting(os.Getenv("FAKE_STUBBORN"), env.Group)
 	if ignoreStop {
 		signal.Ignore(syscall.SIGTERM)
+	} else {
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, syscall.SIGTERM)
+		go func() {
+			<-term
+			fmt.Println("SIGTERM received")
+			os.Exit(0)
+		}()
 	}
 	sockPath := strings.TrimPrefix(env.RPCAddress, "unix:")
 	rpc, err := net.Listen("unix", sockPath)
@@ -158,6 +177,12 @@ func fakeProclet() int {
 	}
 	send(proclet.Message{Type: proclet.Ready})
 	fmt.Printf("ready %s replica %d\n", env.Group, env.Replica)
+	if v, ok := fakeSetting(os.Getenv("FAKE_RETURN"), env.Group); ok {
+		d, _ := time.ParseDuration(v)
+		time.Sleep(d)
+		send(proclet.Message{Type: proclet.AppDone})
+		return 0
+	}
 	select {}
 }
 

@@ -18,7 +18,7 @@ func (s *Supervisor) reconcile() {
 		return
 	}
 	for _, n := range s.nodes {
-		if !n.want || n.failed || n.launched || n.live() {
+		if !n.want || n.failed || n.done || n.launched || n.live() {
 			continue
 		}
 		if why := blocker(n); why != "" {
@@ -45,6 +45,8 @@ func blocker(n *node) string {
 			why += " (failed)"
 		case !d.want:
 			why += " (stopped)"
+		case d.done:
+			why += " (exited)"
 		}
 		if d.why != "" && !d.failed {
 			why += ": " + d.why
@@ -124,9 +126,11 @@ func (s *Supervisor) stopProc(p *proc, failure string) {
 	}()
 }
 
-// stopNode stops every replica of n and keeps it stopped.
+// stopNode stops every replica of n and keeps it stopped; a failed or
+// exited n becomes stopped.
 func (s *Supervisor) stopNode(n *node) {
 	n.want = false
+	n.failed, n.done = false, false
 	s.takeDown(n)
 }
 
@@ -151,6 +155,7 @@ func (s *Supervisor) takeDown(n *node) {
 func (s *Supervisor) startNode(n *node) {
 	n.want = true
 	n.failed = false
+	n.done = false
 	n.window = nil
 	for _, sl := range n.slots {
 		sl.failures = 0
@@ -158,10 +163,29 @@ func (s *Supervisor) startNode(n *node) {
 	s.reconcile()
 }
 
-// restartNode stops n, then starts it again once every process exited.
+// restartNode stops n, then starts it again once every process exited,
+// and, with restart_dependents, restarts its dependents too.
 func (s *Supervisor) restartNode(n *node) {
 	s.takeDown(n)
 	s.startNode(n)
+	s.restartDependents(n)
+}
+
+// restartDependents restarts, if n has restart_dependents (PartOf= seen
+// from n), the dependents of n that run or are about to: not those
+// stopped or failed, which stay so. It applies when n restarts as a whole:
+// asked for, or after a crash left it without a ready replica.
+func (s *Supervisor) restartDependents(n *node) {
+	if !n.RestartDependents {
+		return
+	}
+	for _, d := range n.dependents {
+		if !d.want || d.failed || d.done || !(d.launched || d.live()) {
+			continue
+		}
+		s.out.logf("restarting %s %s because %s restarted (restart_dependents)", d.kind(), d.Name, n.Name)
+		s.restartNode(d)
+	}
 }
 
 // shutdown begins stopping everything in reverse dependency order.
@@ -222,6 +246,9 @@ func (s *Supervisor) checkReady() {
 		return
 	}
 	for _, n := range s.nodes {
+		if n.done && len(n.dependents) == 0 {
+			continue // a unit that did its work and that nothing needs
+		}
 		if !n.allReady() {
 			return
 		}

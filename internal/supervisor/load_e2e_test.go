@@ -215,8 +215,8 @@ func TestUnhealthyReplicaReplaced(t *testing.T) {
 		}
 		return true
 	})
-	if !strings.Contains(h.out.String(), "unhealthy") {
-		t.Errorf("the supervisor did not say why it restarted the replica:\n%s", h.out.String())
+	if !strings.Contains(h.output(), "unhealthy") {
+		t.Errorf("the supervisor did not say why it restarted the replica:\n%s", h.output())
 	}
 }
 

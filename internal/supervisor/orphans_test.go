@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,7 +17,8 @@ import (
 
 // After SIGKILL of the supervisor, no process it started survives: not the
 // proclets (Pdeathsig, and EOF of their control socket), not one that
-// ignores SIGTERM and EOF, not a unit.
+// ignores SIGTERM and EOF, not a unit, not what a unit forked, not the
+// units' shims.
 func TestNoOrphansAfterSupervisorSIGKILL(t *testing.T) {
 	t.Parallel()
 	self, err := os.Executable()
@@ -25,7 +27,8 @@ func TestNoOrphansAfterSupervisorSIGKILL(t *testing.T) {
 	}
 	dir := stateDir(t)
 	d, _ := json.Marshal(desc("*main.Main:b.B", "b.B"))
-	cfg := "[run]\nreplicas = 2\n[units.sleeper]\ncommand = \"" + self + "\"\nenv = [\"FAKE_ROLE=sleep\"]\n"
+	cfg := "[run]\nreplicas = 2\n[units.sleeper]\ncommand = \"" + self + "\"\nenv = [\"FAKE_ROLE=sleep\"]\n" +
+		"[units.forker]\ncommand = \"sh\"\nargs = [\"-c\", \"sleep 300 & echo child $!; wait\"]\n"
 	cmd := exec.Command(self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "FAKE_ROLE=supervisor", control.StateDirEnv+"="+dir,
 		"FAKE_DESC="+string(d), "FAKE_CONFIG="+cfg, "FAKE_STUBBORN=b.B")
@@ -67,9 +70,21 @@ func TestNoOrphansAfterSupervisorSIGKILL(t *testing.T) {
 			}
 		}
 	}
-	if len(children) != 5 {
-		t.Fatalf("children = %v, want 5 (2+2 replicas and a unit)", children)
+	if len(children) != 6 {
+		t.Fatalf("children = %v, want 6 (2+2 replicas and two units)", children)
 	}
+	// The shims of the units, and what the forking unit forked.
+	for _, u := range st.Units {
+		if u.Kind == "unit" {
+			ppid, _, ok := procStat(u.Replicas[0].PID)
+			if !ok || ppid == cmd.Process.Pid {
+				t.Fatalf("unit %s (pid %d) is not run by a shim (parent %d)", u.Name, u.Replicas[0].PID, ppid)
+			}
+			children = append(children, ppid)
+		}
+	}
+	grandchild := waitChildLine(t, &out, "forker")
+	children = append(children, grandchild)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -107,4 +122,63 @@ func containsInt(s []int, v int) bool {
 		}
 	}
 	return false
+}
+
+// waitChildLine waits for the line "child PID" of source in out and returns
+// the pid.
+func waitChildLine(t *testing.T, out interface{ String() string }, source string) int {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		for line := range strings.SplitSeq(out.String(), "\n") {
+			src, rest, ok := strings.Cut(line, " | ")
+			if ok && strings.TrimSpace(src) == source && strings.HasPrefix(rest, "child ") {
+				pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(rest, "child ")))
+				if err == nil {
+					return pid
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no \"child PID\" line from %s", source)
+		}
+	}
+}
+
+// waitGone waits up to d for pid to be gone; if it is not, it fails and
+// kills it (a descendant of the test).
+func waitGone(t *testing.T, pid int, d time.Duration, what string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Errorf("pid %d (%s) survived", pid, what)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Stopping a unit ends what it forked too; so does its main process
+// exiting; and neither leaves the shim behind.
+func TestUnitChildrenEnd(t *testing.T) {
+	t.Parallel()
+	cfg := "[run]\nreplicas = 1\n" +
+		"[units.forker]\ncommand = \"sh\"\nargs = [\"-c\", \"sleep 300 & echo child $!; wait\"]\n" +
+		"[units.leaver]\ncommand = \"sh\"\nargs = [\"-c\", \"sleep 300 & echo child $!; sleep 0.3\"]\nrestart = \"no\"\n"
+	h := start(t, desc("*main.Main"), cfg)
+	grandchild := waitChildLine(t, h.out, "forker")
+	left := waitChildLine(t, h.out, "leaver")
+	h.eventually("forker to be ready", func() bool { return h.unit("forker").State == control.Ready })
+	unit := h.unit("forker").Replicas[0].PID
+	shimPID, _, _ := procStat(unit)
+	res, err := h.cl.Stop(context.Background(), "forker")
+	if err != nil || res.State != control.Stopped {
+		t.Fatalf("stop forker: %+v, %v", res, err)
+	}
+	for pid, what := range map[int]string{unit: "the unit", grandchild: "its child", shimPID: "its shim"} {
+		waitGone(t, pid, 3*time.Second, what)
+	}
+	// leaver's sh exits 0 after 300ms, leaving its sleep behind.
+	waitGone(t, left, 3*time.Second, "the child a unit left behind")
 }

@@ -1,12 +1,14 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 
 	"github.com/pilotage/pilotage/internal/config"
+	"github.com/pilotage/pilotage/internal/control"
 	"github.com/pilotage/pilotage/internal/proclet"
 )
 
@@ -56,15 +58,19 @@ func (n *Node) IsUnit() bool { return n.Unit != nil }
 // Node returns the node named name, or nil.
 func (p *Plan) Node(name string) *Node { return p.byName[name] }
 
-// NodeOf returns the node of a component (full or short name) or unit, or nil.
-func (p *Plan) NodeOf(name string) *Node {
+// NodeOf returns the node of a component (full or short name), group or
+// unit. Its error wraps control.ErrNotFound for an unknown name, or
+// control.ErrAmbiguous for a short name several components share (it
+// lists their full names).
+func (p *Plan) NodeOf(name string) (*Node, error) {
 	if n := p.byName[name]; n != nil {
-		return n
+		return n, nil
 	}
-	if full, err := p.resolve(name); err == nil {
-		return p.byComp[full]
+	full, err := p.resolve(name)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return p.byComp[full], nil
 }
 
 // shortName returns the last path element of a component's full name.
@@ -101,6 +107,13 @@ func NewPlan(app string, desc *proclet.Description, cfg *config.File) (*Plan, er
 				return nil, fmt.Errorf("plan: component %s refers to %s, which the application does not describe", c.Name, r)
 			}
 		}
+	}
+	names := make([]string, len(p.Components))
+	for i, c := range p.Components {
+		names[i] = c.Name
+	}
+	if err := cfg.CheckComponents(names); err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
 	}
 	for l := range cfg.Listeners {
 		if _, ok := p.Listeners[l]; !ok {
@@ -142,9 +155,9 @@ func (p *Plan) resolve(name string) (string, error) {
 		for i, c := range p.Components {
 			known[i] = c.Short
 		}
-		return "", fmt.Errorf("no component %q (known: %s)", name, strings.Join(known, ", "))
+		return "", fmt.Errorf("%w: %q (components: %s)", control.ErrNotFound, name, strings.Join(known, ", "))
 	}
-	return "", fmt.Errorf("component name %q is ambiguous (%s): use the full name", name, strings.Join(found, ", "))
+	return "", fmt.Errorf("%w: %q names %s: use the full name", control.ErrAmbiguous, name, strings.Join(found, ", "))
 }
 
 // runComponents resolves the keys of [run.components.X].
@@ -196,14 +209,26 @@ func (p *Plan) groups(cfg *config.File, runComps map[string]config.RunComponent)
 	if defaultReplicas == 0 {
 		defaultReplicas = DefaultReplicas
 	}
+	// A group is named by its components' short names, unless another
+	// group would have the same name (two packages with the same name):
+	// then both are named by full names.
+	shortNames := func(set []string) string {
+		var shorts []string
+		for _, full := range set {
+			shorts = append(shorts, p.comps[full].Short)
+		}
+		return strings.Join(shorts, "+")
+	}
+	count := map[string]int{}
 	for _, set := range sets {
 		sort.Strings(set)
+		count[shortNames(set)]++
+	}
+	for _, set := range sets {
 		n := &Node{Components: set}
-		var shorts []string
 		replicas := 0
 		for _, full := range set {
 			c := p.comps[full]
-			shorts = append(shorts, c.Short)
 			n.Listeners = append(n.Listeners, c.Listeners...)
 			n.Main = n.Main || c.Main
 			if rc, ok := runComps[full]; ok {
@@ -216,9 +241,9 @@ func (p *Plan) groups(cfg *config.File, runComps map[string]config.RunComponent)
 			replicas = defaultReplicas
 		}
 		n.Replicas = replicas
-		n.Name = strings.Join(shorts, "+")
-		if p.byName[n.Name] != nil {
-			n.Name = strings.Join(set, "+") // two packages with the same short name
+		n.Name = shortNames(set)
+		if count[n.Name] > 1 {
+			n.Name = strings.Join(set, "+")
 		}
 		p.byName[n.Name] = n
 		p.Nodes = append(p.Nodes, n)
@@ -244,7 +269,7 @@ func (p *Plan) units(cfg *config.File) error {
 	sort.Strings(names)
 	for _, name := range names {
 		u := cfg.Units[name]
-		if p.byName[name] != nil || p.NodeOf(name) != nil {
+		if _, err := p.NodeOf(name); !errors.Is(err, control.ErrNotFound) {
 			return fmt.Errorf("plan: config %s: [units.%s]: the name is taken by a component", cfg.Path, name)
 		}
 		if u.Command == "" {

@@ -7,8 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/pilotage/pilotage/internal/proclet"
 )
@@ -17,16 +20,22 @@ import (
 type proc struct {
 	slot    *slot
 	cmd     *exec.Cmd
-	pid     int
-	conn    *ctlConn // nil for a unit
+	leader  int         // the pid of cmd, leader of the process group signalled
+	pid     int         // shown in status: the leader, or the unit its shim runs
+	conn    *ctlConn    // nil for a unit
+	shim    *shimReport // a unit's
 	started time.Time
 	exited  chan struct{} // closed once the process has been waited for
+
+	sigMu  sync.Mutex
+	reaped bool // the leader was waited for: its pid may be reused
 
 	// Guarded by Supervisor.mu.
 	ready     bool
 	readyAt   time.Time
 	stopping  bool
 	failure   string // set when stopped because it failed (unhealthy, probe timeout)
+	appDone   bool   // the app function returned (AppDone)
 	lastError string // from a Failed message
 	rpcAddr   string
 	listeners map[string]string // listener name -> address the replica bound
@@ -41,15 +50,31 @@ func (sl *slot) source() string {
 	return fmt.Sprintf("%s/%d", sl.node.Name, sl.index)
 }
 
-// socketPath returns the RPC socket of a replica, shortened if the path would
-// exceed the limit of Unix socket addresses.
+// socketPath returns the RPC socket of a replica: "<order>-<group>-<replica>.sock"
+// with the group's name reduced to safe characters (a name may hold
+// slashes), or "g<order>-<replica>.sock" if the path would exceed the limit
+// of Unix socket addresses. The node's order makes it unique.
 func (s *Supervisor) socketPath(sl *slot) string {
-	dir := filepath.Join(s.opts.StateDir, "sock")
-	p := filepath.Join(dir, fmt.Sprintf("%s-%d.sock", sl.node.Name, sl.index))
+	dir := s.sockDir()
+	p := filepath.Join(dir, fmt.Sprintf("%d-%s-%d.sock", sl.node.order, safeName(sl.node.Name), sl.index))
 	if len(p) < 100 {
 		return p
 	}
 	return filepath.Join(dir, fmt.Sprintf("g%d-%d.sock", sl.node.order, sl.index))
+}
+
+// safeName maps every byte of name that is not a letter, digit, '.', '+',
+// '-' or '_' to '_'.
+func safeName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '+', c == '-', c == '_':
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // spawn starts the process of slot sl. s.mu is held.
@@ -96,7 +121,7 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 	}
 	cmd.ExtraFiles = []*os.File{child} // fd 3, proclet.ControlFD
 	readDone := make(chan struct{})
-	p, err := s.startProc(sl, cmd, readDone)
+	p, err := s.startProc(sl, cmd, readDone, nil)
 	if err != nil {
 		conn.close()
 		return nil, err
@@ -120,8 +145,34 @@ func (s *Supervisor) spawnUnit(sl *slot) (*proc, error) {
 			cmd.Dir = filepath.Join(s.opts.Dir, u.Dir)
 		}
 	}
-	cmd.Env = append(os.Environ(), u.Env...)
-	p, err := s.startProc(sl, cmd, nil)
+	env := append(os.Environ(), u.Env...)
+	if !strings.Contains(u.Command, "/") && !setsPath(u.Env) {
+		if _, err := exec.LookPath(u.Command); err != nil {
+			return nil, fmt.Errorf("start %s: %w", sl.source(), err)
+		}
+	}
+	// The unit runs under a shim (see ShimCommand).
+	argv := append([]string{ShimCommand, "-grace", s.opts.KillTimeout.String(), "--", u.Command}, u.Args...)
+	shim := exec.Command(s.shimPath, argv...)
+	shim.Dir, shim.Env = cmd.Dir, env
+	reportR, reportW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", sl.source(), err)
+	}
+	shim.ExtraFiles = []*os.File{reportW} // fd 3, shimFD
+	// The shim cleans up when the supervisor dies: it must outlive it
+	// briefly, so its parent-death signal is SIGTERM.
+	shim.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	var p *proc
+	report := readShimReport(reportR, func(pid int) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if p != nil {
+			p.pid = pid
+		}
+	})
+	p, err = s.startProc(sl, shim, nil, report)
+	reportW.Close()
 	if err != nil {
 		return nil, err
 	}
@@ -129,11 +180,22 @@ func (s *Supervisor) spawnUnit(sl *slot) (*proc, error) {
 	return p, nil
 }
 
+// setsPath reports whether env sets PATH.
+func setsPath(env []string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			return true
+		}
+	}
+	return false
+}
+
 // startProc starts cmd with its output pumped to s.out, and waits for it in
 // the background. A proclet's exit is handled once its control messages are
 // read (readDone closed), so a Failed message sent just before exiting is
-// part of the exit's reason. s.mu is held.
-func (s *Supervisor) startProc(sl *slot, cmd *exec.Cmd, readDone <-chan struct{}) (*proc, error) {
+// part of the exit's reason; a unit's exit is the one its shim reports.
+// s.mu is held.
+func (s *Supervisor) startProc(sl *slot, cmd *exec.Cmd, readDone <-chan struct{}, shim *shimReport) (*proc, error) {
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", sl.source(), err)
@@ -153,7 +215,8 @@ func (s *Supervisor) startProc(sl *slot, cmd *exec.Cmd, readDone <-chan struct{}
 		errR.Close()
 		return nil, fmt.Errorf("start %s: %w", sl.source(), err)
 	}
-	p := &proc{slot: sl, cmd: cmd, pid: cmd.Process.Pid, started: time.Now(), exited: make(chan struct{}), listeners: map[string]string{}}
+	pid := cmd.Process.Pid
+	p := &proc{slot: sl, cmd: cmd, leader: pid, pid: pid, shim: shim, started: time.Now(), exited: make(chan struct{}), listeners: map[string]string{}}
 	source := sl.source()
 	s.pumps.Add(2)
 	go func() { defer s.pumps.Done(); defer outR.Close(); s.out.pump(source, outR) }()
@@ -161,7 +224,17 @@ func (s *Supervisor) startProc(sl *slot, cmd *exec.Cmd, readDone <-chan struct{}
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
+		// While the leader is a zombie its pid, and so its process group,
+		// cannot be reused: end what it left in its group, then reap it.
+		waitExitedNoReap(p.leader)
+		s.endGroup(p)
+		p.sigMu.Lock()
+		p.reaped = true
+		p.sigMu.Unlock()
 		err := cmd.Wait()
+		if p.shim != nil {
+			err = p.shim.exitOf(err)
+		}
 		close(p.exited)
 		if readDone != nil {
 			select {
@@ -174,13 +247,48 @@ func (s *Supervisor) startProc(sl *slot, cmd *exec.Cmd, readDone <-chan struct{}
 	return p, nil
 }
 
-// signal sends sig to p unless it has been waited for (os.Process uses a
-// pidfd, so a recycled pid is never signalled).
+// signal sends sig to the process group of p (every process it started
+// that did not leave the group; a unit's shim ignores it), unless p has
+// been reaped: until then the group's id cannot name another group.
 func (p *proc) signal(sig syscall.Signal) {
-	select {
-	case <-p.exited:
-	default:
-		_ = p.cmd.Process.Signal(sig)
+	p.sigMu.Lock()
+	defer p.sigMu.Unlock()
+	if !p.reaped {
+		_ = syscall.Kill(-p.leader, sig)
+	}
+}
+
+// endGroup ends the processes left in p's group once its leader exited:
+// SIGTERM, then SIGKILL after KillTimeout. The leader is not reaped yet.
+func (s *Supervisor) endGroup(p *proc) {
+	if len(groupMembers(p.leader, p.leader)) == 0 {
+		return
+	}
+	_ = syscall.Kill(-p.leader, syscall.SIGTERM)
+	deadline := time.Now().Add(s.opts.KillTimeout)
+	for time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		if len(groupMembers(p.leader, p.leader)) == 0 {
+			return
+		}
+	}
+	_ = syscall.Kill(-p.leader, syscall.SIGKILL)
+}
+
+// waitExitedNoReap waits until pid, a child, has exited, leaving it a
+// zombie (waitid with WNOWAIT).
+func waitExitedNoReap(pid int) {
+	const (
+		pPID    = 1
+		wExited = 0x4
+		wNoWait = 0x1000000
+	)
+	var info [128]byte // siginfo_t
+	for {
+		_, _, errno := syscall.Syscall6(syscall.SYS_WAITID, pPID, uintptr(pid), uintptr(unsafe.Pointer(&info[0])), wExited|wNoWait, 0, 0)
+		if errno != syscall.EINTR {
+			return
+		}
 	}
 }
 
@@ -191,10 +299,17 @@ func exitReason(err error) string {
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "killed by signal " + ws.Signal().String()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
+			return waitReason(ws)
 		}
 		return fmt.Sprintf("exited with status %d", ee.ExitCode())
 	}
 	return err.Error()
+}
+
+func waitReason(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by signal " + ws.Signal().String()
+	}
+	return fmt.Sprintf("exited with status %d", ws.ExitStatus())
 }

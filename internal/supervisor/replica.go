@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/control"
 	"github.com/pilotage/pilotage/internal/proclet"
 )
@@ -19,7 +20,8 @@ type node struct {
 
 	want     bool // should run (false after a stop)
 	launched bool // its replicas were started for the current activation
-	failed   bool // start limit hit; cleared by a start
+	failed   bool // start limit hit, or a unit failed and is not restarted; cleared by a start
+	done     bool // a unit that exited and is not restarted; cleared by a start
 	why      string
 	lastErr  string
 	restarts int         // automatic restarts, ever
@@ -54,10 +56,11 @@ func (n *node) hasReady() bool {
 	return false
 }
 
-// allReady reports whether every replica of n is ready.
+// allReady reports whether every replica of n is ready (or, for the main
+// component, returned).
 func (n *node) allReady() bool {
 	for _, sl := range n.slots {
-		if sl.p == nil || !sl.p.ready {
+		if (sl.p == nil || !sl.p.ready) && !sl.done {
 			return false
 		}
 	}
@@ -116,6 +119,8 @@ func (s *Supervisor) handle(p *proc, m proclet.Message) {
 		}
 		s.out.logf("%s is %s; restarting it", sl.source(), why)
 		s.stopProc(p, why)
+	case proclet.AppDone:
+		p.appDone = true
 	case proclet.Failed:
 		p.lastError = m.Error
 		n.lastErr = m.Error
@@ -168,19 +173,29 @@ func (s *Supervisor) exited(p *proc, err error) {
 	case p.stopping && p.failure == "":
 		sl.state = control.Stopped
 		s.out.logf("%s stopped (%s)", sl.source(), reason)
-	case n.Main && err == nil && !p.stopping:
+	case n.Main && p.appDone:
+		// AppDone, not the exit status, tells an app that finished from a
+		// replica stopped by a signal (which exits 0 too).
 		sl.state = control.Stopped
 		sl.done = true
+		sl.why = "the app function returned"
 		s.out.logf("%s: the app function returned", sl.source())
 		s.checkMainDone()
-	case n.IsUnit() && !unitRestarts(n.Unit.Restart, err):
-		sl.state = control.Stopped
-		if err != nil {
-			sl.state = control.Failed
+	case n.IsUnit() && !unitRestarts(n.Unit.Restart, err != nil || p.failure != ""):
+		if p.failure != "" {
+			reason = p.failure // killed for it: the signal says less
 		}
-		sl.why = reason
-		n.lastErr = reason
-		s.out.logf("%s %s after %s (restart = %q)", sl.source(), reason, uptime, n.Unit.Restart)
+		why := fmt.Sprintf("%s after %s (restart = %q)", reason, uptime, restartPolicy(n.Unit))
+		s.out.logf("%s %s", sl.source(), why)
+		sl.why, n.lastErr, n.why = why, why, why
+		n.launched = false
+		if err != nil || p.failure != "" {
+			sl.state = control.Failed
+			n.failed = true
+		} else {
+			sl.state = control.Stopped
+			n.done = true
+		}
 	default:
 		if p.failure != "" {
 			reason = p.failure
@@ -190,15 +205,24 @@ func (s *Supervisor) exited(p *proc, err error) {
 	s.reconcile()
 }
 
-// unitRestarts applies a unit's restart policy to an unexpected exit.
-func unitRestarts(policy string, err error) bool {
+// restartPolicy returns a unit's effective restart policy.
+func restartPolicy(u *config.Unit) string {
+	if u.Restart == "" {
+		return "on-failure"
+	}
+	return u.Restart
+}
+
+// unitRestarts applies a unit's restart policy to an unexpected exit,
+// failed or not.
+func unitRestarts(policy string, failed bool) bool {
 	switch policy {
 	case "always":
 		return true
 	case "no":
 		return false
 	}
-	return err != nil // on-failure
+	return failed // on-failure
 }
 
 // checkMainDone ends the app once every main replica has returned.

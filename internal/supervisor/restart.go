@@ -67,22 +67,22 @@ func (s *Supervisor) restartSlot(sl *slot, why string, uptime time.Duration) {
 		after = " in " + delay.String()
 	}
 	s.out.logf("%s %s; restarting%s (restart %d of %s)", sl.source(), why, after, n.restarts, n.Name)
-	sl.timer = time.AfterFunc(delay, func() {
+	var timer *time.Timer
+	timer = time.AfterFunc(delay, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if sl.timer == nil || sl.state != control.Restarting || sl.p != nil || !n.want || n.failed || s.shutting {
+		// A timer stopped too late, or replaced, must not start anything.
+		if sl.timer != timer || sl.state != control.Restarting || sl.p != nil || !n.want || n.failed || s.shutting {
 			return
 		}
 		s.spawnSlot(sl)
 		s.reconcile()
 	})
-	if n.RestartDependents {
-		for _, d := range n.dependents {
-			if d.want && (d.launched || d.live()) {
-				s.out.logf("restarting %s %s because %s restarted (restart_dependents)", d.kind(), d.Name, n.Name)
-				s.restartNode(d)
-			}
-		}
+	sl.timer = timer
+	if !n.hasReady() {
+		// The whole component is down: PartOf= applies. A replica that
+		// crashes while others serve does not take dependents down.
+		s.restartDependents(n)
 	}
 }
 
@@ -90,6 +90,7 @@ func (s *Supervisor) restartSlot(sl *slot, why string, uptime time.Duration) {
 // start.
 func (s *Supervisor) failNode(n *node, why string) {
 	n.failed = true
+	n.launched = false // a start launches it afresh
 	n.why = why
 	s.out.logf("%s %s failed: %s", n.kind(), n.Name, why)
 	for _, sl := range n.slots {

@@ -23,7 +23,7 @@ type spawnReq struct {
 }
 
 // startCmd starts cmd from the spawner thread, in its own process group and
-// with Pdeathsig=SIGKILL.
+// with Pdeathsig=SIGKILL unless cmd sets another.
 func startCmd(cmd *exec.Cmd) error {
 	spawnOnce.Do(func() {
 		spawnReqs = make(chan spawnReq)
@@ -33,7 +33,9 @@ func startCmd(cmd *exec.Cmd) error {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setpgid = true
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	if cmd.SysProcAttr.Pdeathsig == 0 {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	r := spawnReq{cmd: cmd, reply: make(chan error, 1)}
 	spawnReqs <- r
 	return <-r.reply

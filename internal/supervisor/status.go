@@ -107,13 +107,19 @@ func nodeState(n *node) string {
 	switch {
 	case n.failed:
 		return control.Failed
+	case n.done:
+		return control.Stopped
 	case !n.want && n.live():
 		return control.Stopping
 	case !n.want:
 		return control.Stopped
 	}
-	var ready, restarting, stopping, failed int
+	var ready, restarting, stopping, failed, done int
 	for _, sl := range n.slots {
+		if sl.done {
+			done++
+			continue
+		}
 		switch sl.state {
 		case control.Ready:
 			ready++
@@ -126,7 +132,9 @@ func nodeState(n *node) string {
 		}
 	}
 	switch {
-	case ready == len(n.slots):
+	case done == len(n.slots):
+		return control.Stopped // the main component returned
+	case ready+done == len(n.slots):
 		return control.Ready
 	case restarting > 0 || stopping > 0 && n.launched:
 		return control.Restarting
@@ -152,10 +160,10 @@ func probeTarget(n *node) string {
 // and waits until it settles or ctx is done.
 func (s *Supervisor) Act(ctx context.Context, op, name string) (*control.ActionResult, error) {
 	s.mu.Lock()
-	pn := s.plan.NodeOf(name)
-	if pn == nil {
+	pn, err := s.plan.NodeOf(name)
+	if err != nil {
 		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: %q", control.ErrNotFound, name)
+		return nil, err
 	}
 	if s.shutting {
 		s.mu.Unlock()
@@ -174,33 +182,29 @@ func (s *Supervisor) Act(ctx context.Context, op, name string) (*control.ActionR
 	case "restart":
 		s.out.logf("restart %s %s requested%s", n.kind(), n.Name, note)
 		s.restartNode(n)
-		if n.RestartDependents {
-			for _, d := range n.dependents {
-				s.out.logf("restarting %s %s because %s restarted (restart_dependents)", d.kind(), d.Name, n.Name)
-				s.restartNode(d)
-			}
-		}
 	default:
 		s.mu.Unlock()
 		return nil, fmt.Errorf("unknown operation %q", op)
 	}
 	s.mu.Unlock()
 
-	// Wait until it settles: stopped, or ready, or failed.
+	// Wait until it settles: stopped, or ready, or failed, or (a unit)
+	// exited for good.
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		s.mu.Lock()
 		state := nodeState(n)
-		why := n.why
+		why, done := n.why, n.done
 		s.mu.Unlock()
 		res.State = state
 		settled := state == control.Failed ||
 			(op == "stop" && state == control.Stopped) ||
-			(op != "stop" && state == control.Ready)
+			(op != "stop" && (state == control.Ready || done))
 		if settled {
+			res.Settled = true
 			res.Message = fmt.Sprintf("%s %s: %s%s", n.kind(), n.Name, state, note)
-			if state == control.Failed && why != "" {
+			if (state == control.Failed || done) && why != "" {
 				res.Message += ": " + why
 			}
 			return res, nil

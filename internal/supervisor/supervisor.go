@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +32,10 @@ type Options struct {
 	Config     *config.File // nil for none
 	ConfigPath string       // passed to proclets; may be empty
 	StateDir   string       // see control.StateDir
+	// Lock is the single-instance lock of StateDir (control.Lock) if the
+	// caller took it; Run then releases it when it returns. If nil, Run
+	// takes it.
+	Lock *os.File
 
 	// Description of the application; if nil, New asks the binary.
 	Description *proclet.Description
@@ -38,6 +43,11 @@ type Options struct {
 	Stdout io.Writer // prefixed output of every process, and the supervisor's
 	Color  bool      // colour the prefixes (Stdout is a terminal)
 	Logs   LogSink   // also stores every line; may be nil
+
+	// Shim is the program that runs each unit under a shim (see
+	// ShimCommand); it must call RunShim first thing. Default: the running
+	// executable.
+	Shim string
 
 	Env         []string // added to the environment of proclets
 	StopTimeout time.Duration
@@ -47,6 +57,7 @@ type Options struct {
 // A Supervisor runs one application; see the package documentation.
 type Supervisor struct {
 	opts          Options
+	shimPath      string
 	plan          *Plan
 	out           *output
 	startLimit    int
@@ -92,8 +103,17 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
+	shimPath := opts.Shim
+	if shimPath == "" && slices.ContainsFunc(plan.Nodes, (*Node).IsUnit) {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("supervisor: the shim of units: %w", err)
+		}
+		shimPath = exe
+	}
 	s := &Supervisor{
 		opts:          opts,
+		shimPath:      shimPath,
 		plan:          plan,
 		startLimit:    opts.Config.Run.StartLimit,
 		startInterval: opts.Config.Run.StartInterval.Duration,
@@ -144,19 +164,18 @@ func (s *Supervisor) Ready() <-chan struct{} { return s.ready }
 // them until ctx is done or the main component returns, then stops
 // everything in reverse dependency order and returns.
 func (s *Supervisor) Run(ctx context.Context) error {
-	lock, err := control.Lock(s.opts.StateDir, s.opts.App)
-	if err != nil {
-		return err
+	defer s.out.close()
+	lock := s.opts.Lock
+	if lock == nil {
+		var err error
+		if lock, err = control.Lock(s.opts.StateDir, s.opts.App); err != nil {
+			return err
+		}
 	}
 	defer lock.Close()
-	sockDir := filepath.Join(s.opts.StateDir, "sock")
-	if err := os.RemoveAll(sockDir); err != nil {
-		return fmt.Errorf("state directory: %w", err)
+	if err := prepareSockDir(s.sockDir()); err != nil {
+		return err
 	}
-	if err := os.MkdirAll(sockDir, 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
-	}
-	defer s.out.close()
 	if err := s.startProxies(); err != nil {
 		return err
 	}
@@ -188,6 +207,29 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.bg.Wait()
 	waitTimeout(&s.pumps, 2*time.Second) // a grandchild may hold a pipe open
 	s.out.logf("stopped")
+	return nil
+}
+
+// sockDir is the directory of the replicas' RPC sockets.
+func (s *Supervisor) sockDir() string { return filepath.Join(s.opts.StateDir, "sock") }
+
+// prepareSockDir creates dir, or, if an earlier run left it, removes the
+// sockets in it, and only those.
+func prepareSockDir(dir string) error {
+	if err := control.PrepareDir(dir); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	for _, e := range ents {
+		if e.Type()&os.ModeSocket != 0 {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("state directory: %w", err)
+			}
+		}
+	}
 	return nil
 }
 
