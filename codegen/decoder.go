@@ -127,6 +127,11 @@ func (d *Decoder) Complex128() complex128 {
 // Len reads a length written by Encoder.Len: -1 for nil. A length larger than
 // the remaining input is rejected, since every element takes at least one
 // byte; this bounds allocations on malformed input.
+//
+// Elements that encode to no bytes (struct{}, [0]T, structs of such) would
+// make a valid length look too large, so Len must not be used for them: the
+// generator refuses slices of such elements, and maps whose keys and values
+// both are (internal/generate, encodesEmpty). Arrays are not length-prefixed.
 func (d *Decoder) Len() int {
 	n := int(int32(d.Uint32()))
 	if n < -1 || n > len(d.data) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"sync"
@@ -17,11 +16,40 @@ import (
 // DialOptions configure a client connection. The zero value is usable.
 type DialOptions struct {
 	// MaxFrameSize bounds the payload of a frame read from the server
-	// (default DefaultMaxFrameSize).
+	// (default DefaultMaxFrameSize, at least MinMaxFrameSize). It is
+	// announced in the handshake: the server answers a call whose results
+	// are larger with an error rather than send them.
 	MaxFrameSize int
 	// HandshakeTimeout bounds connecting plus the protocol handshake when
 	// ctx has no earlier deadline (default 10s).
 	HandshakeTimeout time.Duration
+	// WriteTimeout bounds one flush of the send queue (default
+	// DefaultWriteTimeout). A server that reads nothing for that long is
+	// taken for dead: the connection is closed and its calls fail.
+	WriteTimeout time.Duration
+	// MaxQueuedBytes bounds the bytes queued but not yet written (default
+	// DefaultMaxQueuedBytes, at least twice the server's frame limit). A call
+	// that would pass it fails at once with codegen.ErrUnavailable (nothing
+	// was sent); a call is always accepted when nothing is queued.
+	MaxQueuedBytes int
+}
+
+func (o *DialOptions) setDefaults() {
+	o.MaxFrameSize = clampFrameSize(o.MaxFrameSize)
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = 10 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+}
+
+// queueLimit is the send queue limit for a peer accepting frames of peerMax.
+func queueLimit(opt, peerMax int) int {
+	if opt > 0 {
+		return opt
+	}
+	return max(DefaultMaxQueuedBytes, 2*(headerLen+peerMax))
 }
 
 const readBufferSize = 64 << 10
@@ -32,14 +60,15 @@ type Conn struct {
 	addr   string
 	nc     net.Conn
 	q      *sendQueue
-	max    int
+	max    int // largest payload we read
+	peer   int // largest payload the server reads
 	nextID atomic.Uint64
 
 	mu        sync.Mutex
 	calls     map[uint64]*call // in flight, by id
 	draining  bool             // no new calls
 	idleClose bool             // close once no call is in flight
-	goAway    uint64           // ids above this were never run (valid if gotGoAway)
+	goAway    uint64           // requests ending past this stream offset were never run (valid if gotGoAway)
 	gotGoAway bool
 	err       error // why the connection died
 
@@ -66,12 +95,7 @@ var callPool = sync.Pool{New: func() any { return &call{ch: make(chan struct{}, 
 // Dial connects to a Server and performs the handshake. Failures wrap
 // codegen.ErrUnavailable.
 func Dial(ctx context.Context, network, address string, opts DialOptions) (*Conn, error) {
-	if opts.MaxFrameSize <= 0 {
-		opts.MaxFrameSize = DefaultMaxFrameSize
-	}
-	if opts.HandshakeTimeout <= 0 {
-		opts.HandshakeTimeout = 10 * time.Second
-	}
+	opts.setDefaults()
 	hctx, cancel := context.WithTimeout(ctx, opts.HandshakeTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -80,43 +104,43 @@ func Dial(ctx context.Context, network, address string, opts DialOptions) (*Conn
 		return nil, unavailable(address, fmt.Errorf("dial: %w", err))
 	}
 	br := bufio.NewReaderSize(nc, readBufferSize)
-	if err := clientHandshake(hctx, nc, br); err != nil {
+	peer, err := clientHandshake(hctx, nc, br, opts.MaxFrameSize)
+	if err != nil {
 		nc.Close()
 		return nil, unavailable(address, err)
 	}
-	return newConn(nc, br, address, opts.MaxFrameSize), nil
+	return newConn(nc, br, address, opts, peer), nil
 }
 
-// newConn starts serving a handshaken client connection.
-func newConn(nc net.Conn, br *bufio.Reader, addr string, maxFrame int) *Conn {
-	c := &Conn{addr: addr, nc: nc, max: maxFrame, calls: map[uint64]*call{}, done: make(chan struct{})}
-	c.q = newSendQueue(nc, func(err error) { c.die(fmt.Errorf("write: %w", err)) })
+// newConn starts serving a handshaken client connection to a server that
+// accepts payloads of up to peer bytes. opts have their defaults set.
+func newConn(nc net.Conn, br *bufio.Reader, addr string, opts DialOptions, peer int) *Conn {
+	c := &Conn{addr: addr, nc: nc, max: opts.MaxFrameSize, peer: peer, calls: map[uint64]*call{}, done: make(chan struct{})}
+	c.q = newSendQueue(nc, opts.WriteTimeout, queueLimit(opts.MaxQueuedBytes, peer), func(err error) { c.die(fmt.Errorf("write: %w", err)) })
 	go c.q.run()
 	go c.readLoop(br)
 	return c
 }
 
-func clientHandshake(ctx context.Context, nc net.Conn, br *bufio.Reader) error {
+// clientHandshake exchanges prefaces and returns the server's frame limit.
+func clientHandshake(ctx context.Context, nc net.Conn, br *bufio.Reader, maxFrame int) (int, error) {
 	if d, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(d)
 	}
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	p := preface()
+	p := preface(maxFrame)
 	if _, err := nc.Write(p[:]); err != nil {
-		return fmt.Errorf("handshake: %w", err)
+		return 0, fmt.Errorf("handshake: %w", err)
 	}
-	var got [prefaceLen]byte
-	if _, err := io.ReadFull(br, got[:]); err != nil {
-		return fmt.Errorf("handshake: %w", err)
-	}
-	if err := checkPreface(got[:]); err != nil {
-		return fmt.Errorf("handshake: %w", err)
+	peer, err := readPreface(br)
+	if err != nil {
+		return 0, fmt.Errorf("handshake: %w", err)
 	}
 	if !stop() {
-		return fmt.Errorf("handshake: %w", context.Cause(ctx))
+		return 0, fmt.Errorf("handshake: %w", context.Cause(ctx))
 	}
-	return nc.SetDeadline(time.Time{})
+	return peer, nc.SetDeadline(time.Time{})
 }
 
 // Addr returns the address the Conn was dialed with.
@@ -160,12 +184,17 @@ func (c *Conn) inFlight() int {
 
 // Call invokes method of component with encoded args and returns the encoded
 // results. args may be reused once Call returns. If ctx ends first, the
-// server is told to cancel the handler and ctx's error is returned.
+// server is told to cancel the handler and ctx's error is returned at once,
+// even if the request is still waiting to be written (it is then copied,
+// and still sent).
 //
 // Transport failures wrap codegen.ErrUnavailable (the request was not sent,
-// or the server refused it without running it) or codegen.ErrInterrupted (it
-// was sent and no reply came). A handler's error is returned as decoded by
-// codegen.Decoder.Error.
+// or the server refused it without running it; also when the send queue is
+// over DialOptions.MaxQueuedBytes) or codegen.ErrInterrupted (it was sent and
+// no reply came). Arguments over the server's frame limit, or results over
+// ours, fail with an error wrapping ErrTooLarge, which is neither: the call
+// would fail the same way anywhere. A handler's error is returned as decoded
+// by codegen.Decoder.Error.
 func (c *Conn) Call(ctx context.Context, component string, method int, args []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -173,8 +202,9 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 	if method < 0 || uint64(method) > math.MaxUint32 {
 		return nil, fmt.Errorf("rpc: method index %d out of range", method)
 	}
-	if uint64(len(args)) > math.MaxUint32-requestPrefix {
-		return nil, fmt.Errorf("rpc: %d-byte arguments exceed the frame length field", len(args))
+	if len(args) > c.peer-requestPrefix {
+		return nil, fmt.Errorf("%w: arguments of %s method %d are %d bytes, over the server's limit of %d (its MaxFrameSize of %d less the %d-byte request prefix)",
+			ErrTooLarge, component, method, len(args), c.peer-requestPrefix, c.peer, requestPrefix)
 	}
 	var deadline uint64
 	if d, ok := ctx.Deadline(); ok {
@@ -210,7 +240,7 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 		owner = cl
 	}
 	written := owner != nil // wait for cl.wr before returning
-	if err := c.q.enqueue(&hdr, pre[:], args, owner, &cl.end); err != nil {
+	if err := c.q.enqueue(&hdr, pre[:], args, owner, &cl.end, failFull); err != nil {
 		if c.forget(cl.id) {
 			if written {
 				<-cl.wr
@@ -232,14 +262,17 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 		return finish(cl, written)
 	}
 	// The server enforces a propagated deadline itself, so its handler sees
-	// DeadlineExceeded; anything else is cancelled explicitly (best effort:
-	// a dead conn cancels its handlers anyway).
-	if deadline == 0 || ctx.Err() != context.DeadlineExceeded {
+	// DeadlineExceeded; anything else, or a request still queued (its
+	// relative deadline will be stale when it is sent), is cancelled
+	// explicitly (best effort: a dead conn cancels its handlers anyway).
+	if deadline == 0 || ctx.Err() != context.DeadlineExceeded || cl.end.Load() > c.q.attempted.Load() {
 		var cancel [headerLen]byte
 		putHeader(&cancel, frameCancel, 0, cl.id)
-		c.q.enqueue(&cancel, nil, nil, nil, nil)
+		c.q.enqueue(&cancel, nil, nil, nil, nil, unlimited)
 	}
-	if written {
+	// Don't wait for large args to be written: the queue copies them if
+	// they are not yet (the reply to the call is then ignored).
+	if written && c.q.detach(cl) {
 		<-cl.wr
 	}
 	callPool.Put(cl)
@@ -346,7 +379,8 @@ func decodeError(p []byte) error {
 }
 
 // die kills the connection once and fails every call in flight: with
-// ErrInterrupted if its request may have reached the server, else with
+// ErrInterrupted if its request may have reached the server (and, after a
+// goaway, was read before the server began draining), else with
 // ErrUnavailable.
 func (c *Conn) die(cause error) {
 	c.dieOnce.Do(func() {
@@ -360,7 +394,7 @@ func (c *Conn) die(cause error) {
 		c.mu.Unlock()
 		sent := c.q.attempted.Load()
 		for _, cl := range calls {
-			if cl.end.Load() <= sent && !(gotGoAway && cl.id > goAway) {
+			if end := cl.end.Load(); end <= sent && !(gotGoAway && end > goAway) {
 				cl.err = interrupted(c.addr, cause)
 			} else {
 				cl.err = unavailable(c.addr, cause)

@@ -219,11 +219,15 @@ func TestOversizedFrame(t *testing.T) {
 	forNetworks(t, func(t *testing.T, network string) {
 		ts := startServer(t, network, ServerOptions{MaxFrameSize: 1 << 10})
 
-		// Through the client: the server drops the connection.
+		// Through the client: refused before it is sent, not as a transport
+		// error, and the connection stays usable.
 		c := ts.dial(t, DialOptions{})
 		_, err := c.Call(context.Background(), testComponent, mEcho, encodeBytes(make([]byte, 4<<10)))
-		if !errors.Is(err, codegen.ErrInterrupted) && !errors.Is(err, codegen.ErrUnavailable) {
-			t.Errorf("oversized call returned %v", err)
+		if !errors.Is(err, ErrTooLarge) || transportKind(err) != nil || !strings.Contains(err.Error(), "server's limit") {
+			t.Errorf("oversized call returned %v, want ErrTooLarge naming the server's limit", err)
+		}
+		if _, err := c.Call(context.Background(), testComponent, mEcho, encodeBytes([]byte("x"))); err != nil {
+			t.Errorf("call after an oversized one: %v", err)
 		}
 
 		// Raw: a header claiming 1 GiB, and no payload.
@@ -232,13 +236,13 @@ func TestOversizedFrame(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nc.Close()
-		p := preface()
+		p := preface(DefaultMaxFrameSize)
 		var hdr [headerLen]byte
 		putHeader(&hdr, frameRequest, 1<<30, 1)
 		nc.Write(append(p[:], hdr[:]...))
 		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 		got, err := io.ReadAll(nc) // the server's preface, then EOF
-		if err != nil || !bytes.Equal(got, p[:]) {
+		if sp := preface(1 << 10); err != nil || !bytes.Equal(got, sp[:]) {
 			t.Errorf("server sent %q, %v; want its preface then EOF", got, err)
 		}
 	})
@@ -248,20 +252,35 @@ func TestOversizedReply(t *testing.T) {
 	ts := startServer(t, "tcp", ServerOptions{})
 	c := ts.dial(t, DialOptions{MaxFrameSize: 1 << 10})
 	_, err := c.Call(context.Background(), testComponent, mEcho, encodeBytes(make([]byte, 4<<10)))
-	if !errors.Is(err, codegen.ErrInterrupted) {
-		t.Errorf("oversized reply: got %v, want ErrInterrupted", err)
+	if !errors.Is(err, ErrTooLarge) || transportKind(err) != nil || !strings.Contains(err.Error(), "over the caller's limit of 1024") {
+		t.Errorf("oversized reply: got %v, want ErrTooLarge naming the caller's limit", err)
+	}
+	if _, err := c.Call(context.Background(), testComponent, mEcho, encodeBytes([]byte("x"))); err != nil {
+		t.Errorf("call after an oversized reply: %v", err)
 	}
 }
 
 func TestBadPreface(t *testing.T) {
 	ts := startServer(t, "tcp", ServerOptions{})
-	for _, pre := range []string{"HTTP/1.1", "PLTG\x02\x00\x00\x00", "PLT"} {
+	small := preface(MinMaxFrameSize - 1)
+	for _, tc := range []struct {
+		pre       string
+		closeSend bool // the server needs more bytes to decide
+	}{
+		{"HTTP/1.1", false},
+		{"PLTG\x01\x00\x00\x00", false}, // version 1: refused without waiting for more
+		{"PLTG\x03\x00\x00\x00\x00\x00\x01\x00", false},
+		{string(small[:]), false},
+		{"PLT", true},
+		{"PLTG\x02\x00\x00\x00\x00", true},
+	} {
+		pre := tc.pre
 		nc, err := net.Dial("tcp", ts.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		nc.Write([]byte(pre))
-		if len(pre) < prefaceLen {
+		if tc.closeSend {
 			nc.(*net.TCPConn).CloseWrite()
 		}
 		nc.SetReadDeadline(time.Now().Add(5 * time.Second))

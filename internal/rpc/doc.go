@@ -5,10 +5,19 @@
 //
 // # Protocol
 //
-// Both ends first write an 8-byte preface, "PLTG", a little-endian uint16
-// version (1) and two zero bytes. The client writes first; the server checks
-// the client's preface and answers with its own. A peer that speaks another
-// version is disconnected.
+// Both ends first write a 12-byte preface:
+//
+//	offset size field
+//	0      4    "PLTG"
+//	4      2    protocol version, little-endian uint16 (2)
+//	6      2    reserved, zero
+//	8      4    max frame size: the largest payload this side reads,
+//	            little-endian uint32, at least MinMaxFrameSize
+//
+// The client writes first; the server checks the client's preface and
+// answers with its own. The first 8 bytes are checked before the rest is
+// read, so a peer that speaks another version (version 1 had an 8-byte
+// preface) is disconnected at once rather than waited for.
 //
 // Then each side writes frames. A frame is a 16-byte header followed by a
 // payload:
@@ -16,7 +25,8 @@
 //	offset size field
 //	0      1    type (frameRequest ... frameGoAway)
 //	1      3    reserved, zero
-//	4      4    payload length, little-endian uint32, at most the max frame size
+//	4      4    payload length, little-endian uint32, at most the reader's
+//	            max frame size
 //	8      8    call id, little-endian uint64, chosen by the client
 //
 // Frame types and payloads:
@@ -33,11 +43,27 @@
 //	         The client reports an error wrapping codegen.ErrUnavailable,
 //	         which is always safe to retry elsewhere.
 //	cancel   (client→server) empty; cancels the handler's context.
-//	goaway   (server→client) empty; the server is draining. Its id is the
-//	         highest request id the server has read: requests above it were
-//	         refused or never read, so they did not run. Calls already
-//	         running finish; the client sends no new ones and reports calls
-//	         cut off above that id as codegen.ErrUnavailable.
+//	goaway   (server→client) empty; the server is draining. Its id field is
+//	         not a call id but a stream offset: the number of bytes of frames
+//	         (after the preface) the client had sent up to the end of the last
+//	         request the server accepted. Requests ending past it were refused
+//	         or never read, so they did not run. (An offset rather than the
+//	         highest id read, because ids are chosen before frames are queued
+//	         and so do not follow stream order.) Calls already running
+//	         finish; the client sends no new ones and reports calls cut off
+//	         past that offset as codegen.ErrUnavailable.
+//
+// # Limits
+//
+// Each side reads frames of up to its own max frame size (MaxFrameSize in
+// DialOptions and ServerOptions, DefaultMaxFrameSize by default) and, having
+// learnt the peer's from its preface, never sends it a larger one. A call
+// whose request would exceed the server's limit fails in Conn.Call before
+// anything is sent; results over the client's limit are replaced by an error
+// frame ("results of X method M are N bytes, over the caller's limit of L"),
+// and so is an error message over it. Both errors wrap ErrTooLarge, which is
+// not a transport error: the connection and the other calls on it carry on,
+// and Pool does not retry such a call elsewhere.
 //
 // A reader that meets a malformed frame (unknown type, nonzero reserved
 // bytes, a length over the limit, a frame that does not belong in its
@@ -53,4 +79,34 @@
 // queue is empty. Concurrent calls thus share write system calls, and a lone
 // call pays no goroutine hand-off. Payloads of largePayload bytes or more are
 // not copied: they are written with writev (net.Buffers).
+//
+// A peer that stops reading must not hold up callers or memory:
+//
+//   - A writer flushing from its own call blocks in a write for at most
+//     inlineWriteSlice (a few milliseconds, by write deadline); then the
+//     connection's writer goroutine carries on from where the write stopped
+//     and the caller goes back to waiting for its reply or its context.
+//   - A call whose context ends returns at once. If its uncopied arguments
+//     are still queued, the queue copies them first (interrupting a write in
+//     progress if need be), so the caller may reuse them; the request is
+//     still sent, and a reply to it is ignored.
+//   - Each flush (batch of frames) must be written within WriteTimeout
+//     (DefaultWriteTimeout by default); otherwise the connection is closed.
+//     Calls whose request was sent whole fail with codegen.ErrInterrupted,
+//     the others with codegen.ErrUnavailable.
+//   - The bytes queued but not yet written are bounded by MaxQueuedBytes
+//     (DefaultMaxQueuedBytes, and at least twice the peer's max frame size,
+//     by default). Past it a client call fails at once with an error wrapping
+//     codegen.ErrUnavailable (nothing was sent), while a server's handler
+//     waits for room before its results are queued. An empty queue takes a
+//     frame of any size.
+//
+// # Shutdown
+//
+// Server.Shutdown sends goaway on each connection, waits for the running
+// handlers, then stops the connection's reader (so that every request it read
+// has been answered or refused), waits for the send queue to be written out,
+// shuts down the write side and waits briefly for the client to close before
+// closing: the client thus reads every reply and refusal, and reports only
+// requests past the goaway offset that were never read as unavailable.
 package rpc

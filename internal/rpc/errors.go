@@ -10,6 +10,20 @@ import (
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("rpc: server closed")
 
+// ErrTooLarge is wrapped by the error of a call whose arguments exceed the
+// server's frame limit (reported by Conn.Call, before anything is sent) or
+// whose results exceed the caller's (reported by the server instead of the
+// results). It is not a transport error: no other replica would do better,
+// so Pool does not retry it. It keeps working with errors.Is across
+// connections.
+var ErrTooLarge = errors.New("rpc: message too large")
+
+func init() {
+	if err := codegen.RegisterError("github.com/pilotage/pilotage/internal/rpc.ErrTooLarge", ErrTooLarge); err != nil {
+		panic(err)
+	}
+}
+
 // errConnClosed is the cause reported for calls on a Conn closed locally.
 var errConnClosed = errors.New("rpc: connection closed")
 

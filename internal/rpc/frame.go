@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // Frame types. Zero is never valid, so a zeroed header is rejected.
@@ -24,9 +25,16 @@ const (
 
 	// DefaultMaxFrameSize bounds a frame's payload unless options say otherwise.
 	DefaultMaxFrameSize = 64 << 20
+	// MinMaxFrameSize is the smallest frame limit a peer may announce; smaller
+	// MaxFrameSize options are raised to it.
+	MinMaxFrameSize = 1 << 10
+	// MaxMaxFrameSize is the largest frame limit the length field can express;
+	// larger MaxFrameSize options are lowered to it.
+	MaxMaxFrameSize = math.MaxUint32
 
-	protocolVersion = 1
-	prefaceLen      = 8
+	protocolVersion = 2
+	prefaceLen      = 12
+	prefaceHead     = 8 // magic and version: enough to reject another version
 
 	// A payload at least this large is written from the caller's memory with
 	// writev instead of being copied into the send buffer.
@@ -153,14 +161,42 @@ func ComponentID(name string) uint64 {
 	return h
 }
 
-func preface() [prefaceLen]byte {
+// clampFrameSize applies the defaults and bounds of a MaxFrameSize option.
+func clampFrameSize(n int) int {
+	if n <= 0 {
+		return DefaultMaxFrameSize
+	}
+	return min(max(n, MinMaxFrameSize), MaxMaxFrameSize)
+}
+
+// preface returns the handshake preface announcing maxFrame, the largest
+// payload this side accepts.
+func preface(maxFrame int) [prefaceLen]byte {
 	var p [prefaceLen]byte
 	copy(p[:], "PLTG")
 	binary.LittleEndian.PutUint16(p[4:], protocolVersion)
+	binary.LittleEndian.PutUint32(p[8:], uint32(maxFrame))
 	return p
 }
 
-func checkPreface(p []byte) error {
+// readPreface reads the peer's preface and returns the frame limit it
+// announced. It checks the magic and version before reading the rest, so a
+// peer of another version is refused at once rather than waited for.
+func readPreface(r io.Reader) (int, error) {
+	var p [prefaceLen]byte
+	if _, err := io.ReadFull(r, p[:prefaceHead]); err != nil {
+		return 0, err
+	}
+	if err := checkPrefaceHead(p[:prefaceHead]); err != nil {
+		return 0, err
+	}
+	if _, err := io.ReadFull(r, p[prefaceHead:]); err != nil {
+		return 0, unexpected(err)
+	}
+	return checkPreface(p[:])
+}
+
+func checkPrefaceHead(p []byte) error {
 	if string(p[:4]) != "PLTG" {
 		return fmt.Errorf("%w: bad preface %q: peer does not speak the pilotage protocol", errProtocol, p)
 	}
@@ -171,4 +207,16 @@ func checkPreface(p []byte) error {
 		return fmt.Errorf("%w: nonzero reserved preface bytes", errProtocol)
 	}
 	return nil
+}
+
+// checkPreface validates a whole preface and returns the peer's frame limit.
+func checkPreface(p []byte) (int, error) {
+	if err := checkPrefaceHead(p); err != nil {
+		return 0, err
+	}
+	n := int(binary.LittleEndian.Uint32(p[8:]))
+	if n < MinMaxFrameSize {
+		return 0, fmt.Errorf("%w: peer announces a frame limit of %d bytes, below the minimum of %d", errProtocol, n, MinMaxFrameSize)
+	}
+	return n, nil
 }

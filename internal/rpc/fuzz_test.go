@@ -32,7 +32,7 @@ func errorPayload(err error) []byte {
 }
 
 func fuzzSeeds() [][]byte {
-	pre := preface()
+	pre := preface(DefaultMaxFrameSize)
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	oversized := frame(frameRequest, 1, nil)
 	oversized[7] = 0x7f // claims ~2 GiB
@@ -47,7 +47,8 @@ func fuzzSeeds() [][]byte {
 		cat(pre[:], frame(frameError, 1, errorPayload(errBoom)), frame(frameReject, 2, errorPayload(codegen.ErrUnavailable))),
 		cat(pre[:], frame(frameGoAway, 9, nil), frame(frameCancel, 3, []byte("x"))),
 		cat(pre[:], frame(frameError, 1, []byte{1, 0xff, 0xff, 0xff, 0x7f})),
-		[]byte("PLTG\x02\x00\x00\x00"),
+		[]byte("PLTG\x01\x00\x00\x00"),
+		[]byte("PLTG\x02\x00\x00\x00\x00\x01\x00\x00"),
 		{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 	}
 }
@@ -66,7 +67,9 @@ func FuzzFrameReader(f *testing.F) {
 	if err := srv.Register(testComponent, []codegen.Handler{mEcho: hs[mEcho], mPanic: hs[mPanic], mBoom: hs[mBoom]}); err != nil {
 		f.Fatal(err)
 	}
-	pre := preface()
+	pre := preface(maxFrame)
+	dopts := DialOptions{MaxFrameSize: maxFrame}
+	dopts.setDefaults()
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// 1. The decoding functions alone.
@@ -114,7 +117,7 @@ func FuzzFrameReader(f *testing.F) {
 		// 3. A client connection reading them as replies to its calls.
 		cli, srvEnd = net.Pipe()
 		go io.Copy(io.Discard, srvEnd)
-		c := newConn(cli, bufio.NewReaderSize(cli, 4096), "fuzz", maxFrame)
+		c := newConn(cli, bufio.NewReaderSize(cli, 4096), "fuzz", dopts, maxFrame)
 		calls := make(chan error, 2)
 		for range 2 {
 			go func() {

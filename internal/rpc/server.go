@@ -16,8 +16,18 @@ import (
 // ServerOptions configure a Server. The zero value is usable.
 type ServerOptions struct {
 	// MaxFrameSize bounds the payload of a frame read from a client
-	// (default DefaultMaxFrameSize).
+	// (default DefaultMaxFrameSize, at least MinMaxFrameSize). It is
+	// announced in the handshake: clients refuse larger arguments locally.
 	MaxFrameSize int
+	// WriteTimeout bounds one flush of a connection's send queue (default
+	// DefaultWriteTimeout). A client that reads nothing for that long is
+	// taken for dead: the connection is closed and its handlers cancelled.
+	WriteTimeout time.Duration
+	// MaxQueuedBytes bounds the bytes queued but not yet written on a
+	// connection (default DefaultMaxQueuedBytes, at least twice the client's
+	// frame limit). A handler whose results would pass it waits for the
+	// queue to drain before they are queued.
+	MaxQueuedBytes int
 	// HandshakeTimeout bounds the wait for a new connection's preface
 	// (default 10s).
 	HandshakeTimeout time.Duration
@@ -37,7 +47,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*serverConn]struct{}
-	closing   bool // Shutdown or Close began: accept nothing more
+	closing   bool          // Shutdown or Close began: accept nothing more
+	closed    chan struct{} // closed when closing is set
 }
 
 type component struct {
@@ -47,8 +58,9 @@ type component struct {
 
 // NewServer returns a Server with no components.
 func NewServer(opts ServerOptions) *Server {
-	if opts.MaxFrameSize <= 0 {
-		opts.MaxFrameSize = DefaultMaxFrameSize
+	opts.MaxFrameSize = clampFrameSize(opts.MaxFrameSize)
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
 	}
 	if opts.HandshakeTimeout <= 0 {
 		opts.HandshakeTimeout = 10 * time.Second
@@ -56,7 +68,7 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{}}
+	s := &Server{opts: opts, listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{}, closed: make(chan struct{})}
 	s.comps.Store(&map[uint64]*component{})
 	return s
 }
@@ -105,9 +117,13 @@ func (s *Server) Unregister(name string) {
 
 func (s *Server) lookup(id uint64) *component { return (*s.comps.Load())[id] }
 
-// Serve accepts connections on l until Shutdown or Close, then returns
-// ErrServerClosed. Other accept errors are returned as they are. Serve may
-// be called for several listeners at once.
+// Serve accepts connections on l until Shutdown or Close, and always returns
+// an error: ErrServerClosed after Shutdown or Close, or an error wrapping
+// net.ErrClosed if l was closed by someone else. Any other accept error (out
+// of file descriptors, a connection aborted before it was accepted) is logged
+// and retried after a pause that doubles from 5ms to 1s, so a Server never
+// stops accepting by itself while it is open. Serve may be called for several
+// listeners at once.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
@@ -130,13 +146,20 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.isClosing() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() { // e.g. out of file descriptors: wait, don't spin
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("rpc: accept on %s: %w", l.Addr(), err)
 			}
-			return fmt.Errorf("rpc: accept on %s: %w", l.Addr(), err)
+			// Out of file descriptors, say: wait for some to be freed,
+			// without spinning and without giving up.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.opts.Logger.Warn("rpc: accept failed; retrying", "addr", l.Addr(), "err", err, "backoff", backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.closed:
+				t.Stop()
+			}
+			continue
 		}
 		backoff = 0
 		sc := newServerConn(s, nc)
@@ -168,7 +191,10 @@ func (s *Server) forget(sc *serverConn) {
 func (s *Server) stopAccepting() []*serverConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closing = true
+	if !s.closing {
+		s.closing = true
+		close(s.closed)
+	}
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -181,9 +207,12 @@ func (s *Server) stopAccepting() []*serverConn {
 
 // Shutdown drains the server: it stops accepting, sends goaway on every
 // connection and refuses new calls on it (the client sees
-// codegen.ErrUnavailable), waits for the calls in flight to finish and their
-// replies to be written, then closes the connections. If ctx ends first the
-// rest is closed at once and ctx's error returned.
+// codegen.ErrUnavailable), waits for the calls in flight to finish, stops
+// reading, waits for the replies and refusals to be written, then closes the
+// connections (shutting down the write side first and waiting briefly for
+// the client to close, so that a TCP reset cannot destroy replies in
+// transit). If ctx ends first the rest is closed at once and ctx's error
+// returned.
 func (s *Server) Shutdown(ctx context.Context) error {
 	conns := s.stopAccepting()
 	for _, sc := range conns {
@@ -195,8 +224,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, sc := range conns {
 			wg.Go(func() {
 				sc.handlers.Wait()
+				sc.stopReading() // every request read is answered or refused
 				sc.q.waitIdle()
-				sc.close(ErrServerClosed)
+				sc.closeGracefully()
 			})
 		}
 		wg.Wait()

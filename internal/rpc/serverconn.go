@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"strconv"
 	"sync"
@@ -26,24 +25,28 @@ type serverConn struct {
 	cancel context.CancelFunc
 
 	handlers sync.WaitGroup // running handlers
+	peer     int            // largest payload the client reads (set by the handshake)
+	readDone chan struct{}  // closed when serve stops reading
 
 	mu       sync.Mutex
 	inflight map[uint64]context.CancelFunc
 	ready    bool   // handshake done: frames may be written
 	draining bool   // refuse new requests
-	maxID    uint64 // highest request id read
+	quiesced bool   // Shutdown stopped the reader: it must not close the conn
+	readOff  uint64 // stream offset of the end of the last request accepted
 
 	closeOnce sync.Once
 }
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
-	sc := &serverConn{s: s, nc: nc, inflight: map[uint64]context.CancelFunc{}}
+	sc := &serverConn{s: s, nc: nc, inflight: map[uint64]context.CancelFunc{}, readDone: make(chan struct{})}
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
-	sc.q = newSendQueue(nc, func(err error) { sc.close(fmt.Errorf("write: %w", err)) })
+	sc.q = newSendQueue(nc, s.opts.WriteTimeout, 0, func(err error) { sc.close(fmt.Errorf("write: %w", err)) })
 	return sc
 }
 
 func (sc *serverConn) serve() {
+	defer close(sc.readDone)
 	br := bufio.NewReaderSize(sc.nc, readBufferSize)
 	if err := sc.handshake(br); err != nil {
 		sc.s.opts.Logger.Debug("rpc: handshake failed", "remote", sc.nc.RemoteAddr(), "err", err)
@@ -55,19 +58,35 @@ func (sc *serverConn) serve() {
 	if errors.Is(err, errProtocol) {
 		sc.s.opts.Logger.Warn("rpc: closing connection", "remote", sc.nc.RemoteAddr(), "err", err)
 	}
-	sc.close(err)
+	sc.mu.Lock()
+	quiesced := sc.quiesced
+	sc.mu.Unlock()
+	if !quiesced { // else Shutdown closes the conn once its replies are written
+		sc.close(err)
+	}
+}
+
+// stopReading makes the reader stop and waits for it, so that nothing more
+// is queued in answer to requests.
+func (sc *serverConn) stopReading() {
+	sc.mu.Lock()
+	sc.quiesced = true
+	sc.mu.Unlock()
+	sc.nc.SetReadDeadline(time.Unix(1, 0))
+	<-sc.readDone
 }
 
 func (sc *serverConn) handshake(br *bufio.Reader) error {
 	sc.nc.SetDeadline(time.Now().Add(sc.s.opts.HandshakeTimeout))
-	var got [prefaceLen]byte
-	if _, err := io.ReadFull(br, got[:]); err != nil {
+	peer, err := readPreface(br)
+	if err != nil {
 		return fmt.Errorf("rpc: handshake: %w", err)
 	}
-	if err := checkPreface(got[:]); err != nil {
-		return fmt.Errorf("rpc: handshake: %w", err)
-	}
-	p := preface()
+	sc.peer = peer
+	sc.q.mu.Lock()
+	sc.q.maxQueued = queueLimit(sc.s.opts.MaxQueuedBytes, peer)
+	sc.q.mu.Unlock()
+	p := preface(sc.s.opts.MaxFrameSize)
 	if _, err := sc.nc.Write(p[:]); err != nil {
 		return fmt.Errorf("rpc: handshake: %w", err)
 	}
@@ -85,14 +104,16 @@ func (sc *serverConn) handshake(br *bufio.Reader) error {
 
 func (sc *serverConn) readLoop(br *bufio.Reader) error {
 	max := sc.s.opts.MaxFrameSize
+	var off uint64 // stream offset, counted as the client counts it
 	for {
 		h, err := readHeader(br, max)
 		if err != nil {
 			return err
 		}
+		off += uint64(headerLen + h.n)
 		switch h.typ {
 		case frameRequest:
-			if err := sc.request(br, h); err != nil {
+			if err := sc.request(br, h, off); err != nil {
 				return err
 			}
 		case frameCancel:
@@ -137,8 +158,9 @@ func (c *serverCall) free() {
 	serverCallPool.Put(c)
 }
 
-// request reads a request's payload and starts its handler, or refuses it.
-func (sc *serverConn) request(br *bufio.Reader, h header) error {
+// request reads a request's payload, which ends at stream offset end, and
+// starts its handler, or refuses it.
+func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) error {
 	c := serverCallPool.Get().(*serverCall)
 	p, err := readPayload(br, h.n, c.buf)
 	if err != nil {
@@ -158,7 +180,6 @@ func (sc *serverConn) request(br *bufio.Reader, h header) error {
 		c.free()
 		return fmt.Errorf("%w: call id %d reused while in flight", errProtocol, h.id)
 	}
-	sc.maxID = max(sc.maxID, h.id)
 	var refuse error
 	switch {
 	case sc.draining:
@@ -169,13 +190,14 @@ func (sc *serverConn) request(br *bufio.Reader, h header) error {
 	if refuse != nil {
 		sc.mu.Unlock()
 		c.free()
-		sc.sendError(frameReject, h.id, refuse, nil)
+		sc.sendError(frameReject, h.id, refuse, nil, unlimited)
 		return nil
 	}
+	sc.readOff = end
 	if int64(req.method) >= int64(len(comp.handlers)) || comp.handlers[req.method] == nil {
 		sc.mu.Unlock()
 		c.free()
-		sc.sendError(frameError, h.id, fmt.Errorf("rpc: component %s has no method %d", comp.name, req.method), nil)
+		sc.sendError(frameError, h.id, fmt.Errorf("rpc: component %s has no method %d", comp.name, req.method), nil, unlimited)
 		return nil
 	}
 	if req.deadline > 0 {
@@ -192,19 +214,20 @@ func (sc *serverConn) request(br *bufio.Reader, h header) error {
 }
 
 func (c *serverCall) run() {
-	sc, id, cancel := c.sc, c.id, c.cancel
+	sc, id, cancel, comp, method := c.sc, c.id, c.cancel, c.comp, c.method
 	defer sc.handlers.Done()
 	out := codegen.GetEncoder()
-	err := invoke(c.ctx, c.comp.handlers[c.method], c.args, out, c.comp.name, c.method)
+	err := invoke(c.ctx, comp.handlers[method], c.args, out, comp.name, method)
 	c.free()
 	if err == nil {
 		err = out.Err()
 	}
-	if err == nil && uint64(len(out.Data())) > math.MaxUint32 {
-		err = fmt.Errorf("rpc: %d-byte results exceed the frame length field", len(out.Data()))
+	if n := len(out.Data()); err == nil && n > sc.peer {
+		err = fmt.Errorf("%w: results of %s method %d are %d bytes, over the caller's limit of %d (its MaxFrameSize)",
+			ErrTooLarge, comp.name, method, n, sc.peer)
 	}
 	if err != nil {
-		sc.sendError(frameError, id, err, out)
+		sc.sendError(frameError, id, err, out, waitFull)
 	} else {
 		var hdr [headerLen]byte
 		data := out.Data()
@@ -212,9 +235,9 @@ func (c *serverCall) run() {
 		if len(data) >= largePayload {
 			r := replyPool.Get().(*reply)
 			r.out = out
-			sc.q.enqueue(&hdr, nil, data, r, nil)
+			sc.q.enqueue(&hdr, nil, data, r, nil, waitFull)
 		} else {
-			sc.q.enqueue(&hdr, nil, data, nil, nil)
+			sc.q.enqueue(&hdr, nil, data, nil, nil, waitFull)
 			codegen.PutEncoder(out)
 		}
 	}
@@ -247,24 +270,31 @@ func invoke(ctx context.Context, h codegen.Handler, args []byte, out *codegen.En
 
 // sendError writes an error or reject frame carrying err. out, if not nil,
 // is a pooled encoder to reuse.
-func (sc *serverConn) sendError(typ byte, id uint64, err error, out *codegen.Encoder) {
+func (sc *serverConn) sendError(typ byte, id uint64, err error, out *codegen.Encoder, limit int) {
 	if out == nil {
 		out = codegen.GetEncoder()
 	}
 	out.Reset()
 	out.Error(err)
+	if n := len(out.Data()); n > sc.peer { // a huge message: send its start
+		msg := err.Error()
+		msg = msg[:min(len(msg), 200)]
+		out.Reset()
+		out.Error(fmt.Errorf("%w: error reply of %d bytes, over the caller's limit of %d; it began %q", ErrTooLarge, n, sc.peer, msg))
+	}
 	var hdr [headerLen]byte
 	putHeader(&hdr, typ, len(out.Data()), id)
-	sc.q.enqueue(&hdr, nil, out.Data(), nil, nil)
+	sc.q.enqueue(&hdr, nil, out.Data(), nil, nil, limit)
 	codegen.PutEncoder(out)
 }
 
 // drain refuses new requests and tells the client with a goaway frame that
-// names the highest request id read: requests above it were never run.
+// names the stream offset of the end of the last request accepted: requests
+// ending past it were never run.
 func (sc *serverConn) drain() {
 	sc.mu.Lock()
 	sc.draining = true
-	ready, last := sc.ready, sc.maxID
+	ready, last := sc.ready, sc.readOff
 	sc.mu.Unlock()
 	if !ready {
 		sc.close(ErrServerClosed) // nothing was sent on it yet
@@ -272,7 +302,23 @@ func (sc *serverConn) drain() {
 	}
 	var hdr [headerLen]byte
 	putHeader(&hdr, frameGoAway, 0, last)
-	sc.q.enqueue(&hdr, nil, nil, nil, nil)
+	sc.q.enqueue(&hdr, nil, nil, nil, nil, unlimited)
+}
+
+// lingerTimeout bounds how long closeGracefully waits for the client to close.
+const lingerTimeout = time.Second
+
+// closeGracefully closes the connection once its replies were written: it
+// shuts down the write side, so the client reads every reply then EOF, and
+// discards what the client still sends until it closes its side. Closing with
+// unread bytes at once would make TCP send a reset, which can destroy replies
+// the client has not read yet.
+func (sc *serverConn) closeGracefully() {
+	if cw, ok := sc.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		sc.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+		io.Copy(io.Discard, sc.nc)
+	}
+	sc.close(ErrServerClosed)
 }
 
 // close kills the connection and cancels running handlers.
