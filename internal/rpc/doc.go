@@ -83,9 +83,10 @@
 // A peer that stops reading must not hold up callers or memory:
 //
 //   - A writer flushing from its own call blocks in a write for at most
-//     inlineWriteSlice (a few milliseconds, by write deadline); then the
-//     connection's writer goroutine carries on from where the write stopped
-//     and the caller goes back to waiting for its reply or its context.
+//     inlineWriteSlice (20ms, by write deadline); then the connection's
+//     writer goroutine carries on from where the write stopped and the
+//     caller goes back to waiting for its reply or its context. So a call
+//     may overrun its deadline by up to that much, no more.
 //   - A call whose context ends returns at once. If its uncopied arguments
 //     are still queued, the queue copies them first (interrupting a write in
 //     progress if need be), so the caller may reuse them; the request is

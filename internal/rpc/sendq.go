@@ -23,7 +23,9 @@ const flushRounds = 4
 // block in one write: when the peer does not read, the writer goroutine takes
 // over the rest and the caller goes back to watching its context. The write
 // deadline is refreshed lazily, so a slice lasts between half and all of it.
-const inlineWriteSlice = 2 * time.Millisecond
+// (Refreshing it costs: with a 2ms slice, echo calls of 10KiB were ~8%
+// slower.)
+const inlineWriteSlice = 20 * time.Millisecond
 
 const (
 	// DefaultWriteTimeout bounds one flush (one batch of frames) unless
