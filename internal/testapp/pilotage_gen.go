@@ -35,11 +35,20 @@ var _ = codegen.RunPilotageGenerateIfThisFails[interface {
 	HalfViaCalc(context.Context, int) (int, error)
 }](Front(nil))
 
+// Web changed since generation if these fail: run "pilotage generate".
+var _ = codegen.RunPilotageGenerateIfThisFails[Web](pilotage_Web_client{})
+var _ = codegen.RunPilotageGenerateIfThisFails[interface {
+	Addr(context.Context) (string, error)
+}](Web(nil))
+
 // Calc changed since generation if this fails: run "pilotage generate".
 var _ = codegen.RunPilotageGenerateIfThisFails[Calc](pilotage_calc_local{})
 
 // Front changed since generation if this fails: run "pilotage generate".
 var _ = codegen.RunPilotageGenerateIfThisFails[Front](pilotage_front_local{})
+
+// Web changed since generation if this fails: run "pilotage generate".
+var _ = codegen.RunPilotageGenerateIfThisFails[Web](pilotage_web_local{})
 
 // Point changed since generation if this fails: run "pilotage generate".
 var _ = codegen.RunPilotageGenerateIfThisFails[struct {
@@ -78,6 +87,18 @@ func init() {
 			return []codegen.Handler{s.HalfViaCalc}
 		},
 	})
+	codegen.RegisterInterface(codegen.Interface{
+		Name: "github.com/pilotage/pilotage/internal/testapp.Web",
+		Type: reflect.TypeFor[Web](),
+		Methods: []codegen.Method{
+			{Name: "Addr", Idempotent: false},
+		},
+		ClientStub: func(c codegen.Caller) any { return pilotage_Web_client{c} },
+		ServerStub: func(impl any) []codegen.Handler {
+			s := pilotage_Web_server{impl.(Web)}
+			return []codegen.Handler{s.Addr}
+		},
+	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Calc](),
 		Type:      reflect.TypeFor[calc](),
@@ -89,6 +110,12 @@ func init() {
 		Type:      reflect.TypeFor[front](),
 		Refs:      []string{"github.com/pilotage/pilotage/internal/testapp.Calc"},
 		LocalStub: func(impl any) any { return pilotage_front_local{impl.(*front)} },
+	})
+	codegen.RegisterImplementation(codegen.Implementation{
+		Interface: reflect.TypeFor[Web](),
+		Type:      reflect.TypeFor[web](),
+		Refs:      nil,
+		LocalStub: func(impl any) any { return pilotage_web_local{impl.(*web)} },
 	})
 	_ = codegen.RegisterError("github.com/pilotage/pilotage/internal/testapp.ErrOdd", ErrOdd)
 }
@@ -401,6 +428,45 @@ func (s pilotage_Front_server) HalfViaCalc(ctx context.Context, args []byte, out
 	return out.Err()
 }
 
+// pilotage_Web_client calls Web through a codegen.Caller.
+type pilotage_Web_client struct{ c codegen.Caller }
+
+func (s pilotage_Web_client) Addr(ctx context.Context) (string, error) {
+	res, err := s.c.Call(ctx, 0, nil)
+	if err != nil {
+		return *new(string), err
+	}
+	var dec codegen.Decoder
+	dec.Reset(res)
+	var r0 string
+	r0 = dec.String()
+	appErr := dec.Error()
+	if err := dec.Done(); err != nil {
+		return *new(string), fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/internal/testapp.Web.Addr: %w", err)
+	}
+	return r0, appErr
+}
+
+// pilotage_Web_server serves calls to Web from encoded arguments.
+type pilotage_Web_server struct{ impl Web }
+
+func (s pilotage_Web_server) Addr(ctx context.Context, args []byte, out *codegen.Encoder) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Web", "Addr", r)
+		}
+	}()
+	var dec codegen.Decoder
+	dec.Reset(args)
+	if err := dec.Done(); err != nil {
+		return err
+	}
+	r0, appErr := s.impl.Addr(ctx)
+	out.String(r0)
+	out.Error(appErr)
+	return out.Err()
+}
+
 // pilotage_calc_local calls *calc directly, turning panics into errors.
 type pilotage_calc_local struct{ impl *calc }
 
@@ -477,6 +543,18 @@ func (s pilotage_front_local) HalfViaCalc(ctx context.Context, a0 int) (r0 int, 
 		}
 	}()
 	return s.impl.HalfViaCalc(ctx, a0)
+}
+
+// pilotage_web_local calls *web directly, turning panics into errors.
+type pilotage_web_local struct{ impl *web }
+
+func (s pilotage_web_local) Addr(ctx context.Context) (r0 string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Web", "Addr", r)
+		}
+	}()
+	return s.impl.Addr(ctx)
 }
 
 func pilotage_enc_ptr_Point(enc *codegen.Encoder, v **Point) {

@@ -111,3 +111,27 @@ type front struct {
 func (f *front) HalfViaCalc(ctx context.Context, n int) (int, error) {
 	return f.calc.Get().Half(ctx, n)
 }
+
+// Web has a listener and a config; Init fails when told to.
+type Web interface {
+	Addr(ctx context.Context) (string, error)
+}
+
+type webConfig struct {
+	FailInit bool `toml:"fail_init"`
+}
+
+type web struct {
+	pilotage.Implements[Web]
+	pilotage.WithConfig[webConfig]
+	site pilotage.Listener
+}
+
+func (w *web) Init(context.Context) error {
+	if w.Config().FailInit {
+		return errors.New("told to fail")
+	}
+	return nil
+}
+
+func (w *web) Addr(context.Context) (string, error) { return w.site.Addr().String(), nil }
