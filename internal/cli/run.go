@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/control"
@@ -166,6 +167,8 @@ func loadRunConfig(path, dir string) (*config.File, string, error) {
 
 // build writes stale stubs and builds the app in dir into the state directory.
 func build(ctx context.Context, dir, stateDir, app string, stderr io.Writer) (string, error) {
+	start := time.Now()
+	fmt.Fprintf(stderr, "pilotage: generating stubs and building %s...\n", app)
 	if err := generate.Generate(dir, []string{"./..."}); err != nil {
 		return "", fmt.Errorf("generate:\n%w", err)
 	}
@@ -176,6 +179,7 @@ func build(ctx context.Context, dir, stateDir, app string, stderr io.Writer) (st
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("go build in %s: %w", dir, err)
 	}
+	fmt.Fprintf(stderr, "pilotage: built %s in %s\n", app, time.Since(start).Round(10*time.Millisecond))
 	return out, nil
 }
 
