@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,8 +126,11 @@ func launch(t *testing.T, opts Options) *harness {
 	}
 	go func() { h.done <- h.s.Run(ctx) }()
 	h.cl = control.Dial(h.dir)
+	// The socket file appears at bind, a moment before listen: wait until
+	// a connection is accepted.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if _, err := os.Stat(filepath.Join(h.dir, control.SocketName)); err == nil {
+		if c, err := net.Dial("unix", filepath.Join(h.dir, control.SocketName)); err == nil {
+			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
