@@ -167,8 +167,14 @@ func (s *Supervisor) spawnUnit(sl *slot) (*proc, error) {
 	report := readShimReport(reportR, func(pid int) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if p != nil {
-			p.pid = pid
+		if p == nil {
+			return
+		}
+		p.pid = pid
+		// A unit without a probe is ready once its program runs, so
+		// status never shows the shim's pid as the unit's.
+		if !hasProbe(u.Ready) && p.slot.p == p {
+			s.markReady(p)
 		}
 	})
 	p, err = s.startProc(sl, shim, nil, report)

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"github.com/pilotage/pilotage/internal/config"
 	"os"
 
 	"github.com/pilotage/pilotage/internal/probe"
@@ -14,15 +15,8 @@ import (
 // once started. s.mu is held.
 func (s *Supervisor) watchUnit(p *proc) {
 	pr := p.slot.node.Unit.Ready
-	if pr.TCP == "" && pr.HTTP == "" && len(pr.Exec) == 0 {
-		go func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if p.slot.p == p {
-				s.markReady(p)
-			}
-		}()
-		return
+	if !hasProbe(pr) {
+		return // ready when the shim reports the program running (spawnUnit)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
@@ -57,3 +51,6 @@ func (s *Supervisor) watchUnit(p *proc) {
 		s.stopProc(p, err.Error()) // "not ready after 60s: probe tcp ...: connection refused"
 	}()
 }
+
+// hasProbe reports whether a readiness probe is configured.
+func hasProbe(pr config.Probe) bool { return pr.TCP != "" || pr.HTTP != "" || len(pr.Exec) > 0 }
