@@ -139,10 +139,7 @@ func (s *Supervisor) takeDown(n *node) {
 	n.launched = false
 	n.why = ""
 	for _, sl := range n.slots {
-		if sl.timer != nil {
-			sl.timer.Stop()
-			sl.timer = nil
-		}
+		sl.cancelRestart()
 		if sl.p != nil {
 			s.stopProc(sl.p, "")
 		} else if sl.state != control.Failed || !n.failed {
@@ -198,10 +195,7 @@ func (s *Supervisor) shutdown() {
 		n.want = false
 		n.launched = false
 		for _, sl := range n.slots {
-			if sl.timer != nil {
-				sl.timer.Stop()
-				sl.timer = nil
-			}
+			sl.cancelRestart()
 			if sl.p == nil && sl.state != control.Failed {
 				sl.state = control.Stopped
 			}

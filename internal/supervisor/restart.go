@@ -94,13 +94,18 @@ func (s *Supervisor) failNode(n *node, why string) {
 	n.why = why
 	s.out.logf("%s %s failed: %s", n.kind(), n.Name, why)
 	for _, sl := range n.slots {
-		if sl.timer != nil {
-			sl.timer.Stop()
-			sl.timer = nil
-		}
+		sl.cancelRestart()
 		if sl.p != nil {
 			s.stopProc(sl.p, "")
 		}
 		sl.state = control.Failed
+	}
+}
+
+// cancelRestart cancels sl's pending restart, if any.
+func (sl *slot) cancelRestart() {
+	if sl.timer != nil {
+		sl.timer.Stop()
+		sl.timer = nil
 	}
 }
