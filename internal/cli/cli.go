@@ -63,13 +63,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if c.flags != nil {
 		c.flags(fs)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if err := c.run(fs, fs.Args(), stdout, stderr); err != nil {
+	if err := c.run(fs, pos, stdout, stderr); err != nil {
 		if errors.Is(err, errUsage) {
 			fs.Usage()
 			return 2
@@ -116,4 +117,25 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// parseArgs parses the flags found anywhere among args, so that
+// "pilotage logs shop -f" works like "pilotage logs -f shop", and returns
+// the positional arguments. "--" ends the flags.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

@@ -45,15 +45,12 @@ name exists, else a component.`,
 			fs.BoolVar(&timestamps, "t", false, "print the time of each line")
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			args, err := interleaved(fs, args)
-			if err != nil {
-				return err
-			}
 			if tail < 0 {
 				return fmt.Errorf("-n %d: must not be negative", tail)
 			}
 			q := logstore.Query{Follow: follow, Tail: tail, Timestamps: timestamps}
 			if since != "" {
+				var err error
 				if q.Since, err = parseSince(since, time.Now()); err != nil {
 					return err
 				}
@@ -77,26 +74,6 @@ name exists, else a component.`,
 			return logstore.Read(logs, q, stdout)
 		},
 	}
-}
-
-// interleaved returns the positional arguments of args, parsing the flags
-// found among them too, so that "pilotage logs shop -f" works.
-func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	usage := fs.Usage
-	fs.Usage = func() {} // the error is printed by fs, the usage by Main
-	defer func() { fs.Usage = usage }()
-	for len(args) > 0 {
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		if err := fs.Parse(args[1:]); err != nil {
-			return nil, errUsage
-		}
-		args = fs.Args()
-	}
-	return pos, nil
 }
 
 // logsArgs splits the arguments of logs into an app (maybe empty) and

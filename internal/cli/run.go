@@ -56,10 +56,6 @@ $XDG_STATE_HOME/pilotage/APP, else ~/.local/state/pilotage/APP.`,
 			fs.StringVar(&configPath, "c", "", "configuration `file` (default pilotage.toml in the app's directory)")
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
-			args, err := interleaved(fs, args)
-			if err != nil {
-				return err
-			}
 			if len(args) > 1 {
 				return errUsage
 			}

@@ -29,10 +29,6 @@ The app may be omitted when only one app is running.`,
 			fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			args, err := interleaved(fs, args)
-			if err != nil {
-				return err
-			}
 			if len(args) > 1 {
 				return errUsage
 			}
