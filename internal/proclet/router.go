@@ -2,7 +2,6 @@ package proclet
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"github.com/pilotage/pilotage/codegen"
@@ -26,12 +25,7 @@ func newRouter() *router {
 func (r *router) update(routes map[string][]string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.routes = map[string][]string{}
-	for comp, addrs := range routes {
-		for _, a := range addrs {
-			r.routes[comp] = append(r.routes[comp], poolAddress(a))
-		}
-	}
+	r.routes = routes
 	for comp, p := range r.pools {
 		p.Update(r.routes[comp])
 	}
@@ -52,13 +46,6 @@ func (r *router) caller(c codegen.Component) codegen.Caller {
 		idempotent[i] = m.Idempotent
 	}
 	return poolCaller{pool: p, component: c.Name, idempotent: idempotent}
-}
-
-// poolAddress turns a protocol address ("unix:/p", "tcp:h:p") into the
-// form rpc.Pool dials ("unix:///p", "tcp://h:p").
-func poolAddress(a string) string {
-	network, addr, _ := strings.Cut(a, ":")
-	return network + "://" + addr
 }
 
 type poolCaller struct {

@@ -29,8 +29,10 @@ type PoolOptions struct {
 // A Pool spreads calls over the replicas of a component: one Conn per
 // address, dialed on first need, redialed with backoff.
 //
-// Addresses are "unix:///path/to.sock", "tcp://host:port", a bare path
-// (containing a '/', taken as a Unix socket) or a bare host:port (TCP).
+// Addresses are "unix:///path/to.sock" or "unix:/path/to.sock",
+// "tcp://host:port" or "tcp:host:port" (the form the supervisor sends), a
+// bare path (containing a '/', taken as a Unix socket) or a bare host:port
+// (TCP).
 type Pool struct {
 	opts PoolOptions
 
@@ -281,6 +283,12 @@ func (p *Pool) dial(ep *endpoint) {
 func splitAddr(a string) (network, address string) {
 	if n, rest, ok := strings.Cut(a, "://"); ok {
 		return n, rest
+	}
+	// The form proclets and the supervisor exchange: "unix:/p", "tcp:h:p".
+	for _, n := range []string{"unix", "tcp"} {
+		if rest, ok := strings.CutPrefix(a, n+":"); ok {
+			return n, rest
+		}
 	}
 	if strings.Contains(a, "/") {
 		return "unix", a

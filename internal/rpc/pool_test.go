@@ -180,3 +180,18 @@ func TestPoolUpdateDrainsRemoved(t *testing.T) {
 		t.Errorf("removed address served %d calls, want only the one in flight", got)
 	}
 }
+
+func TestSplitAddr(t *testing.T) {
+	for addr, want := range map[string][2]string{
+		"unix:///run/a.sock": {"unix", "/run/a.sock"},
+		"unix:/run/a.sock":   {"unix", "/run/a.sock"},
+		"/run/a.sock":        {"unix", "/run/a.sock"},
+		"tcp://127.0.0.1:80": {"tcp", "127.0.0.1:80"},
+		"tcp:127.0.0.1:80":   {"tcp", "127.0.0.1:80"},
+		"127.0.0.1:80":       {"tcp", "127.0.0.1:80"},
+	} {
+		if n, a := splitAddr(addr); n != want[0] || a != want[1] {
+			t.Errorf("splitAddr(%q) = %q, %q; want %q, %q", addr, n, a, want[0], want[1])
+		}
+	}
+}
