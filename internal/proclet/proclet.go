@@ -279,14 +279,12 @@ func shutdown(h *host.Host, server *rpc.Server, started <-chan error, appDone <-
 }
 
 // listenRPC listens on "unix:/path" or "tcp:host:port" and returns the
-// address in the same form, with the port resolved.
+// address in the same form, with the port resolved. The supervisor removes
+// a socket file left by a killed predecessor before starting the process.
 func listenRPC(spec string) (net.Listener, string, error) {
 	network, addr, ok := strings.Cut(spec, ":")
 	if !ok || (network != "unix" && network != "tcp") {
 		return nil, "", fmt.Errorf("bad RPC address %q: want unix:/path or tcp:host:port", spec)
-	}
-	if network == "unix" {
-		os.Remove(addr) // a socket left by a killed predecessor
 	}
 	l, err := net.Listen(network, addr)
 	if err != nil {

@@ -115,11 +115,8 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 	cmd := exec.Command(s.opts.Binary)
 	cmd.Dir = s.opts.Dir
 	cmd.Env = append(os.Environ(), s.opts.Env...)
-	cmd.Env = append(cmd.Env, proclet.EnvVar+"="+string(env))
-	if s.opts.ConfigPath != "" {
-		cmd.Env = append(cmd.Env, "PILOTAGE_CONFIG="+s.opts.ConfigPath)
-	}
-	cmd.ExtraFiles = []*os.File{child} // fd 3, proclet.ControlFD
+	cmd.Env = append(cmd.Env, proclet.EnvVar+"="+string(env)) // the config path travels in it
+	cmd.ExtraFiles = []*os.File{child}                        // fd 3, proclet.ControlFD
 	readDone := make(chan struct{})
 	p, err := s.startProc(sl, cmd, readDone, nil)
 	if err != nil {
