@@ -21,7 +21,7 @@ type DialOptions struct {
 	// are larger with an error rather than send them.
 	MaxFrameSize int
 	// HandshakeTimeout bounds connecting plus the protocol handshake when
-	// ctx has no earlier deadline (default 10s).
+	// ctx has no earlier deadline (default DefaultHandshakeTimeout).
 	HandshakeTimeout time.Duration
 	// WriteTimeout bounds one flush of the send queue (default
 	// DefaultWriteTimeout). A server that reads nothing for that long is
@@ -32,15 +32,40 @@ type DialOptions struct {
 	// that would pass it fails at once with codegen.ErrUnavailable (nothing
 	// was sent); a call is always accepted when nothing is queued.
 	MaxQueuedBytes int
+	// FrameTimeout bounds how long a frame from the server may stall: once
+	// its first byte has arrived, each of the next must arrive within it, or
+	// the connection dies (default DefaultFrameTimeout; negative: no bound).
+	// The wait for a frame to begin is not bounded.
+	FrameTimeout time.Duration
+	// KeepaliveInterval is how long a Conn with calls in flight waits
+	// without reading anything from the server before it sends a ping, which
+	// the server answers at once, however long its handlers run (default
+	// DefaultKeepaliveInterval; negative: no pings). An idle Conn sends none.
+	KeepaliveInterval time.Duration
+	// KeepaliveTimeout is how long, once a ping was written, the Conn waits
+	// for the server to send anything before it takes the server for frozen
+	// and dies: its calls fail with codegen.ErrInterrupted (or
+	// ErrUnavailable if not yet sent) rather than hang (default
+	// DefaultKeepaliveTimeout).
+	KeepaliveTimeout time.Duration
 }
 
 func (o *DialOptions) setDefaults() {
 	o.MaxFrameSize = clampFrameSize(o.MaxFrameSize)
 	if o.HandshakeTimeout <= 0 {
-		o.HandshakeTimeout = 10 * time.Second
+		o.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
+	}
+	if o.FrameTimeout == 0 {
+		o.FrameTimeout = DefaultFrameTimeout
+	}
+	if o.KeepaliveInterval == 0 {
+		o.KeepaliveInterval = DefaultKeepaliveInterval
+	}
+	if o.KeepaliveTimeout <= 0 {
+		o.KeepaliveTimeout = DefaultKeepaliveTimeout
 	}
 }
 
@@ -59,6 +84,7 @@ const readBufferSize = 64 << 10
 type Conn struct {
 	addr   string
 	nc     net.Conn
+	fr     *frameReader // under the reader goroutine's bufio.Reader
 	q      *sendQueue
 	max    int // largest payload we read
 	peer   int // largest payload the server reads
@@ -71,6 +97,7 @@ type Conn struct {
 	goAway    uint64           // requests ending past this stream offset were never run (valid if gotGoAway)
 	gotGoAway bool
 	err       error // why the connection died
+	ka        keepalive
 
 	dieOnce sync.Once
 	done    chan struct{}
@@ -103,27 +130,28 @@ func Dial(ctx context.Context, network, address string, opts DialOptions) (*Conn
 	if err != nil {
 		return nil, unavailable(address, fmt.Errorf("dial: %w", err))
 	}
-	br := bufio.NewReaderSize(nc, readBufferSize)
-	peer, err := clientHandshake(hctx, nc, br, opts.MaxFrameSize)
+	peer, err := clientHandshake(hctx, nc, opts.MaxFrameSize)
 	if err != nil {
 		nc.Close()
 		return nil, unavailable(address, err)
 	}
-	return newConn(nc, br, address, opts, peer), nil
+	return newConn(nc, address, opts, peer), nil
 }
 
 // newConn starts serving a handshaken client connection to a server that
 // accepts payloads of up to peer bytes. opts have their defaults set.
-func newConn(nc net.Conn, br *bufio.Reader, addr string, opts DialOptions, peer int) *Conn {
-	c := &Conn{addr: addr, nc: nc, max: opts.MaxFrameSize, peer: peer, calls: map[uint64]*call{}, done: make(chan struct{})}
+func newConn(nc net.Conn, addr string, opts DialOptions, peer int) *Conn {
+	c := &Conn{addr: addr, nc: nc, fr: newFrameReader(nc, opts.FrameTimeout), max: opts.MaxFrameSize, peer: peer, calls: map[uint64]*call{}, done: make(chan struct{})}
+	c.ka.interval, c.ka.timeout = max(opts.KeepaliveInterval, 0), opts.KeepaliveTimeout
 	c.q = newSendQueue(nc, opts.WriteTimeout, queueLimit(opts.MaxQueuedBytes, peer), func(err error) { c.die(fmt.Errorf("write: %w", err)) })
-	go c.q.run()
-	go c.readLoop(br)
+	go c.readLoop(bufio.NewReaderSize(c.fr, readBufferSize))
 	return c
 }
 
 // clientHandshake exchanges prefaces and returns the server's frame limit.
-func clientHandshake(ctx context.Context, nc net.Conn, br *bufio.Reader, maxFrame int) (int, error) {
+// The server's preface is read straight from nc, which holds no read buffer
+// until the handshake is done.
+func clientHandshake(ctx context.Context, nc net.Conn, maxFrame int) (int, error) {
 	if d, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(d)
 	}
@@ -133,7 +161,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, br *bufio.Reader, maxFram
 	if _, err := nc.Write(p[:]); err != nil {
 		return 0, fmt.Errorf("handshake: %w", err)
 	}
-	peer, err := readPreface(br)
+	peer, err := readPreface(nc)
 	if err != nil {
 		return 0, fmt.Errorf("handshake: %w", err)
 	}
@@ -229,6 +257,9 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 		return nil, unavailable(c.addr, cause)
 	}
 	c.calls[cl.id] = cl
+	if !c.ka.armed {
+		c.armKeepaliveLocked()
+	}
 	c.mu.Unlock()
 
 	var hdr [headerLen]byte
@@ -309,6 +340,7 @@ func (c *Conn) forget(id uint64) bool {
 func (c *Conn) readLoop(br *bufio.Reader) {
 	var err error
 	for err == nil {
+		c.fr.atFrameStart(br.Buffered() > 0)
 		var h header
 		if h, err = readHeader(br, c.max); err != nil {
 			break
@@ -316,6 +348,10 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 		switch h.typ {
 		case frameResponse, frameError, frameReject:
 			err = c.complete(br, h)
+		case framePong: // its bytes, like any, told the keepalive the server lives
+			if h.n != 0 {
+				err = fmt.Errorf("%w: pong with %d-byte payload", errProtocol, h.n)
+			}
 		case frameGoAway:
 			if h.n != 0 {
 				err = fmt.Errorf("%w: goaway with %d-byte payload", errProtocol, h.n)
@@ -388,6 +424,7 @@ func (c *Conn) die(cause error) {
 		c.nc.Close()
 		c.mu.Lock()
 		c.err = cause
+		c.stopKeepaliveLocked()
 		calls := c.calls
 		c.calls = nil
 		goAway, gotGoAway := c.goAway, c.gotGoAway

@@ -269,10 +269,11 @@ func TestBadPreface(t *testing.T) {
 	}{
 		{"HTTP/1.1", false},
 		{"PLTG\x01\x00\x00\x00", false}, // version 1: refused without waiting for more
-		{"PLTG\x03\x00\x00\x00\x00\x00\x01\x00", false},
+		{"PLTG\x02\x00\x00\x00", false}, // version 2: had no ping
+		{"PLTG\x04\x00\x00\x00\x00\x00\x01\x00", false},
 		{string(small[:]), false},
 		{"PLT", true},
-		{"PLTG\x02\x00\x00\x00\x00", true},
+		{"PLTG\x03\x00\x00\x00\x00", true},
 	} {
 		pre := tc.pre
 		nc, err := net.Dial("tcp", ts.addr)

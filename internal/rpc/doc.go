@@ -9,21 +9,22 @@
 //
 //	offset size field
 //	0      4    "PLTG"
-//	4      2    protocol version, little-endian uint16 (2)
+//	4      2    protocol version, little-endian uint16 (3)
 //	6      2    reserved, zero
 //	8      4    max frame size: the largest payload this side reads,
 //	            little-endian uint32, at least MinMaxFrameSize
 //
 // The client writes first; the server checks the client's preface and
 // answers with its own. The first 8 bytes are checked before the rest is
-// read, so a peer that speaks another version (version 1 had an 8-byte
-// preface) is disconnected at once rather than waited for.
+// waited for, so a peer that speaks another version (version 1 had an 8-byte
+// preface, version 2 no ping) is disconnected at once. Both ends always run
+// the same build, so a version is never negotiated.
 //
 // Then each side writes frames. A frame is a 16-byte header followed by a
 // payload:
 //
 //	offset size field
-//	0      1    type (frameRequest ... frameGoAway)
+//	0      1    type (frameRequest ... framePong)
 //	1      3    reserved, zero
 //	4      4    payload length, little-endian uint32, at most the reader's
 //	            max frame size
@@ -52,6 +53,9 @@
 //	         and so do not follow stream order.) Calls already running
 //	         finish; the client sends no new ones and reports calls cut off
 //	         past that offset as codegen.ErrUnavailable.
+//	ping     (client→server) empty; the id field is opaque. The server's
+//	         reader answers at once, whatever its handlers are doing.
+//	pong     (server→client) empty; the id of the ping it answers.
 //
 // # Limits
 //
@@ -67,9 +71,39 @@
 //
 // A reader that meets a malformed frame (unknown type, nonzero reserved
 // bytes, a length over the limit, a frame that does not belong in its
-// direction) closes the connection. Lengths are checked before any buffer is
-// allocated, and large payloads are read in growing chunks, so a peer cannot
-// make the reader allocate memory it does not send.
+// direction) closes the connection.
+//
+// A peer cannot make the other side hold memory it did not send. Lengths are
+// checked before any buffer is allocated, and a payload's buffer grows with
+// the bytes that arrive, not with the length its header claims: a payload
+// already buffered whole, or of at most 4 KiB, is read into one allocation;
+// a larger one starts with what is buffered and doubles as more arrives, so
+// it never holds more than twice the bytes received plus 4 KiB. A connection
+// has no read buffer (64 KiB) until its handshake is done: one that never
+// completes it costs a few KiB, for at most HandshakeTimeout
+// (DefaultHandshakeTimeout, 5s, by default; it also bounds Dial). Once a
+// frame's first byte has arrived, each of its next bytes must arrive within
+// FrameTimeout (DefaultFrameTimeout, 10s, by default, on both sides), or the
+// connection is closed: a peer that stops in the middle of a frame does not
+// hold the connection. The wait for a frame to begin is not bounded: an idle
+// connection stays open as long as both ends like.
+//
+// # Keepalive
+//
+// A client Conn with calls in flight (or a reply partly read) that has read
+// nothing from the server for KeepaliveInterval (DefaultKeepaliveInterval,
+// 1s) sends a ping. The server's reader answers with a pong at once, so a
+// slow handler keeps its connection alive however long it runs. Any byte
+// from the server answers a ping. If nothing arrives within KeepaliveTimeout
+// (DefaultKeepaliveTimeout, 2s) of the ping being written, the server is
+// taken for frozen (a stopped or wedged process, a link gone silent) and the
+// Conn dies with "server unresponsive: no reply to a ping within 2s": calls
+// whose request was sent fail with codegen.ErrInterrupted (Pool retries them
+// elsewhere if idempotent), the others with codegen.ErrUnavailable. The
+// clock starts when the ping was written, not queued, so a large request
+// still being written to a server that reads it slowly is not mistaken for a
+// frozen server; a server that reads nothing at all is caught by the write
+// timeout instead. A Conn with nothing in flight sends no pings.
 //
 // # Writes
 //

@@ -19,9 +19,7 @@ var ErrServerClosed = errors.New("rpc: server closed")
 var ErrTooLarge = errors.New("rpc: message too large")
 
 func init() {
-	if err := codegen.RegisterError("github.com/pilotage/pilotage/internal/rpc.ErrTooLarge", ErrTooLarge); err != nil {
-		panic(err)
-	}
+	codegen.RegisterError("github.com/pilotage/pilotage/internal/rpc.ErrTooLarge", ErrTooLarge)
 }
 
 // errConnClosed is the cause reported for calls on a Conn closed locally.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"time"
 )
 
 // Frame types. Zero is never valid, so a zeroed header is rejected.
@@ -17,6 +18,8 @@ const (
 	frameReject   byte = 4
 	frameCancel   byte = 5
 	frameGoAway   byte = 6
+	framePing     byte = 7
+	framePong     byte = 8
 )
 
 const (
@@ -32,17 +35,22 @@ const (
 	// larger MaxFrameSize options are lowered to it.
 	MaxMaxFrameSize = math.MaxUint32
 
-	protocolVersion = 2
+	protocolVersion = 3
 	prefaceLen      = 12
 	prefaceHead     = 8 // magic and version: enough to reject another version
 
 	// A payload at least this large is written from the caller's memory with
 	// writev instead of being copied into the send buffer.
 	largePayload = 4 << 10
-	// Payloads up to this size are read in one allocation; larger ones grow
-	// as their bytes arrive, so a lying length costs the liar, not us.
-	readChunk = 1 << 20
+	// The smallest buffer a payload not yet buffered whole is read into; it
+	// then doubles as the payload's bytes arrive, so a lying length costs the
+	// liar, not us.
+	minPayloadAlloc = 4 << 10
 )
+
+// DefaultHandshakeTimeout bounds connecting and the exchange of prefaces
+// unless options say otherwise.
+const DefaultHandshakeTimeout = 5 * time.Second
 
 // errProtocol is wrapped by every error caused by malformed input.
 var errProtocol = errors.New("rpc: protocol error")
@@ -62,7 +70,7 @@ func putHeader(b *[headerLen]byte, typ byte, n int, id uint64) {
 // parseHeader validates b; max is the largest payload accepted.
 func parseHeader(b []byte, max int) (header, error) {
 	h := header{typ: b[0], n: int(binary.LittleEndian.Uint32(b[4:])), id: binary.LittleEndian.Uint64(b[8:])}
-	if h.typ < frameRequest || h.typ > frameGoAway {
+	if h.typ < frameRequest || h.typ > framePong {
 		return h, fmt.Errorf("%w: unknown frame type %d", errProtocol, h.typ)
 	}
 	if b[1]|b[2]|b[3] != 0 {
@@ -93,23 +101,22 @@ func readHeader(r *bufio.Reader, max int) (header, error) {
 }
 
 // readPayload reads n bytes into buf (reused when its capacity suffices).
-// Past readChunk bytes, memory grows only as data arrives.
+// Otherwise memory grows only as data arrives: a payload already buffered
+// whole, or of at most minPayloadAlloc bytes, takes one allocation; a larger
+// one starts with what is buffered and doubles, so the buffer never holds
+// more than twice the bytes received plus minPayloadAlloc.
 func readPayload(r *bufio.Reader, n int, buf []byte) ([]byte, error) {
-	if n <= cap(buf) || n <= readChunk {
-		if n > cap(buf) {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return nil, unexpected(err)
-		}
-		return buf, nil
+	if n > cap(buf) {
+		buf = make([]byte, 0, min(n, max(r.Buffered(), minPayloadAlloc)))
 	}
-	buf = buf[:0]
+	buf = buf[:min(n, cap(buf))]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, unexpected(err)
+	}
 	for len(buf) < n {
-		step := min(n-len(buf), max(readChunk, len(buf)))
-		buf = append(buf, make([]byte, step)...)
-		if _, err := io.ReadFull(r, buf[len(buf)-step:]); err != nil {
+		got := len(buf)
+		buf = append(buf, make([]byte, min(n-got, got))...)
+		if _, err := io.ReadFull(r, buf[got:]); err != nil {
 			return nil, unexpected(err)
 		}
 	}
@@ -180,17 +187,20 @@ func preface(maxFrame int) [prefaceLen]byte {
 }
 
 // readPreface reads the peer's preface and returns the frame limit it
-// announced. It checks the magic and version before reading the rest, so a
-// peer of another version is refused at once rather than waited for.
+// announced. It checks the magic and version before waiting for the rest, so
+// a peer of another version is refused at once rather than waited for. It
+// never reads past the preface, so r needs no buffer: the peer sends nothing
+// more before it has our preface.
 func readPreface(r io.Reader) (int, error) {
 	var p [prefaceLen]byte
-	if _, err := io.ReadFull(r, p[:prefaceHead]); err != nil {
+	n, err := io.ReadAtLeast(r, p[:], prefaceHead)
+	if err != nil {
 		return 0, err
 	}
 	if err := checkPrefaceHead(p[:prefaceHead]); err != nil {
 		return 0, err
 	}
-	if _, err := io.ReadFull(r, p[prefaceHead:]); err != nil {
+	if _, err := io.ReadFull(r, p[n:]); err != nil {
 		return 0, unexpected(err)
 	}
 	return checkPreface(p[:])

@@ -49,6 +49,8 @@ func fuzzSeeds() [][]byte {
 		cat(pre[:], frame(frameError, 1, []byte{1, 0xff, 0xff, 0xff, 0x7f})),
 		[]byte("PLTG\x01\x00\x00\x00"),
 		[]byte("PLTG\x02\x00\x00\x00\x00\x01\x00\x00"),
+		[]byte("PLTG\x03\x00\x00\x00\x00\x01\x00\x00"),
+		cat(pre[:], frame(framePing, 7, nil), frame(framePong, 7, nil), frame(framePing, 8, []byte("x"))),
 		{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
 	}
 }
@@ -117,7 +119,7 @@ func FuzzFrameReader(f *testing.F) {
 		// 3. A client connection reading them as replies to its calls.
 		cli, srvEnd = net.Pipe()
 		go io.Copy(io.Discard, srvEnd)
-		c := newConn(cli, bufio.NewReaderSize(cli, 4096), "fuzz", dopts, maxFrame)
+		c := newConn(cli, "fuzz", dopts, maxFrame)
 		calls := make(chan error, 2)
 		for range 2 {
 			go func() {

@@ -24,15 +24,12 @@ const (
 	mSlow              // sleeps 200ms, then echoes
 	mUnavail           // the method itself fails with an error wrapping ErrUnavailable
 	mBlockFirst        // like mBlock the first time blockFirst is seen false, else like mEcho
+	mSleep             // sleeps for the duration its args encode (sleepArgs), then succeeds
 )
 
 var errBoom = errors.New("boom")
 
-func init() {
-	if err := codegen.RegisterError("rpc_test.errBoom", errBoom); err != nil {
-		panic(err)
-	}
-}
+func init() { codegen.RegisterError("rpc_test.errBoom", errBoom) }
 
 // testHandlers observes what the handlers saw.
 type testHandlers struct {
@@ -96,7 +93,25 @@ func (th *testHandlers) handlers() []codegen.Handler {
 			}
 			return echo(ctx, args, out)
 		},
+		mSleep: func(_ context.Context, args []byte, _ *codegen.Encoder) error {
+			th.calls.Add(1)
+			var d codegen.Decoder
+			d.Reset(args)
+			dur := time.Duration(d.Int64())
+			if err := d.Done(); err != nil {
+				return err
+			}
+			time.Sleep(dur)
+			return nil
+		},
 	}
+}
+
+// sleepArgs encodes the arguments of mSleep.
+func sleepArgs(d time.Duration) []byte {
+	var e codegen.Encoder
+	e.Int64(int64(d))
+	return e.Data()
 }
 
 type testServer struct {

@@ -24,6 +24,25 @@ type PoolOptions struct {
 	// whose last dial failed (defaults 20ms and 5s); the wait doubles per
 	// failure, with jitter.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxWait bounds how long a call waits for an address while the
+	// component's outage is transient (Outage.Transient), when the call's
+	// context has no earlier deadline (default DefaultMaxWait).
+	MaxWait time.Duration
+}
+
+// DefaultMaxWait is the default of PoolOptions.MaxWait.
+const DefaultMaxWait = 10 * time.Second
+
+// redialGrace is the longest a call waits for the redial of an address
+// whose last dial failed, when no address is usable.
+const redialGrace = 250 * time.Millisecond
+
+// An Outage says why a component has no address: callers' errors name the
+// reason, and a transient outage (replicas are starting or restarting)
+// makes calls wait for an address instead of failing at once.
+type Outage struct {
+	Reason    string // "stopped", "restarting: killed by signal killed", ...
+	Transient bool
 }
 
 // A Pool spreads calls over the replicas of a component: one Conn per
@@ -39,9 +58,10 @@ type Pool struct {
 	mu      sync.Mutex
 	eps     []*endpoint
 	byAddr  map[string]*endpoint
+	outage  Outage // why eps is empty
 	next    int
 	closed  bool
-	changed chan struct{} // closed (and replaced) whenever a dial ends
+	changed chan struct{} // closed (and replaced) whenever a dial ends or the addresses change
 }
 
 type endpoint struct {
@@ -65,17 +85,25 @@ func NewPool(opts PoolOptions) *Pool {
 	if opts.MaxBackoff < opts.MinBackoff {
 		opts.MaxBackoff = max(5*time.Second, opts.MinBackoff)
 	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = DefaultMaxWait
+	}
 	return &Pool{opts: opts, byAddr: map[string]*endpoint{}, changed: make(chan struct{})}
 }
 
-// Update sets the addresses calls go to. Connections to removed addresses
-// take no new calls and close once their calls in flight have finished.
-func (p *Pool) Update(addrs []string) {
+// Update sets the addresses calls go to, as Route with no outage.
+func (p *Pool) Update(addrs []string) { p.Route(addrs, Outage{}) }
+
+// Route sets the addresses calls go to and, for when there are none, the
+// outage callers are told of. Connections to removed addresses take no new
+// calls and close once their calls in flight have finished.
+func (p *Pool) Route(addrs []string, o Outage) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return
 	}
+	p.outage = o
 	eps := make([]*endpoint, 0, len(addrs))
 	keep := make(map[string]*endpoint, len(addrs))
 	for _, a := range addrs {
@@ -126,14 +154,17 @@ func (p *Pool) wakeLocked() {
 // Call sends a call to one of the addresses, round robin. A call that was not
 // delivered (codegen.ErrUnavailable) is tried on another address; if retry is
 // set (the method is idempotent), so is one interrupted after it was sent
-// (codegen.ErrInterrupted). At most maxAttempts tries are made. With no usable
-// address, Call fails at once with an error wrapping codegen.ErrUnavailable.
+// (codegen.ErrInterrupted). At most maxAttempts tries are made. With no
+// address, Call fails with an error wrapping codegen.ErrUnavailable that
+// names the component and the outage's reason: at once, or, if the outage is
+// transient, once ctx or MaxWait has run out with still no address.
 func (p *Pool) Call(ctx context.Context, component string, method int, args []byte, retry bool) ([]byte, error) {
 	var triedBuf [maxAttempts]*endpoint
 	tried := triedBuf[:0]
 	var lastErr error
+	var waitUntil time.Time // set once the call first waits for an address
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		ep, c, again, err := p.pick(ctx, tried)
+		ep, c, again, err := p.pick(ctx, component, tried, &waitUntil)
 		if err != nil {
 			if lastErr != nil && ctx.Err() == nil {
 				return nil, lastErr
@@ -172,17 +203,32 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // pick returns a live, non-draining connection, preferring addresses not in
 // tried (again reports that none was left). It starts dials for addresses
-// without a connection, and waits for one only when nothing is ready.
-func (p *Pool) pick(ctx context.Context, tried []*endpoint) (*endpoint, *Conn, bool, error) {
+// without a connection, and waits for one only when nothing is ready, or,
+// while there is no address and the outage is transient, until *waitUntil
+// (set on the first such wait).
+func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, waitUntil *time.Time) (*endpoint, *Conn, bool, error) {
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, nil, false, unavailable("pool", errors.New("pool closed"))
+			return nil, nil, false, &outageError{component: component, reason: "the caller is shutting down"}
 		}
 		if len(p.eps) == 0 {
+			o, wait := p.outage, p.changed
 			p.mu.Unlock()
-			return nil, nil, false, unavailable("pool", errors.New("no addresses"))
+			if !o.Transient {
+				return nil, nil, false, &outageError{component: component, reason: o.Reason}
+			}
+			if waitUntil.IsZero() {
+				*waitUntil = time.Now().Add(p.opts.MaxWait)
+			}
+			if err := waitChange(ctx, wait, *waitUntil); err != nil {
+				if ctx.Err() != nil {
+					return nil, nil, false, err
+				}
+				return nil, nil, false, &outageError{component: component, reason: o.Reason, waited: p.opts.MaxWait}
+			}
+			continue
 		}
 		now := time.Now()
 		start := p.next
@@ -208,14 +254,32 @@ func (p *Pool) pick(ctx context.Context, tried []*endpoint) (*endpoint, *Conn, b
 				break // wait for a dial rather than reuse a failed address
 			}
 		}
+		wait := p.changed
 		if !dialing {
+			// Every address failed its last dial (a replica restarting at
+			// the same address before the new routes arrive, say): wait for
+			// a redial due soon, within the call's wait budget, rather than
+			// fail at once. Addresses that keep failing back off past
+			// redialGrace, and then calls fail at once.
+			retry := p.eps[0].retryAt
+			for _, ep := range p.eps[1:] {
+				retry = minTime(retry, ep.retryAt)
+			}
 			p.mu.Unlock()
+			if waitUntil.IsZero() {
+				*waitUntil = now.Add(p.opts.MaxWait)
+			}
 			if lastErr == nil {
 				lastErr = errors.New("no usable address")
 			}
-			return nil, nil, false, unavailable("pool", lastErr)
+			if !retry.Before(*waitUntil) || retry.Sub(now) > redialGrace {
+				return nil, nil, false, unavailable(shortName(component), lastErr)
+			}
+			if err := waitChange(ctx, wait, retry); err != nil && ctx.Err() != nil {
+				return nil, nil, false, err
+			}
+			continue
 		}
-		wait := p.changed
 		p.mu.Unlock()
 		select {
 		case <-wait:
@@ -224,6 +288,54 @@ func (p *Pool) pick(ctx context.Context, tried []*endpoint) (*endpoint, *Conn, b
 		}
 	}
 }
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// waitChange waits until changed is closed, ctx ends (its error is
+// returned) or until passes (errWaitOver).
+func waitChange(ctx context.Context, changed <-chan struct{}, until time.Time) error {
+	t := time.NewTimer(time.Until(until))
+	defer t.Stop()
+	select {
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errWaitOver
+	}
+}
+
+var errWaitOver = errors.New("rpc: gave up waiting for an address")
+
+// An outageError is the error of a call to a component that has no
+// address: it names the component and why.
+type outageError struct {
+	component string
+	reason    string
+	waited    time.Duration // how long the call waited for an address, if it did
+}
+
+func (e *outageError) Error() string {
+	msg := "component " + shortName(e.component) + " is unavailable"
+	if e.reason != "" {
+		msg += ": " + e.reason
+	}
+	if e.waited > 0 {
+		msg += fmt.Sprintf(" (no replica came back within %s)", e.waited)
+	}
+	return msg
+}
+
+func (e *outageError) Unwrap() error { return codegen.ErrUnavailable }
+
+// shortName turns "example.com/shop/cart.Cart" into "cart.Cart".
+func shortName(full string) string { return full[strings.LastIndex(full, "/")+1:] }
 
 func contains(eps []*endpoint, ep *endpoint) bool {
 	for _, e := range eps {

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -193,5 +194,78 @@ func TestSplitAddr(t *testing.T) {
 		if n, a := splitAddr(addr); n != want[0] || a != want[1] {
 			t.Errorf("splitAddr(%q) = %q, %q; want %q, %q", addr, n, a, want[0], want[1])
 		}
+	}
+}
+
+// A component without addresses fails its callers at once with an error
+// naming it and the outage's reason.
+func TestPoolOutageFailsFast(t *testing.T) {
+	pool := NewPool(PoolOptions{})
+	defer pool.Close()
+	pool.Route(nil, Outage{Reason: "stopped by pilotage stop"})
+	start := time.Now()
+	_, err := pool.Call(context.Background(), testComponent, mEcho, nil, true)
+	if !errors.Is(err, codegen.ErrUnavailable) {
+		t.Fatalf("call: %v, want ErrUnavailable", err)
+	}
+	if want := "component rpc.Test is unavailable: stopped by pilotage stop"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %v: a stopped component must fail at once", d)
+	}
+}
+
+// While the outage is transient, a call waits for an address, and goes
+// through once one appears.
+func TestPoolTransientOutageWaits(t *testing.T) {
+	ts := startServer(t, "unix", ServerOptions{})
+	pool := NewPool(PoolOptions{})
+	defer pool.Close()
+	pool.Route(nil, Outage{Reason: "restarting", Transient: true})
+	time.AfterFunc(200*time.Millisecond, func() { pool.Update([]string{ts.poolAddr()}) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := pool.Call(ctx, testComponent, mEcho, encodeBytes([]byte("hi")), false)
+	if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+	if got := decodeBytes(t, res); string(got) != "hi" {
+		t.Errorf("got %q", got)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("returned after %v, before the address appeared", d)
+	}
+}
+
+// A transient outage that lasts is waited out for MaxWait at most, or
+// until the caller's deadline if that comes first.
+func TestPoolTransientOutageBounded(t *testing.T) {
+	pool := NewPool(PoolOptions{MaxWait: 300 * time.Millisecond})
+	defer pool.Close()
+	pool.Route(nil, Outage{Reason: "restarting", Transient: true})
+	start := time.Now()
+	_, err := pool.Call(context.Background(), testComponent, mEcho, nil, true)
+	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
+		t.Errorf("gave up after %v, want about 300ms", d)
+	}
+	if !errors.Is(err, codegen.ErrUnavailable) || !strings.Contains(err.Error(), "restarting (no replica came back within 300ms)") {
+		t.Errorf("error %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := pool.Call(ctx, testComponent, mEcho, nil, true); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("with a 50ms deadline: %v, want DeadlineExceeded", err)
+	}
+	// A change to a permanent outage ends the wait at once.
+	pool2 := NewPool(PoolOptions{})
+	defer pool2.Close()
+	pool2.Route(nil, Outage{Reason: "restarting", Transient: true})
+	time.AfterFunc(100*time.Millisecond, func() { pool2.Route(nil, Outage{Reason: "failed"}) })
+	start = time.Now()
+	_, err = pool2.Call(context.Background(), testComponent, mEcho, nil, true)
+	if d := time.Since(start); d > 3*time.Second || err == nil || !strings.HasSuffix(err.Error(), "is unavailable: failed") {
+		t.Errorf("after %v: %v", d, err)
 	}
 }

@@ -15,6 +15,9 @@ import (
 // large frames does not pin memory for the life of the connection.
 const maxRetainedBuf = 4 << 20
 
+// initialSendBuf is the capacity of a new send buffer.
+const initialSendBuf = 16 << 10
+
 // flushRounds bounds how many batches a writer flushes for others before it
 // hands the work to the connection's writer goroutine and returns to its call.
 const flushRounds = 4
@@ -74,6 +77,7 @@ type sendQueue struct {
 	spareExt []extSeg
 	flushing bool
 	handoff  bool  // the writer goroutine owns the flush
+	running  bool  // the writer goroutine was started
 	err      error // sticky: once set nothing more is written
 	appended uint64
 	written  uint64 // stream offset up to which bytes were written
@@ -114,7 +118,7 @@ type releaser interface{ release() }
 func newSendQueue(nc net.Conn, writeTimeout time.Duration, maxQueued int, onError func(error)) *sendQueue {
 	q := &sendQueue{
 		nc: nc, onError: onError, writeTimeout: writeTimeout, maxQueued: maxQueued,
-		kick: make(chan struct{}, 1), buf: make([]byte, 0, 16<<10),
+		kick: make(chan struct{}, 1),
 	}
 	q.idle.L = &q.mu
 	q.space.L = &q.mu
@@ -152,6 +156,9 @@ func (q *sendQueue) enqueue(hdr *[headerLen]byte, prefix, body []byte, owner rel
 			owner.release()
 		}
 		return err
+	}
+	if q.buf == nil { // made on first use: a connection that sends nothing costs nothing
+		q.buf = make([]byte, 0, initialSendBuf)
 	}
 	q.buf = append(q.buf, hdr[:]...)
 	q.buf = append(q.buf, prefix...)
@@ -281,9 +288,14 @@ func (q *sendQueue) setWriteDeadlineLocked(t time.Time) {
 	q.wdl = t
 }
 
-// handOffLocked gives the flush to the writer goroutine and releases q.mu.
+// handOffLocked gives the flush to the writer goroutine, starting it the
+// first time, and releases q.mu.
 func (q *sendQueue) handOffLocked() {
 	q.handoff = true
+	if !q.running {
+		q.running = true
+		go q.run()
+	}
 	q.mu.Unlock()
 	select {
 	case q.kick <- struct{}{}:
@@ -411,8 +423,9 @@ func (q *sendQueue) detach(o releaser) bool {
 	return true
 }
 
-// run is the connection's writer goroutine: it takes over flushes handed off
-// by writers, and exits once the queue has failed.
+// run is the connection's writer goroutine, started by the first hand-off (a
+// connection whose writers never need one has none): it takes over flushes
+// handed off by writers, and exits once the queue has failed.
 func (q *sendQueue) run() {
 	for range q.kick {
 		q.mu.Lock()
@@ -454,4 +467,11 @@ func (q *sendQueue) waitIdle() {
 		q.idle.Wait()
 	}
 	q.mu.Unlock()
+}
+
+// wroteUpTo reports whether the bytes up to stream offset off were written.
+func (q *sendQueue) wroteUpTo(off uint64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.written >= off
 }

@@ -28,9 +28,16 @@ type ServerOptions struct {
 	// frame limit). A handler whose results would pass it waits for the
 	// queue to drain before they are queued.
 	MaxQueuedBytes int
-	// HandshakeTimeout bounds the wait for a new connection's preface
-	// (default 10s).
+	// HandshakeTimeout bounds the exchange of prefaces on a new connection
+	// (default DefaultHandshakeTimeout); a client that has not completed it
+	// by then is disconnected.
 	HandshakeTimeout time.Duration
+	// FrameTimeout bounds how long a frame from a client may stall: once its
+	// first byte has arrived, each of the next must arrive within it, or the
+	// connection is closed and its handlers cancelled (default
+	// DefaultFrameTimeout; negative: no bound). The wait for a frame to begin
+	// is not bounded: an idle connection stays open.
+	FrameTimeout time.Duration
 	// Logger receives connection errors (protocol violations, failed
 	// handshakes). Nil discards them.
 	Logger *slog.Logger
@@ -63,7 +70,10 @@ func NewServer(opts ServerOptions) *Server {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
 	if opts.HandshakeTimeout <= 0 {
-		opts.HandshakeTimeout = 10 * time.Second
+		opts.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if opts.FrameTimeout == 0 {
+		opts.FrameTimeout = DefaultFrameTimeout
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -19,6 +19,7 @@ import (
 type serverConn struct {
 	s  *Server
 	nc net.Conn
+	fr *frameReader // under the bufio.Reader made once the handshake is done
 	q  *sendQueue
 
 	ctx    context.Context // parent of every handler's context
@@ -39,7 +40,7 @@ type serverConn struct {
 }
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
-	sc := &serverConn{s: s, nc: nc, inflight: map[uint64]context.CancelFunc{}, readDone: make(chan struct{})}
+	sc := &serverConn{s: s, nc: nc, fr: newFrameReader(nc, s.opts.FrameTimeout), inflight: map[uint64]context.CancelFunc{}, readDone: make(chan struct{})}
 	sc.ctx, sc.cancel = context.WithCancel(context.Background())
 	sc.q = newSendQueue(nc, s.opts.WriteTimeout, 0, func(err error) { sc.close(fmt.Errorf("write: %w", err)) })
 	return sc
@@ -47,15 +48,15 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 
 func (sc *serverConn) serve() {
 	defer close(sc.readDone)
-	br := bufio.NewReaderSize(sc.nc, readBufferSize)
-	if err := sc.handshake(br); err != nil {
+	// Until the handshake is done the connection holds no read buffer, so a
+	// client that never completes it costs next to nothing.
+	if err := sc.handshake(); err != nil {
 		sc.s.opts.Logger.Debug("rpc: handshake failed", "remote", sc.nc.RemoteAddr(), "err", err)
 		sc.close(err)
 		return
 	}
-	go sc.q.run()
-	err := sc.readLoop(br)
-	if errors.Is(err, errProtocol) {
+	err := sc.readLoop(bufio.NewReaderSize(sc.fr, readBufferSize))
+	if errors.Is(err, errProtocol) || errors.Is(err, errFrameStalled) {
 		sc.s.opts.Logger.Warn("rpc: closing connection", "remote", sc.nc.RemoteAddr(), "err", err)
 	}
 	sc.mu.Lock()
@@ -72,13 +73,16 @@ func (sc *serverConn) stopReading() {
 	sc.mu.Lock()
 	sc.quiesced = true
 	sc.mu.Unlock()
-	sc.nc.SetReadDeadline(time.Unix(1, 0))
+	sc.fr.stop()
 	<-sc.readDone
 }
 
-func (sc *serverConn) handshake(br *bufio.Reader) error {
+// handshake reads the client's preface (straight from the connection: it is
+// exactly prefaceLen bytes, and the client sends nothing more before it has
+// our answer) and answers with ours, within the handshake timeout.
+func (sc *serverConn) handshake() error {
 	sc.nc.SetDeadline(time.Now().Add(sc.s.opts.HandshakeTimeout))
-	peer, err := readPreface(br)
+	peer, err := readPreface(sc.nc)
 	if err != nil {
 		return fmt.Errorf("rpc: handshake: %w", err)
 	}
@@ -106,12 +110,22 @@ func (sc *serverConn) readLoop(br *bufio.Reader) error {
 	max := sc.s.opts.MaxFrameSize
 	var off uint64 // stream offset, counted as the client counts it
 	for {
+		sc.fr.atFrameStart(br.Buffered() > 0)
 		h, err := readHeader(br, max)
 		if err != nil {
 			return err
 		}
 		off += uint64(headerLen + h.n)
 		switch h.typ {
+		case framePing:
+			// Answered here, whatever the handlers are doing: the client
+			// must not take a slow handler for a frozen server.
+			if h.n != 0 {
+				return fmt.Errorf("%w: ping with %d-byte payload", errProtocol, h.n)
+			}
+			var hdr [headerLen]byte
+			putHeader(&hdr, framePong, 0, h.id)
+			sc.q.enqueue(&hdr, nil, nil, nil, nil, unlimited) // fails only once the connection is closing
 		case frameRequest:
 			if err := sc.request(br, h, off); err != nil {
 				return err
