@@ -1,6 +1,9 @@
 // Package config reads pilotage.toml, the one configuration file of an
 // application. Decoding is strict: a key that nothing reads is an error, so a
-// typo is reported instead of silently ignored.
+// typo is reported instead of silently ignored, and so is a value that would
+// otherwise be reinterpreted (replicas = 0, a negative duration). Errors say
+// where the problem is, as "file:line:col: message" when the decoder knows
+// the place.
 //
 //	[app]
 //	name = "shop"
@@ -10,18 +13,24 @@
 //
 //	[components."catalog.Catalog"]   # or the full "example.com/shop/catalog.Catalog"
 //	currency = "EUR"
+//
+// Parse checks what the file alone can tell; the checks that need the
+// application's components (CheckComponents, CheckComponentConfigs,
+// CheckListeners) are made by whoever knows them, before anything starts.
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 )
 
-// File is a parsed configuration file.
+// File is a parsed configuration file. It is not safe for concurrent use:
+// decoding a component's section records which keys were read.
 type File struct {
 	Path      string // where it was read from, for messages; empty if built in memory
 	App       App
@@ -29,19 +38,22 @@ type File struct {
 	Run       Run
 	Units     map[string]Unit
 
+	text       string // the file's text, to find where a key is
 	components map[string]toml.Primitive
 	meta       toml.MetaData
-	used       map[string]bool // component section keys that were decoded
 }
 
 // App holds the [app] section.
 type App struct {
-	Name string `toml:"name"`
+	Name string `toml:"name"` // see CheckAppName
 }
 
-// Listener holds a [listeners.NAME] section.
+// Listener holds a [listeners.NAME] section. Under pilotage run, the
+// supervisor serves the address and bounds its connections.
 type Listener struct {
-	Address string `toml:"address"` // host:port; empty means a free loopback port
+	Address        string   `toml:"address"`         // host:port; empty means a free loopback port
+	MaxConnections int      `toml:"max_connections"` // client connections at once (pilotage run); at least 1 if set
+	IdleTimeout    Duration `toml:"idle_timeout"`    // a connection idle for this long is closed (pilotage run); positive if set
 }
 
 type raw struct {
@@ -53,17 +65,23 @@ type raw struct {
 }
 
 // Parse parses the text of a configuration file; path is used in messages.
+// It reports every problem the file alone shows: unknown keys (outside
+// component sections, which CheckComponentConfigs checks) and values out of
+// range.
 func Parse(path, text string) (*File, error) {
+	f := &File{Path: path, text: text}
 	var r raw
 	md, err := toml.Decode(text, &r)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", where(path), err)
+		return nil, f.decodeError(md, err)
 	}
-	// Component sections are checked when decoded, by DecodeComponent.
-	if err := unknownKeys(path, md, func(k toml.Key) bool { return k[0] != "components" }); err != nil {
-		return nil, err
+	f.App, f.Listeners, f.Run, f.Units, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Components, md
+	errs := f.unknownKeys(func(k toml.Key) bool { return k[0] != "components" })
+	errs = append(errs, f.validate()...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
-	return &File{Path: path, App: r.App, Listeners: r.Listeners, Run: r.Run, Units: r.Units, components: r.Components, meta: md, used: map[string]bool{}}, nil
+	return f, nil
 }
 
 // Read parses the file at path.
@@ -76,7 +94,7 @@ func Read(path string) (*File, error) {
 }
 
 // Empty returns the configuration used when there is no file.
-func Empty() *File { return &File{used: map[string]bool{}} }
+func Empty() *File { return &File{} }
 
 // DecodeComponent decodes the section of the component with full name
 // "import/path.Iface" into dst. The section may be keyed by the full name or
@@ -87,58 +105,122 @@ func (f *File) DecodeComponent(fullName string, dst any) error {
 	if !ok {
 		return nil
 	}
-	f.used[key] = true
+	return errors.Join(f.decodeSection(key, dst)...)
+}
+
+// decodeSection decodes [components.key] into dst and returns every
+// problem: a value of the wrong type, or keys dst has no field for.
+func (f *File) decodeSection(key string, dst any) []error {
 	if err := f.meta.PrimitiveDecode(f.components[key], dst); err != nil {
-		return fmt.Errorf("config %s: [components.%q]: %w", where(f.Path), key, err)
+		return []error{f.decodeError(f.meta, err)}
 	}
-	return unknownKeys(f.Path, f.meta, func(k toml.Key) bool {
-		return len(k) > 2 && k[0] == "components" && k[1] == key
-	})
+	return f.unknownKeys(inSection(key))
+}
+
+// inSection selects the keys inside [components.key].
+func inSection(key string) func(toml.Key) bool {
+	return func(k toml.Key) bool { return len(k) > 2 && k[0] == "components" && k[1] == key }
 }
 
 func (f *File) sectionKey(fullName string) (string, bool) {
 	if _, ok := f.components[fullName]; ok {
 		return fullName, true
 	}
-	short := fullName[strings.LastIndex(fullName, "/")+1:]
+	short := shortName(fullName)
 	_, ok := f.components[short]
 	return short, ok
 }
 
-// CheckComponents reports sections that name no component in known (full
-// names), so a misspelt section is not ignored.
+// CheckComponents reports every [components.X] section that does not name
+// exactly one component of known (full names): a misspelt name, a short
+// name two components share, or a component given two sections (by full
+// and by short name).
 func (f *File) CheckComponents(known []string) error {
-	names := map[string]bool{}
+	byShort := map[string][]string{}
 	for _, n := range known {
-		names[n] = true
-		names[n[strings.LastIndex(n, "/")+1:]] = true
+		byShort[shortName(n)] = append(byShort[shortName(n)], n)
 	}
-	var bad []string
-	for key := range f.components {
-		if !names[key] {
-			bad = append(bad, key)
+	var errs []error
+	for _, key := range f.sectionKeys() {
+		where := f.Where("components", key)
+		switch {
+		case slices.Contains(known, key):
+			if _, dup := f.components[shortName(key)]; dup && key != shortName(key) {
+				errs = append(errs, fmt.Errorf("%s: [components.%q] and [components.%q] both configure %s: keep one", where, key, shortName(key), key))
+			}
+		case len(byShort[key]) == 1:
+		case len(byShort[key]) > 1:
+			errs = append(errs, fmt.Errorf("%s: [components.%q] names %s: use the full name", where, key, strings.Join(byShort[key], " and ")))
+		default:
+			errs = append(errs, fmt.Errorf("%s: [components.%q] names no component of this application (known: %s)", where, key, strings.Join(known, ", ")))
 		}
 	}
-	if len(bad) == 0 {
-		return nil
-	}
-	sort.Strings(bad)
-	return fmt.Errorf("config %s: [components.%q] names no component of this application (known: %s)", where(f.Path), bad[0], strings.Join(known, ", "))
+	return errors.Join(errs...)
 }
 
-// unknownKeys reports the first key selected by in that decoding did not consume.
-func unknownKeys(path string, md toml.MetaData, in func(toml.Key) bool) error {
-	for _, k := range md.Undecoded() {
-		if len(k) > 0 && in(k) {
-			return fmt.Errorf("config %s: unknown key %q", where(path), k.String())
+// CheckComponentConfigs checks every [components.X] section against the
+// application's components, before any of them starts. configs maps the
+// full name of each component to a pointer to a fresh value of its config
+// type (what pilotage.WithConfig holds), or to nil if it has none. Each
+// section must name one component (see CheckComponents) and decode strictly
+// into its config type; a component without one takes no keys. It reports
+// every problem.
+func (f *File) CheckComponentConfigs(configs map[string]any) error {
+	known := make([]string, 0, len(configs))
+	for name := range configs {
+		known = append(known, name)
+	}
+	slices.Sort(known)
+	if err := f.CheckComponents(known); err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range known {
+		key, ok := f.sectionKey(name)
+		if !ok {
+			continue
+		}
+		dst := configs[name]
+		if dst == nil {
+			if !slices.ContainsFunc(f.meta.Keys(), inSection(key)) {
+				continue // an empty section configures nothing
+			}
+			errs = append(errs, fmt.Errorf("%s: [components.%q]: %s takes no configuration (its implementation embeds no pilotage.WithConfig)", f.Where("components", key), key, name))
+			continue
+		}
+		errs = append(errs, f.decodeSection(key, dst)...)
+	}
+	return errors.Join(errs...)
+}
+
+// CheckListeners reports every [listeners.X] section that names none of
+// declared, the listeners the application's components declare.
+func (f *File) CheckListeners(declared []string) error {
+	var errs []error
+	for _, name := range sortedKeys(f.Listeners) {
+		if !slices.Contains(declared, name) {
+			known := "it declares none"
+			if len(declared) > 0 {
+				sorted := slices.Sorted(slices.Values(declared))
+				known = "known: " + strings.Join(slices.Compact(sorted), ", ")
+			}
+			errs = append(errs, fmt.Errorf("%s: [listeners.%s] names no listener of this application (%s)", f.Where("listeners", name), name, known))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-func where(path string) string {
-	if path == "" {
-		return "(inline)"
+// sectionKeys returns the keys of [components.X], sorted.
+func (f *File) sectionKeys() []string { return sortedKeys(f.components) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	return path
+	slices.Sort(keys)
+	return keys
 }
+
+// shortName turns "example.com/shop/cart.Cart" into "cart.Cart".
+func shortName(full string) string { return full[strings.LastIndex(full, "/")+1:] }

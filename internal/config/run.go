@@ -6,28 +6,37 @@ import (
 )
 
 // Run holds the [run] section: how "pilotage run" lays the application out
-// as processes.
+// as processes. Parse rejects values out of range, so a zero field means
+// the key is absent: the default applies.
 //
 //	[run]
-//	replicas = 2                                 # processes per group (default 2)
+//	replicas = 2                                 # processes per group (default: see below)
 //	colocate = [["cart.Cart", "catalog.Catalog"]] # components sharing a process
 //	start_limit = 5                              # starts within start_interval, then failed
 //	start_interval = "30s"
+//	restart_cooldown = "1m"                      # then wait this long before trying again
 //
 //	[run.components."catalog.Catalog"]
 //	replicas = 3
 //	restart_dependents = true                    # like systemd PartOf=
+//
+// Without replicas, a group runs 2 processes, but the group of the main
+// component runs 1 unless the main component has a listener: its app
+// function runs once per process.
 type Run struct {
-	Replicas      int                     `toml:"replicas"`
-	Colocate      [][]string              `toml:"colocate"`
-	StartLimit    int                     `toml:"start_limit"`
-	StartInterval Duration                `toml:"start_interval"`
-	Components    map[string]RunComponent `toml:"components"`
+	Replicas      int        `toml:"replicas"`    // at least 1 if set
+	Colocate      [][]string `toml:"colocate"`    // groups of component names
+	StartLimit    int        `toml:"start_limit"` // at least 1 if set
+	StartInterval Duration   `toml:"start_interval"`
+	// RestartCooldown is how long a replica that hit its start limit waits
+	// before it is tried again; positive if set.
+	RestartCooldown Duration                `toml:"restart_cooldown"`
+	Components      map[string]RunComponent `toml:"components"`
 }
 
 // RunComponent holds per-component settings of [run.components.NAME].
 type RunComponent struct {
-	Replicas          int  `toml:"replicas"`
+	Replicas          int  `toml:"replicas"` // at least 1 if set
 	RestartDependents bool `toml:"restart_dependents"`
 }
 
@@ -56,6 +65,7 @@ type Unit struct {
 
 // Probe says how to tell that a unit is ready: the first of TCP, HTTP and
 // Exec that is set, tried every Interval until it passes or Timeout passes.
+// Interval and Timeout are positive if set, and need a probe.
 type Probe struct {
 	TCP      string   `toml:"tcp"`
 	HTTP     string   `toml:"http"`
@@ -64,7 +74,9 @@ type Probe struct {
 	Timeout  Duration `toml:"timeout"`
 }
 
-// Duration is a time.Duration written as a string such as "30s".
+// Duration is a time.Duration written as a string such as "30s". Parse
+// rejects durations that are not positive, so the zero Duration means "not
+// set".
 type Duration struct{ time.Duration }
 
 // UnmarshalText parses a duration string.

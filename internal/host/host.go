@@ -102,7 +102,8 @@ type instance struct {
 	listeners []string // names of the listeners opened for it
 }
 
-// New returns a Host for the registered components.
+// New returns a Host for the registered components, once the configuration
+// passed CheckConfig: nothing starts with a configuration that is wrong.
 func New(opts Options) (*Host, error) {
 	comps, err := codegen.Components()
 	if err != nil {
@@ -115,12 +116,10 @@ func New(opts Options) (*Host, error) {
 		opts.Logger = slog.Default()
 	}
 	h := &Host{opts: opts, components: map[reflect.Type]codegen.Component{}, instances: map[reflect.Type]*instance{}, listeners: map[string]net.Listener{}}
-	names := make([]string, 0, len(comps))
 	for _, c := range comps {
 		h.components[c.Type] = c
-		names = append(names, c.Name)
 	}
-	if err := opts.Config.CheckComponents(names); err != nil {
+	if err := checkConfig(opts.Config, comps); err != nil {
 		return nil, err
 	}
 	if opts.Mode == RPC {

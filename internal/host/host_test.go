@@ -52,6 +52,41 @@ func TestFailedInitReleasesListener(t *testing.T) {
 	l.Close()
 }
 
+// New checks the whole configuration before anything starts, in Local mode
+// (go run .) as in the others: a component section that does not decode
+// into its config type, even of a component nothing would start, a section
+// for a component without config, and a [listeners.X] no component
+// declares. Every problem is reported, with its place in the file.
+func TestNewChecksConfigUpFront(t *testing.T) {
+	cfg, err := config.Parse("test.toml", `[components."testapp.Web"]
+fail_init = true
+bsae = "/"
+
+[components."testapp.Calc"]
+x = 1
+
+[listeners.sitee]
+address = "127.0.0.1:0"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := host.New(host.Options{Mode: host.Local, Config: cfg})
+	if err == nil {
+		h.Shutdown(context.Background())
+		t.Fatal("New accepted the configuration")
+	}
+	for _, want := range []string{
+		`test.toml:3:9: unknown key "components.\"testapp.Web\".bsae"`,
+		`test.toml:5: [components."testapp.Calc"]: github.com/pilotage/pilotage/internal/testapp.Calc takes no configuration`,
+		`test.toml:8: [listeners.sitee] names no listener of this application (known: site)`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("New: %v\nwant an error containing %q", err, want)
+		}
+	}
+}
+
 // inProcess is a codegen.Caller that serves calls with a component's server
 // stub, as another process would.
 type inProcess struct {

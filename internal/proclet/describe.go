@@ -4,13 +4,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 
 	"github.com/pilotage/pilotage/codegen"
+	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/host"
 )
 
-// Describe writes the Description of the registered components as JSON.
+// ConfigEnvVar names the configuration file. pilotage.Run reads it under
+// "go run ."; the describe run checks that file (Describe).
+const ConfigEnvVar = "PILOTAGE_CONFIG"
+
+// Describe writes the Description of the registered components as JSON. If
+// $PILOTAGE_CONFIG names a file, the Description also lists its problems,
+// checked as every process will check it (host.CheckConfig): only this
+// binary knows the components' config types, so the supervisor learns here,
+// before it starts anything, that a component section does not fit.
 func Describe(w io.Writer, mainIface reflect.Type) error {
 	comps, err := codegen.Components()
 	if err != nil {
@@ -35,7 +45,36 @@ func Describe(w io.Writer, mainIface reflect.Type) error {
 		}
 		d.Components = append(d.Components, info)
 	}
+	if path := os.Getenv(ConfigEnvVar); path != "" {
+		d.ConfigErrors = problems(checkConfigFile(path))
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(d)
+}
+
+// checkConfigFile reads the configuration at path and checks it against
+// the registered components.
+func checkConfigFile(path string) error {
+	cfg, err := config.Read(path)
+	if err != nil {
+		return err
+	}
+	return host.CheckConfig(cfg)
+}
+
+// problems lists the messages of err, one per error joined in it
+// (errors.Join), so that the supervisor can report each on its own line.
+func problems(err error) []string {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, problems(e)...)
+		}
+		return out
+	}
+	return []string{err.Error()}
 }

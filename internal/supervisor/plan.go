@@ -3,6 +3,10 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -13,7 +17,10 @@ import (
 )
 
 // DefaultReplicas is the number of processes per group when the
-// configuration does not say.
+// configuration does not say, but for the group of the main component: it
+// runs 1 process unless the main component has a listener, since its app
+// function runs once per process (a program that prints and returns must
+// not run twice; a server behind a listener is balanced over replicas).
 const DefaultReplicas = 2
 
 // A Plan is the layout of an application as processes: its nodes (groups of
@@ -26,6 +33,7 @@ type Plan struct {
 	byName     map[string]*Node  // node name -> node
 	byComp     map[string]*Node  // component full name -> its group
 	comps      map[string]*Component
+	cfg        *config.File // to place errors in the file
 }
 
 // Component is one component of the application.
@@ -77,11 +85,12 @@ func (p *Plan) NodeOf(name string) (*Node, error) {
 func shortName(full string) string { return full[strings.LastIndex(full, "/")+1:] }
 
 // NewPlan lays out the application described by desc according to cfg.
+// Errors about the configuration start with their place in the file.
 func NewPlan(app string, desc *proclet.Description, cfg *config.File) (*Plan, error) {
 	if cfg == nil {
 		cfg = config.Empty()
 	}
-	p := &Plan{App: app, Listeners: map[string]string{}, byName: map[string]*Node{}, byComp: map[string]*Node{}, comps: map[string]*Component{}}
+	p := &Plan{App: app, Listeners: map[string]string{}, byName: map[string]*Node{}, byComp: map[string]*Node{}, comps: map[string]*Component{}, cfg: cfg}
 	if len(desc.Components) == 0 {
 		return nil, fmt.Errorf("plan: the application has no components")
 	}
@@ -113,12 +122,10 @@ func NewPlan(app string, desc *proclet.Description, cfg *config.File) (*Plan, er
 		names[i] = c.Name
 	}
 	if err := cfg.CheckComponents(names); err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
+		return nil, err
 	}
-	for l := range cfg.Listeners {
-		if _, ok := p.Listeners[l]; !ok {
-			return nil, fmt.Errorf("plan: config %s: [listeners.%s] names no listener of this application", cfg.Path, l)
-		}
+	if err := cfg.CheckListeners(slices.Collect(maps.Keys(p.Listeners))); err != nil {
+		return nil, err
 	}
 	runComps, err := p.runComponents(cfg)
 	if err != nil {
@@ -166,10 +173,7 @@ func (p *Plan) runComponents(cfg *config.File) (map[string]config.RunComponent, 
 	for k, v := range cfg.Run.Components {
 		full, err := p.resolve(k)
 		if err != nil {
-			return nil, fmt.Errorf("plan: config %s: [run.components.%q]: %w", cfg.Path, k, err)
-		}
-		if v.Replicas < 0 {
-			return nil, fmt.Errorf("plan: config %s: [run.components.%q]: replicas must not be negative", cfg.Path, k)
+			return nil, fmt.Errorf("%s: [run.components.%q]: %w", cfg.Where("run", "components", k), k, err)
 		}
 		out[full] = v
 	}
@@ -185,10 +189,10 @@ func (p *Plan) groups(cfg *config.File, runComps map[string]config.RunComponent)
 		for _, name := range set {
 			full, err := p.resolve(name)
 			if err != nil {
-				return fmt.Errorf("plan: config %s: [run] colocate[%d]: %w", cfg.Path, i, err)
+				return fmt.Errorf("%s: [run] colocate[%d]: %w", cfg.Where("run", "colocate"), i, err)
 			}
 			if seen[full] {
-				return fmt.Errorf("plan: config %s: [run] colocate: %s is in two groups", cfg.Path, shortName(full))
+				return fmt.Errorf("%s: [run] colocate: %s is in two groups", cfg.Where("run", "colocate"), shortName(full))
 			}
 			seen[full] = true
 			g = append(g, full)
@@ -201,13 +205,6 @@ func (p *Plan) groups(cfg *config.File, runComps map[string]config.RunComponent)
 		if !seen[c.Name] {
 			sets = append(sets, []string{c.Name})
 		}
-	}
-	defaultReplicas := cfg.Run.Replicas
-	if defaultReplicas < 0 {
-		return fmt.Errorf("plan: config %s: [run] replicas must not be negative", cfg.Path)
-	}
-	if defaultReplicas == 0 {
-		defaultReplicas = DefaultReplicas
 	}
 	// A group is named by its components' short names, unless another
 	// group would have the same name (two packages with the same name):
@@ -226,19 +223,27 @@ func (p *Plan) groups(cfg *config.File, runComps map[string]config.RunComponent)
 	}
 	for _, set := range sets {
 		n := &Node{Components: set}
-		replicas := 0
+		replicas := 0 // config.Parse rejects replicas < 1: 0 is "not set"
+		mainListens := false
 		for _, full := range set {
 			c := p.comps[full]
 			n.Listeners = append(n.Listeners, c.Listeners...)
 			n.Main = n.Main || c.Main
+			mainListens = mainListens || c.Main && len(c.Listeners) > 0
 			if rc, ok := runComps[full]; ok {
 				replicas = max(replicas, rc.Replicas)
 				n.RestartDependents = n.RestartDependents || rc.RestartDependents
 			}
 			p.byComp[full] = n
 		}
-		if replicas == 0 {
-			replicas = defaultReplicas
+		switch {
+		case replicas > 0:
+		case cfg.Run.Replicas > 0:
+			replicas = cfg.Run.Replicas
+		case n.Main && !mainListens:
+			replicas = 1
+		default:
+			replicas = DefaultReplicas
 		}
 		n.Replicas = replicas
 		n.Name = shortNames(set)
@@ -268,17 +273,9 @@ func (p *Plan) units(cfg *config.File) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		u := cfg.Units[name]
+		u := cfg.Units[name] // config.Parse checked its command and restart
 		if _, err := p.NodeOf(name); !errors.Is(err, control.ErrNotFound) {
-			return fmt.Errorf("plan: config %s: [units.%s]: the name is taken by a component", cfg.Path, name)
-		}
-		if u.Command == "" {
-			return fmt.Errorf("plan: config %s: [units.%s]: command is required", cfg.Path, name)
-		}
-		switch u.Restart {
-		case "", "on-failure", "always", "no":
-		default:
-			return fmt.Errorf("plan: config %s: [units.%s]: restart = %q: want on-failure, always or no", cfg.Path, name, u.Restart)
+			return fmt.Errorf("%s: [units.%s]: the name is taken by a component", cfg.Where("units", name), name)
 		}
 		n := &Node{Name: name, Unit: &u, Replicas: 1}
 		p.byName[name] = n
@@ -290,7 +287,7 @@ func (p *Plan) units(cfg *config.File) error {
 		}
 		full, err := p.resolve(ref)
 		if err != nil {
-			return nil, fmt.Errorf("plan: config %s: [units.%s] %s: %q is neither a unit nor a component: %w", cfg.Path, unit, field, ref, err)
+			return nil, fmt.Errorf("%s: [units.%s] %s: %q is neither a unit nor a component: %w", cfg.Where("units", unit, field), unit, field, ref, err)
 		}
 		return p.byComp[full], nil
 	}
@@ -317,6 +314,83 @@ func (p *Plan) units(cfg *config.File) error {
 		}
 	}
 	return nil
+}
+
+// CheckUnitCommands reports every [units] program that could not be
+// started, before anything is: a directory that does not exist, or a
+// command not found as the unit's shim will look for it. A command with a
+// slash is a path, relative to the unit's directory; another is searched
+// in the unit's PATH (its env's, else the supervisor's). appDir is the
+// app's working directory (Options.Dir).
+func (p *Plan) CheckUnitCommands(appDir string) error {
+	var errs []error
+	for _, n := range p.Nodes {
+		if !n.IsUnit() {
+			continue
+		}
+		u := n.Unit
+		dir := unitDir(appDir, u.Dir)
+		if u.Dir != "" {
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				errs = append(errs, fmt.Errorf("%s: [units.%s] dir = %q: not a directory (%s)", p.cfg.Where("units", n.Name, "dir"), n.Name, u.Dir, dir))
+				continue
+			}
+		}
+		if err := findCommand(u.Command, u.Env, dir); err != nil {
+			errs = append(errs, fmt.Errorf("%s: [units.%s] command = %q: %w", p.cfg.Where("units", n.Name, "command"), n.Name, u.Command, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unitDir returns the working directory of a unit whose dir setting is
+// dir: the app's directory if dir is empty, else dir, relative to the
+// app's directory.
+func unitDir(appDir, dir string) string {
+	switch {
+	case dir == "":
+		return appDir
+	case !filepath.IsAbs(dir) && appDir != "":
+		return filepath.Join(appDir, dir)
+	}
+	return dir
+}
+
+// findCommand finds command as exec.Command in a process with environment
+// os.Environ()+env and working directory dir would.
+func findCommand(command string, env []string, dir string) error {
+	if strings.Contains(command, "/") {
+		if !filepath.IsAbs(command) && dir != "" {
+			command = filepath.Join(dir, command)
+		}
+		_, err := exec.LookPath(command)
+		return err
+	}
+	path, ok := lastValue(env, "PATH")
+	if !ok {
+		_, err := exec.LookPath(command)
+		return err
+	}
+	for _, d := range filepath.SplitList(path) {
+		// A relative entry would be refused at start (exec.ErrDot).
+		if filepath.IsAbs(d) {
+			if _, err := exec.LookPath(filepath.Join(d, command)); err == nil {
+				return nil
+			}
+		}
+	}
+	return &exec.Error{Name: command, Err: exec.ErrNotFound}
+}
+
+// lastValue returns the value of the last setting of name in env, the one
+// a process started with env sees.
+func lastValue(env []string, name string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // sortNodes orders p.Nodes so that dependencies come first (ties by name),

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -70,13 +71,30 @@ after = ["db"]
 	}
 }
 
+// Without replicas in the configuration, a group runs DefaultReplicas
+// processes, but the main component's runs one unless main has a listener:
+// a main that prints and returns (the README's Hello) must not run twice.
 func TestPlanDefaultReplicas(t *testing.T) {
-	p, err := NewPlan("a", desc("*main.Main"), mustConfig(""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Nodes[0].Replicas != DefaultReplicas {
-		t.Errorf("replicas = %d", p.Nodes[0].Replicas)
+	for _, tc := range []struct {
+		desc        *proclet.Description
+		cfg         string
+		main, other int
+	}{
+		{desc("*main.Main:b.B", "b.B"), "", 1, DefaultReplicas},
+		{desc("*main.Main@web:b.B", "b.B"), "", DefaultReplicas, DefaultReplicas},
+		{desc("*main.Main:b.B", "b.B@site"), "", 1, DefaultReplicas},
+		{desc("*main.Main:b.B", "b.B"), "[run]\nreplicas = 3\n", 3, 3},
+		{desc("*main.Main:b.B", "b.B"), "[run.components.\"main.Main\"]\nreplicas = 2\n", 2, DefaultReplicas},
+		{desc("*main.Main:b.B", "b.B"), "[run]\ncolocate = [[\"main.Main\", \"b.B\"]]\n", 1, 1},
+	} {
+		p, err := NewPlan("a", tc.desc, mustConfig(tc.cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		main, other := p.byComp["example.com/app/main.Main"], p.byComp["example.com/app/b.B"]
+		if main.Replicas != tc.main || other.Replicas != tc.other {
+			t.Errorf("%v with %q: replicas main %d, b.B %d; want %d, %d", tc.desc.Components, tc.cfg, main.Replicas, other.Replicas, tc.main, tc.other)
+		}
 	}
 }
 
@@ -84,20 +102,52 @@ func TestPlanErrors(t *testing.T) {
 	d := desc("*main.Main:b.B", "b.B:a.A", "a.A")
 	for _, tc := range []struct{ cfg, want string }{
 		{"[run]\ncolocate = [[\"main.Main\", \"a.A\"]]", "dependency cycle"},
-		{"[run]\ncolocate = [[\"x.X\"]]", `no such component or unit: "x.X" (components: a.A, b.B, main.Main)`},
+		{"[run]\ncolocate = [[\"x.X\"]]", `test.toml:2:13: [run] colocate[0]: no such component or unit: "x.X" (components: a.A, b.B, main.Main)`},
 		{"[run]\ncolocate = [[\"a.A\"], [\"a.A\", \"b.B\"]]", "a.A is in two groups"},
-		{"[run.components.\"zz.Z\"]\nreplicas = 1", `[run.components."zz.Z"]`},
-		{"[listeners.nope]\naddress = \":1\"", "[listeners.nope] names no listener"},
-		{"[units.u]\ncommand = \"x\"\nrequired_by = [\"q.Q\"]", `"q.Q" is neither a unit nor a component`},
-		{"[units.u]\nargs = [\"x\"]", "command is required"},
-		{"[units.u]\ncommand = \"x\"\nrestart = \"sometimes\"", `restart = "sometimes"`},
+		{"[run.components.\"zz.Z\"]\nreplicas = 1", `test.toml:1: [run.components."zz.Z"]`},
+		{"[listeners.nope]\naddress = \":1\"", "test.toml:1: [listeners.nope] names no listener"},
+		{"[units.u]\ncommand = \"x\"\nrequired_by = [\"q.Q\"]", `test.toml:3:16: [units.u] required_by: "q.Q" is neither a unit nor a component`},
 		{"[units.u]\ncommand = \"x\"\nafter = [\"v\"]\n[units.v]\ncommand = \"y\"\nafter = [\"u\"]", "dependency cycle"},
+		{"[units.\"a.A\"]\ncommand = \"x\"", `test.toml:1: [units.a.A]: the name is taken by a component`},
 		// A misspelt component section fails the plan, not every replica.
-		{"[components.\"a.AA\"]\nx = 1", `[components."a.AA"] names no component of this application`},
+		{"[components.\"a.AA\"]\nx = 1", `test.toml:1: [components."a.AA"] names no component of this application`},
 	} {
 		_, err := NewPlan("a", d, mustConfig(tc.cfg))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("config %q: error %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// A unit whose program cannot be found fails the plan's check, before
+// anything starts: looked up as its shim will, in the unit's PATH if its
+// env sets one, and relative to its directory.
+func TestCheckUnitCommands(t *testing.T) {
+	appDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(appDir, "tools", "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(appDir, "tools", "bin", "db"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := desc("*main.Main")
+	for _, tc := range []struct{ units, want string }{
+		{"[units.u]\ncommand = \"sh\"\n", ""},
+		{"[units.u]\ncommand = \"no-such-program-pilotage\"\n", `test.toml:2:12: [units.u] command = "no-such-program-pilotage": exec: "no-such-program-pilotage": executable file not found in $PATH`},
+		{"[units.u]\ncommand = \"tools/bin/db\"\n", ""},
+		{"[units.u]\ncommand = \"bin/db\"\ndir = \"tools\"\n", ""},
+		{"[units.u]\ncommand = \"./db\"\ndir = \"tools\"\n", `[units.u] command = "./db": exec: "` + filepath.Join(appDir, "tools", "db") + `"`},
+		{"[units.u]\ncommand = \"db\"\nenv = [\"PATH=" + filepath.Join(appDir, "tools", "bin") + "\"]\n", ""},
+		{"[units.u]\ncommand = \"sh\"\nenv = [\"PATH=" + filepath.Join(appDir, "tools") + "\"]\n", `[units.u] command = "sh": exec: "sh": executable file not found in $PATH`},
+		{"[units.u]\ncommand = \"sh\"\ndir = \"nowhere\"\n", `test.toml:3:8: [units.u] dir = "nowhere": not a directory`},
+	} {
+		p, err := NewPlan("a", d, mustConfig(tc.units))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = p.CheckUnitCommands(appDir)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%q: CheckUnitCommands = %v, want %q", tc.units, err, tc.want)
 		}
 	}
 }
