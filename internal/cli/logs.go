@@ -32,12 +32,12 @@ func logsCmd() *command {
 units (in <state dir>/logs, bounded and rotated), merged in time order, as
 "source | message" lines.
 
-The app may be omitted when only one app has state, or when
-$PILOTAGE_STATE_DIR names the state directory. A component selects the
-processes hosting it: "catalog" (a package), "catalog.Catalog" or
-"catalog.Catalog/1" (one replica); "redis" selects a unit and "pilotage"
-the supervisor's own lines. A single argument is an app if an app of that
-name exists, else a component.`,
+A component selects the processes hosting it: "catalog" (a package),
+"catalog.Catalog" or "catalog.Catalog/1" (one replica); "redis" selects a
+unit and "pilotage" the supervisor's own lines. A single argument is an app
+if an app of that name or ID has state, else a component.
+
+` + appLookupHelp(", else the only app with state"),
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&follow, "f", false, "follow: keep printing new lines until interrupted")
 			fs.IntVar(&tail, "n", 0, "print only the last `N` lines (0: all)")
@@ -60,13 +60,13 @@ name exists, else a component.`,
 				return err
 			}
 			q.Sources = comps
-			dir, err := stateDir(app)
+			a, err := findApp(app, true)
 			if err != nil {
 				return err
 			}
-			logs := filepath.Join(dir, "logs")
+			logs := filepath.Join(a.StateDir, "logs")
 			if _, err := os.Stat(logs); errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no logs in %s", dir)
+				return fmt.Errorf("no logs in %s", a.StateDir)
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -85,17 +85,14 @@ func logsArgs(args []string) (app string, comps []string, err error) {
 	if len(args) > 1 {
 		return args[0], args[1:], nil
 	}
-	if os.Getenv(control.StateDirEnv) != "" {
+	if os.Getenv(control.StateDirEnv) != "" || strings.ContainsAny(args[0], `/\`) {
 		return "", args, nil
 	}
-	root, err := control.StateRoot()
+	ok, err := isApp(args[0])
 	if err != nil {
 		return "", nil, err
 	}
-	if strings.ContainsAny(args[0], `/\`) {
-		return "", args, nil
-	}
-	if fi, err := os.Stat(filepath.Join(root, args[0])); err == nil && fi.IsDir() {
+	if ok {
 		return args[0], nil, nil
 	}
 	return "", args, nil

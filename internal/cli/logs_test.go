@@ -26,34 +26,6 @@ func stateHome(t *testing.T, apps ...string) string {
 	return filepath.Join(home, "pilotage")
 }
 
-func TestStateDir(t *testing.T) {
-	root := stateHome(t)
-	if _, err := stateDir(""); err == nil || !strings.Contains(err.Error(), "no app state") {
-		t.Errorf("no apps: err = %v", err)
-	}
-	if d, err := stateDir("shop"); err != nil || d != filepath.Join(root, "shop") {
-		t.Errorf("named: %q, %v", d, err)
-	}
-	if _, err := stateDir("../x"); err == nil {
-		t.Error("bad name accepted")
-	}
-	os.MkdirAll(filepath.Join(root, "shop"), 0o700)
-	if d, err := stateDir(""); err != nil || d != filepath.Join(root, "shop") {
-		t.Errorf("one app: %q, %v", d, err)
-	}
-	os.MkdirAll(filepath.Join(root, "bank"), 0o700)
-	if _, err := stateDir(""); err == nil || !strings.Contains(err.Error(), "(bank, shop): name one") {
-		t.Errorf("two apps: err = %v", err)
-	}
-	t.Setenv("PILOTAGE_STATE_DIR", "/somewhere")
-	if d, err := stateDir(""); err != nil || d != "/somewhere" {
-		t.Errorf("env: %q, %v", d, err)
-	}
-	if d, err := stateDir("shop"); err != nil || d != "/somewhere" {
-		t.Errorf("env with app: %q, %v", d, err)
-	}
-}
-
 func TestLogsArgs(t *testing.T) {
 	stateHome(t, "shop")
 	for _, tc := range []struct {
@@ -120,7 +92,7 @@ func TestLogsCommand(t *testing.T) {
 		t.Errorf("logs -since 1h redis: %d %q %q", code, out, errs)
 	}
 	_, errs, code = run(t, "logs", "bank", "catalog")
-	if code != 1 || !strings.Contains(errs, "pilotage logs: no logs in ") {
+	if code != 1 || !strings.Contains(errs, "pilotage logs: no app bank has state in "+root+"; these do:\n") {
 		t.Errorf("logs bank catalog: %d %q", code, errs)
 	}
 	_, errs, code = run(t, "logs", "shop", "-bogus")

@@ -1,72 +1,54 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/pilotage/pilotage/internal/control"
 )
 
-// stateDir returns the state directory of app (its logs, control socket),
-// running or not: $PILOTAGE_STATE_DIR if set, whatever the app, else
-// <root>/<app> with root $XDG_STATE_HOME/pilotage or ~/.local/state/pilotage
-// (see control.StateDir); the directory need not exist. If app is empty and
-// exactly one app directory exists under the root, that one is used;
-// otherwise the error lists the apps found.
-//
-// Commands that talk to a running supervisor use control.FindStateDir
-// instead, which only considers running apps.
-func stateDir(app string) (string, error) {
-	if app != "" || os.Getenv(control.StateDirEnv) != "" {
-		return control.StateDir(app)
-	}
-	root, err := control.StateRoot()
-	if err != nil {
-		return "", err
-	}
-	apps, err := stateApps(root)
-	if err != nil {
-		return "", err
-	}
-	switch len(apps) {
-	case 0:
-		return "", fmt.Errorf("no app state in %s (has an app been started with `pilotage run`?)", root)
-	case 1:
-		return filepath.Join(root, apps[0]), nil
-	}
-	return "", fmt.Errorf("several apps in %s (%s): name one", root, strings.Join(apps, ", "))
+// appLookupHelp says how a command finds the app, for its help text;
+// orStopped is how it falls back when no app runs ("" for none).
+func appLookupHelp(orStopped string) string {
+	return `The app is named by its name or, where two apps share one, by its ID
+("shop-1a2b3c4d", as listed when several apps fit). Without one, it is the
+app whose source directory holds the current directory, else the only app
+running` + orStopped + `.
+$PILOTAGE_STATE_DIR, if set, holds the only app there is.`
 }
 
-// stateApps lists the app directories under root, sorted; a missing root
-// means no apps.
-func stateApps(root string) ([]string, error) {
-	ents, err := os.ReadDir(root)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listing apps: %w", err)
-	}
-	var apps []string
-	for _, e := range ents {
-		if e.IsDir() {
-			apps = append(apps, e.Name())
-		}
-	}
-	sort.Strings(apps)
-	return apps, nil
+// findApp returns the app a command means (see control.Find): named app
+// (by name or ID), else the app of the current directory, else the only
+// one running, else, if stopped is set, the only one with state.
+func findApp(app string, stopped bool) (*control.App, error) {
+	// Without a current directory (it was removed), the other rules apply.
+	cwd, _ := os.Getwd()
+	return control.Find(control.Query{App: app, Cwd: cwd, Stopped: stopped})
 }
 
-// dialApp connects to the supervisor of the running app (the only one
-// running if app is empty).
+// dialApp connects to the supervisor of the running app that app names
+// (see findApp).
 func dialApp(app string) (*control.Client, error) {
-	dir, err := control.FindStateDir(app)
+	a, err := findApp(app, false)
 	if err != nil {
 		return nil, err
 	}
-	return control.Dial(dir), nil
+	return control.Dial(a.StateDir), nil
+}
+
+// isApp reports whether name is the name or ID of an app with state.
+func isApp(name string) (bool, error) {
+	root, err := control.StateRoot()
+	if err != nil {
+		return false, err
+	}
+	apps, err := control.Apps(root)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range apps {
+		if a.ID == name || a.Info.Name == name {
+			return true, nil
+		}
+	}
+	return false, nil
 }

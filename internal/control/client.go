@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -98,7 +99,11 @@ func (c *Client) do(ctx context.Context, method, path string, out any) error {
 	if err != nil {
 		var ne *net.OpError
 		if errors.As(err, &ne) {
-			return fmt.Errorf("control: cannot reach the supervisor at %s: %w", filepath.Join(c.dir, SocketName), ne.Err)
+			sock := filepath.Join(c.dir, SocketName)
+			if errors.Is(ne.Err, fs.ErrPermission) {
+				return &permissionError{msg: fmt.Sprintf("control: cannot reach the supervisor at %s: permission denied: %s", sock, whyDenied(sock, c.dir)), err: ne.Err}
+			}
+			return fmt.Errorf("control: cannot reach the supervisor at %s: %w", sock, ne.Err)
 		}
 		return fmt.Errorf("control: %w", err)
 	}

@@ -85,12 +85,12 @@ func TestLockAndRunning(t *testing.T) {
 	root := tempDir(t)
 	t.Setenv(StateDirEnv, "")
 	t.Setenv("XDG_STATE_HOME", root)
-	dir, err := StateDir("shop")
-	if err != nil || dir != filepath.Join(root, "pilotage", "shop") {
+	dir, err := StateDir("shop", "/src/shop")
+	if err != nil || filepath.Dir(dir) != filepath.Join(root, "pilotage") || !strings.HasPrefix(filepath.Base(dir), "shop-") {
 		t.Fatalf("StateDir = %q, %v", dir, err)
 	}
-	if _, err := FindStateDir(""); err == nil || !strings.Contains(err.Error(), "no app is running") {
-		t.Errorf("FindStateDir with nothing running: %v", err)
+	if _, err := Find(Query{}); err == nil || !strings.Contains(err.Error(), "no app is running") {
+		t.Errorf("Find with nothing running: %v", err)
 	}
 	f, err := Lock(dir, "shop")
 	if err != nil {
@@ -102,24 +102,20 @@ func TestLockAndRunning(t *testing.T) {
 	if _, err := Lock(dir, "shop"); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("app shop is already running (pid %d)", os.Getpid())) {
 		t.Errorf("second lock: %v", err)
 	}
-	// Running needs the socket to list the app.
-	if err := os.WriteFile(filepath.Join(dir, SocketName), nil, 0o600); err != nil {
-		t.Fatal(err)
+	if a, err := Find(Query{}); err != nil || a.StateDir != dir || !a.Running || a.PID != os.Getpid() {
+		t.Errorf("Find = %+v, %v", a, err)
 	}
-	if got, err := FindStateDir(""); err != nil || got != dir {
-		t.Errorf("FindStateDir = %q, %v", got, err)
-	}
-	if got, err := FindStateDir("shop"); err != nil || got != dir {
-		t.Errorf("FindStateDir(shop) = %q, %v", got, err)
+	if a, err := Find(Query{App: "shop"}); err != nil || a.StateDir != dir {
+		t.Errorf("Find(shop) = %+v, %v", a, err)
 	}
 	f.Close()
 	if _, ok := Running(dir); ok {
 		t.Error("still running after unlock")
 	}
-	if _, err := FindStateDir("shop"); err == nil || !strings.Contains(err.Error(), "not running") {
-		t.Errorf("FindStateDir after stop: %v", err)
+	if _, err := Find(Query{App: "shop"}); err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("Find after stop: %v", err)
 	}
-	if _, err := StateDir("../x"); err == nil {
+	if _, err := StateDir("../x", "/src/x"); err == nil {
 		t.Error("StateDir accepted a path")
 	}
 }
@@ -227,11 +223,10 @@ func TestLockHolder(t *testing.T) {
 	if _, err := Lock(dir, "bank"); err == nil || !strings.Contains(err.Error(), "in use by app shop (pid ") {
 		t.Errorf("lock of another app: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, SocketName), nil, 0o600)
-	if got, err := FindStateDir("shop"); err != nil || got != dir {
-		t.Errorf("FindStateDir(shop) = %q, %v", got, err)
+	if a, err := Find(Query{App: "shop"}); err != nil || a.StateDir != dir {
+		t.Errorf("Find(shop) = %+v, %v", a, err)
 	}
-	if _, err := FindStateDir("bank"); err == nil || !strings.Contains(err.Error(), "app bank is not running in "+dir+": app shop is") {
-		t.Errorf("FindStateDir(bank): %v", err)
+	if _, err := Find(Query{App: "bank"}); err == nil || !strings.Contains(err.Error(), "app bank is not running in "+dir+": app shop is") {
+		t.Errorf("Find(bank): %v", err)
 	}
 }

@@ -10,6 +10,7 @@
 //	                                     30s) for the result to settle
 //	GET  /v1/analyze                     start/ready times and dependencies
 //
-// The package also knows the layout of state directories (StateDir,
-// Running) and holds the single-instance lock (Lock).
+// The package also knows the layout of state directories (StateDir, one
+// per app and source directory, described by AppFile), finds the app a
+// command means (Find), and holds the single-instance lock (Lock).
 package control

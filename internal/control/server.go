@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -39,9 +40,18 @@ const (
 	MaxActionWait     = 10 * time.Minute
 )
 
+// Bounds of the control API's connections: a client cannot make the
+// supervisor hold many idle connections, nor memory for them.
+var (
+	idleTimeout = 30 * time.Second // a keep-alive connection idle for this long is closed
+	maxConns    = 128              // more connections at once are closed on accept
+)
+
 // Server serves the control API on <statedir>/control.sock.
 type Server struct {
-	ln   net.Listener
+	ln   *net.UnixListener
+	path string
+	sock os.FileInfo // the socket file, removed on Close only if still there
 	srv  *http.Server
 	done chan struct{}
 }
@@ -53,27 +63,75 @@ func Listen(dir string, b Backend) (*Server, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	ln, err := net.Listen("unix", path)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
+	// Close removes the socket itself, and only if it is still this one:
+	// after the state directory was removed, the path may be another
+	// supervisor's socket.
+	ln.SetUnlinkOnClose(false)
 	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	sock, err := os.Lstat(path)
+	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	s := &Server{ln: ln, srv: &http.Server{Handler: Handler(b), ReadHeaderTimeout: 10 * time.Second}, done: make(chan struct{})}
+	s := &Server{ln: ln, path: path, sock: sock, done: make(chan struct{}),
+		srv: &http.Server{Handler: Handler(b), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idleTimeout, MaxHeaderBytes: 64 << 10}}
 	go func() {
 		defer close(s.done)
-		_ = s.srv.Serve(ln) // returns http.ErrServerClosed on Close
+		_ = s.srv.Serve(&limitListener{Listener: ln, sem: make(chan struct{}, maxConns)}) // returns http.ErrServerClosed on Close
 	}()
 	return s, nil
 }
 
-// Close stops serving and removes the socket.
+// limitListener closes, as soon as they are accepted, the connections past
+// cap(sem) open at once.
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.sem <- struct{}{}:
+			return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+		default:
+			c.Close()
+		}
+	}
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
+
+// Close stops serving and removes the socket, unless another file has
+// taken its place.
 func (s *Server) Close() error {
 	err := s.srv.Close()
 	<-s.done
-	_ = os.Remove(s.ln.Addr().String())
+	if fi, lerr := os.Lstat(s.path); lerr == nil && os.SameFile(fi, s.sock) {
+		_ = os.Remove(s.path) // a failure means it is gone already
+	}
 	return err
 }
 

@@ -1,11 +1,13 @@
 package control
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,9 +36,10 @@ func StateRoot() (string, error) {
 	return filepath.Join(home, ".local", "state", "pilotage"), nil
 }
 
-// StateDir returns the state directory of app: $PILOTAGE_STATE_DIR if set,
-// else <StateRoot>/<app>.
-func StateDir(app string) (string, error) {
+// StateDir returns the state directory of the app named app that runs from
+// source (its source directory, or its binary when run from one):
+// $PILOTAGE_STATE_DIR if set, else <StateRoot>/<AppID(app, source)>.
+func StateDir(app, source string) (string, error) {
 	if d := os.Getenv(StateDirEnv); d != "" {
 		return d, nil
 	}
@@ -44,83 +47,110 @@ func StateDir(app string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	id, err := AppID(app, source)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, id), nil
+}
+
+// AppID returns the name of the state directory of app run from source:
+// the app's name, a dash and 8 hex digits of the SHA-256 of source's
+// absolute path, with symbolic links resolved ("shop-1a2b3c4d"). Two
+// checkouts of one app thus keep their logs and control sockets apart,
+// and the name stays readable.
+func AppID(app, source string) (string, error) {
 	if app == "" || strings.ContainsAny(app, `/\`) || app == "." || app == ".." {
 		return "", fmt.Errorf("bad app name %q", app)
 	}
-	return filepath.Join(root, app), nil
+	if source == "" {
+		return "", fmt.Errorf("app %s: no source directory or binary", app)
+	}
+	abs, err := filepath.Abs(source)
+	if err != nil {
+		return "", fmt.Errorf("app %s: %w", app, err)
+	}
+	sum := sha256.Sum256([]byte(realPath(abs)))
+	return app + "-" + hex.EncodeToString(sum[:4]), nil
 }
 
-// FindStateDir returns the state directory of the running app named app, or,
-// if app is empty, of the only running app.
-func FindStateDir(app string) (string, error) {
-	if app != "" {
-		dir, err := StateDir(app)
-		if err != nil {
-			return "", err
-		}
-		if _, ok := Running(dir); !ok {
-			return "", fmt.Errorf("app %s is not running (no supervisor holds %s)", app, filepath.Join(dir, LockName))
-		}
-		if _, holder := readHolder(dir); holder != "" && holder != app {
-			return "", fmt.Errorf("app %s is not running in %s: app %s is ($%s is set)", app, dir, holder, StateDirEnv)
-		}
-		return dir, nil
+// realPath returns abs with symbolic links resolved, or abs itself if it
+// cannot be resolved (it need not exist).
+func realPath(abs string) string {
+	if p, err := filepath.EvalSymlinks(abs); err == nil {
+		return p
 	}
-	if d := os.Getenv(StateDirEnv); d != "" {
-		if _, ok := Running(d); !ok {
-			return "", fmt.Errorf("no app is running in $%s=%s", StateDirEnv, d)
-		}
-		return d, nil
-	}
-	root, err := StateRoot()
-	if err != nil {
-		return "", err
-	}
-	apps, err := RunningApps(root)
-	if err != nil {
-		return "", err
-	}
-	switch len(apps) {
-	case 0:
-		return "", errors.New("no app is running (start one with `pilotage run`)")
-	case 1:
-		return filepath.Join(root, apps[0]), nil
-	}
-	return "", fmt.Errorf("%d apps are running (%s): name one", len(apps), strings.Join(apps, ", "))
-}
-
-// RunningApps lists the apps under root whose supervisor is alive.
-func RunningApps(root string) ([]string, error) {
-	socks, err := filepath.Glob(filepath.Join(root, "*", SocketName))
-	if err != nil {
-		return nil, fmt.Errorf("list apps: %w", err)
-	}
-	var apps []string
-	for _, s := range socks {
-		dir := filepath.Dir(s)
-		if _, ok := Running(dir); ok {
-			apps = append(apps, filepath.Base(dir))
-		}
-	}
-	sort.Strings(apps)
-	return apps, nil
+	return abs
 }
 
 // Running reports whether a supervisor holds the lock of dir, and its pid.
+// A lock that cannot be checked counts as not running; Probe says why.
 func Running(dir string) (pid int, ok bool) {
-	f, err := os.Open(filepath.Join(dir, LockName))
+	pid, ok, _ = Probe(dir)
+	return pid, ok
+}
+
+// Probe reports whether a supervisor holds the lock of dir, and its pid. A
+// missing directory or lock file means none does; any other failure to
+// check is returned: when permission is denied, the error says who owns
+// what was denied (errors.Is(err, fs.ErrPermission) holds).
+func Probe(dir string) (pid int, running bool, err error) {
+	path := filepath.Join(dir, LockName)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, false, nil
+	}
 	if err != nil {
-		return 0, false
+		return 0, false, stateDirError(dir, path, err)
 	}
 	defer f.Close()
 	// A shared lock held for an instant: Lock retries while it sees one.
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		return 0, false
+		return 0, false, nil
+	} else if !errors.Is(err, syscall.EWOULDBLOCK) {
+		return 0, false, fmt.Errorf("state directory %s: lock: %w", dir, err)
 	}
 	pid, _ = parseHolder(f)
-	return pid, true
+	return pid, true, nil
 }
+
+// stateDirError wraps err, met on path inside state directory dir; a
+// permission error says who owns path (or dir, if path cannot be seen).
+func stateDirError(dir, path string, err error) error {
+	if !errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	return &permissionError{msg: fmt.Sprintf("state directory %s: permission denied: %s", dir, whyDenied(path, dir)), err: err}
+}
+
+// whyDenied explains a permission denied on path: who owns it, or, if the
+// user does, its mode. If path cannot be examined, dir is.
+func whyDenied(path, dir string) string {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		if fi, err = os.Lstat(dir); err != nil {
+			return "you cannot read it"
+		}
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Sprintf("its mode is %v", fi.Mode())
+	}
+	if int(st.Uid) != os.Getuid() {
+		return fmt.Sprintf("it belongs to uid %d (you are uid %d)", st.Uid, os.Getuid())
+	}
+	return fmt.Sprintf("%s has mode %v", fi.Name(), fi.Mode())
+}
+
+// permissionError is a permission denied in a state directory, explained.
+type permissionError struct {
+	msg string
+	err error
+}
+
+func (e *permissionError) Error() string { return e.msg }
+func (e *permissionError) Unwrap() error { return e.err }
 
 // readHolder returns the pid and app written in the lock file of dir.
 func readHolder(dir string) (pid int, app string) {

@@ -2,7 +2,7 @@ package control
 
 import "time"
 
-// Unit states, as in systemd.
+// Unit states, as in systemd, plus two of replicated components.
 const (
 	Starting   = "starting"
 	Ready      = "ready"
@@ -10,6 +10,12 @@ const (
 	Stopped    = "stopped"
 	Failed     = "failed"
 	Restarting = "restarting"
+	// Degraded: some replicas of a component serve, others are down
+	// (restarting, failed, unresponsive); Why says which and why.
+	Degraded = "degraded"
+	// Unresponsive: a replica that stopped answering the supervisor's
+	// pings; it takes no calls, and is killed if it stays silent.
+	Unresponsive = "unresponsive"
 )
 
 // Status is the answer of GET /v1/status.
@@ -23,13 +29,23 @@ type Status struct {
 	Stopping bool         `json:"stopping,omitempty"`
 	Proxies  []Proxy      `json:"proxies,omitempty"`
 	Units    []UnitStatus `json:"units"` // components and [units], in start order
+	// Problems are what went wrong with the supervisor itself (its state
+	// directory removed, its lock taken), one line each, oldest first.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Proxy is a listener the supervisor serves and balances over replicas.
 type Proxy struct {
-	Listener string   `json:"listener"`
-	Address  string   `json:"address"`
-	Backends []string `json:"backends"` // listener addresses of ready replicas
+	Listener       string    `json:"listener"`
+	Address        string    `json:"address"`
+	Backends       []string  `json:"backends"`               // listener addresses of ready replicas
+	Outage         string    `json:"outage,omitempty"`       // why there is no backend
+	Connections    int       `json:"connections"`            // open client connections
+	MaxConnections int       `json:"max_connections"`        // more are refused
+	Refused        int64     `json:"refused,omitempty"`      // connections refused at the limit, ever
+	Unavailable    int64     `json:"unavailable,omitempty"`  // connections answered 503 or reset for want of a backend, ever
+	AcceptError    string    `json:"accept_error,omitempty"` // the last accept failure, if recent
+	AcceptErrorAt  time.Time `json:"accept_error_at,omitzero"`
 }
 
 // UnitStatus is one component or [units] program.

@@ -124,6 +124,35 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
+// Dir returns the directory the Store writes into.
+func (s *Store) Dir() string { return s.dir }
+
+// Reopen makes the Store write into its directory as it is now: it
+// recreates the directory if it was removed and closes the open files, so
+// that the next record of each source opens its file again, creating it.
+// Without it, records would go on to files that were removed. Writers stay
+// valid.
+func (s *Store) Reopen() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errClosed
+	}
+	files := make([]*file, 0, len(s.files))
+	for _, f := range s.files {
+		files = append(files, f)
+	}
+	s.mu.Unlock()
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return fmt.Errorf("logstore: %w", err)
+	}
+	var errs []error
+	for _, f := range files {
+		errs = append(errs, f.reopen())
+	}
+	return errors.Join(errs...)
+}
+
 var errClosed = errors.New("logstore: closed")
 
 // fileName maps a source to a safe file name (without extension). The
@@ -323,6 +352,21 @@ func rotated(path string, i int) string {
 		return path
 	}
 	return path + "." + strconv.Itoa(i)
+}
+
+// reopen closes the file, if open, for the next record to open it again.
+func (f *file) reopen() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.f == nil {
+		return nil
+	}
+	err := f.f.Close()
+	f.f = nil
+	if err != nil {
+		return fmt.Errorf("logstore: %w", err)
+	}
+	return nil
 }
 
 func (f *file) close() error {
