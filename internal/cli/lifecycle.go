@@ -27,25 +27,30 @@ components keep running.`)
 func startCmd() *command {
 	return lifecycleCmd("start", "start a stopped or failed component or unit",
 		`Start starts a stopped or failed component or unit of a running app, once
-everything it depends on is ready, and waits until it is ready.`)
+everything it depends on is ready, and waits until it is ready. A replica
+waiting out its cool-down after a crash loop is started at once.`)
 }
 
 func restartCmd() *command {
 	return lifecycleCmd("restart", "restart a component or unit",
-		`Restart stops then starts every replica of a component (for a colocated
-component, its whole group) or unit of a running app, and waits until it is
-ready again. With restart_dependents = true in [run.components.NAME], the
+		`Restart replaces every replica of a component (for a colocated component,
+its whole group) or unit of a running app, and waits until it is ready
+again. With several replicas serving, the restart is rolling: one replica
+at a time is drained, stopped and started again, and the next waits until
+it is ready, so the component keeps serving throughout. A component with
+one replica, or none serving, is stopped and started; its callers wait for
+it meanwhile. With restart_dependents = true in [run.components.NAME], the
 components that depend on it are restarted too.`)
 }
 
 // actionOutcome prints the result of op, or returns it as an error when
-// the component did not get where op takes it: failed (after start or
+// the component did not get where op takes it: failed or degraded (after start or
 // restart), or not settled yet when the supervisor stopped waiting.
 func actionOutcome(op string, res *control.ActionResult, stdout io.Writer) error {
 	if !res.Settled {
 		return fmt.Errorf("%s did not settle in time: %s", op, res.Message)
 	}
-	if res.State == control.Failed && op != "stop" {
+	if (res.State == control.Failed || res.State == control.Degraded) && op != "stop" {
 		return errors.New(res.Message)
 	}
 	fmt.Fprintln(stdout, res.Message)
@@ -57,7 +62,7 @@ func lifecycleCmd(op, short, long string) *command {
 		name:  op,
 		usage: "[app] component|unit",
 		short: short,
-		long:  long + "\n\nThe app may be omitted when only one app is running.",
+		long:  long + "\n\n" + appLookupHelp(""),
 		run: func(_ *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			var app, name string
 			switch len(args) {

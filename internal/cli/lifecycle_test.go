@@ -17,6 +17,7 @@ func TestActionOutcome(t *testing.T) {
 		{"start", control.ActionResult{State: control.Ready, Settled: true, Message: "component a.A: ready"}, "", "component a.A: ready\n"},
 		{"start", control.ActionResult{State: control.Starting, Message: "component a.A: still starting: waiting for unit db"}, "start did not settle in time: component a.A: still starting: waiting for unit db", ""},
 		{"restart", control.ActionResult{State: control.Failed, Settled: true, Message: "component a.A: failed: boom"}, "component a.A: failed: boom", ""},
+		{"restart", control.ActionResult{State: control.Degraded, Settled: true, Message: "component a.A: degraded: 1 of 2 replicas serve"}, "component a.A: degraded: 1 of 2 replicas serve", ""},
 		{"stop", control.ActionResult{State: control.Stopped, Settled: true, Message: "component a.A: stopped"}, "", "component a.A: stopped\n"},
 	} {
 		var out strings.Builder

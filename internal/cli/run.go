@@ -22,7 +22,10 @@ import (
 )
 
 func runCmd() *command {
-	var configPath string
+	var (
+		configPath string
+		force      bool
+	)
 	return &command{
 		name:  "run",
 		usage: "[-c pilotage.toml] [dir | binary]",
@@ -51,9 +54,11 @@ dependents first.
 
 While it runs, see "pilotage status", "pilotage stop|start|restart", and
 "pilotage analyze". The state directory is $PILOTAGE_STATE_DIR, else
-$XDG_STATE_HOME/pilotage/APP, else ~/.local/state/pilotage/APP.`,
+$XDG_STATE_HOME/pilotage/ID, else ~/.local/state/pilotage/ID, where the ID
+is the app's name and a hash of its directory (or binary): shop-1a2b3c4d.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&configPath, "c", "", "configuration `file` (default pilotage.toml in the app's directory)")
+			fs.BoolVar(&force, "force", false, "run however many processes the configuration asks for (by default at most 64 per CPU)")
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 			if len(args) > 1 {
@@ -69,13 +74,14 @@ $XDG_STATE_HOME/pilotage/APP, else ~/.local/state/pilotage/APP.`,
 				<-ctx.Done()
 				stop() // a second Ctrl-C kills the supervisor, and with it every process
 			}()
-			return runApp(ctx, target, configPath, stdout, stderr)
+			defer keepRunningWithoutTerminal()()
+			return runApp(ctx, target, configPath, force, stdout, stderr)
 		},
 	}
 }
 
 // runApp builds (if target is a directory) and runs the app until ctx is done.
-func runApp(ctx context.Context, target, configPath string, stdout, stderr io.Writer) error {
+func runApp(ctx context.Context, target, configPath string, force bool, stdout, stderr io.Writer) error {
 	abs, err := filepath.Abs(target)
 	if err != nil {
 		return err
@@ -102,8 +108,11 @@ func runApp(ctx context.Context, target, configPath string, stdout, stderr io.Wr
 		if !source {
 			app = strings.TrimSuffix(app, filepath.Ext(app))
 		}
+		if err := config.CheckAppName(app); err != nil {
+			return fmt.Errorf("%w (it comes from %s; set [app] name in pilotage.toml)", err, abs)
+		}
 	}
-	stateDir, err := control.StateDir(app)
+	stateDir, err := control.StateDir(app, abs)
 	if err != nil {
 		return err
 	}
@@ -114,6 +123,13 @@ func runApp(ctx context.Context, target, configPath string, stdout, stderr io.Wr
 		return err
 	}
 	defer lock.Close() // once Run has it, closing again is harmless
+	info := control.AppInfo{Name: app, Binary: binary, Config: cfgPath}
+	if source {
+		info.Dir = dir
+	}
+	if err := control.WriteAppInfo(stateDir, info); err != nil {
+		return err
+	}
 	if source {
 		if binary, err = build(ctx, dir, stateDir, app, stderr); err != nil {
 			return err
@@ -125,21 +141,57 @@ func runApp(ctx context.Context, target, configPath string, stdout, stderr io.Wr
 	}
 	defer logs.Close()
 	s, err := supervisor.New(ctx, supervisor.Options{
-		App:        app,
-		Binary:     binary,
-		Dir:        dir,
-		Config:     cfg,
-		ConfigPath: cfgPath,
-		StateDir:   stateDir,
-		Lock:       lock,
-		Stdout:     stdout,
-		Color:      isTerminal(stdout),
-		Logs:       logs,
+		App:          app,
+		Binary:       binary,
+		Dir:          dir,
+		Config:       cfg,
+		ConfigPath:   cfgPath,
+		StateDir:     stateDir,
+		Lock:         lock,
+		Stdout:       stdout,
+		Stderr:       stderr,
+		MaxProcesses: maxProcesses(force),
+		Color:        isTerminal(stdout),
+		Logs:         logs,
 	})
 	if err != nil {
 		return err
 	}
 	return s.Run(ctx)
+}
+
+// maxProcesses is supervisor.Options.MaxProcesses for -force.
+func maxProcesses(force bool) int {
+	if force {
+		return -1
+	}
+	return 0
+}
+
+// keepRunningWithoutTerminal keeps the app running when its terminal goes
+// away: a write to a closed pipe (pilotage run | head) fails with EPIPE
+// instead of killing the supervisor with SIGPIPE (the supervisor then
+// stops writing to the terminal and says so on stderr), and a hangup of
+// the terminal is ignored. The handlers are reset in the processes the
+// supervisor starts, unlike an ignored signal. It returns a function that
+// undoes this.
+func keepRunningWithoutTerminal() (undo func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGPIPE, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-c:
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(c)
+		close(done)
+	}
 }
 
 // loadRunConfig reads path, else <dir>/pilotage.toml if it exists.

@@ -19,12 +19,14 @@ func statusCmd() *command {
 		usage: "[app]",
 		short: "show the components and units of a running app",
 		long: `Status shows every component and unit of a running app, in start order:
-its state (starting, ready, stopping, stopped, failed, restarting), ready
-replicas, restarts, public address and uptime, then one line per replica
-with its pid, and why anything (a component, a unit, a replica) is not
-ready.
+its state (starting, ready, degraded, stopping, stopped, failed,
+restarting), ready replicas, restarts, public address and uptime, then one
+line per replica with its pid, and why anything (a component, a unit, a
+replica) is not ready. A degraded component has some replicas serving and
+others down; a replica that stops answering the supervisor is
+unresponsive (out of routing, and replaced if it stays so).
 
-The app may be omitted when only one app is running.`,
+` + appLookupHelp(""),
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
 		},
@@ -67,8 +69,22 @@ func printStatus(w io.Writer, st *control.Status) error {
 		head += ", not ready yet"
 	}
 	fmt.Fprintln(w, head)
+	for _, p := range st.Problems {
+		fmt.Fprintf(w, "problem: %s\n", p)
+	}
 	for _, p := range st.Proxies {
-		fmt.Fprintf(w, "%s: http://%s (%d backends)\n", p.Listener, p.Address, len(p.Backends))
+		line := fmt.Sprintf("%s: http://%s (%d backends, %d of %d connections", p.Listener, p.Address, len(p.Backends), p.Connections, p.MaxConnections)
+		if p.Refused > 0 {
+			line += fmt.Sprintf(", %d refused", p.Refused)
+		}
+		line += ")"
+		if len(p.Backends) == 0 && p.Outage != "" {
+			line += ": no ready replica: " + p.Outage
+		}
+		if p.AcceptError != "" {
+			line += fmt.Sprintf("; accept failing %s ago: %s", age(st.Now, p.AcceptErrorAt), p.AcceptError)
+		}
+		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

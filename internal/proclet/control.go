@@ -44,7 +44,8 @@ func (c *controlConn) send(m Message) error {
 }
 
 // receive delivers the supervisor's messages to out until the socket closes,
-// then closes out.
+// then closes out. It answers Ping itself, so the answer shows that this
+// process is alive and scheduling goroutines, whatever the app is doing.
 func (c *controlConn) receive(out chan<- Message) {
 	defer close(out)
 	sc := bufio.NewScanner(c.conn)
@@ -53,6 +54,10 @@ func (c *controlConn) receive(out chan<- Message) {
 		var m Message
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			continue // a newer supervisor's message; ignore what we don't understand
+		}
+		if m.Type == Ping {
+			_ = c.send(Message{Type: Pong, Seq: m.Seq}) // a failed send ends the loop at the next read
+			continue
 		}
 		out <- m
 	}

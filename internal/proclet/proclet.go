@@ -141,7 +141,7 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 			}
 			switch m.Type {
 			case Routes:
-				routes.update(m.Routes)
+				routes.update(m)
 			case Stop:
 				return nil
 			}
@@ -191,7 +191,7 @@ func awaitRoutes(ctx context.Context, msgs <-chan Message, routes *router) error
 			}
 			switch m.Type {
 			case Routes:
-				routes.update(m.Routes)
+				routes.update(m)
 				return nil
 			case Stop:
 				return errors.New("stopped before starting")

@@ -16,12 +16,17 @@
 // (the process then exits 0 and is not restarted), and Failed just before it
 // exits on an error.
 // The supervisor sends Routes (the full set of ready addresses of every
-// component, whenever it changes; the first Routes arrives before the
-// proclet starts any component) and Stop. EOF on the socket means the other
-// side is gone: a proclet whose supervisor vanished exits.
+// component, and why a component without one has none, whenever it
+// changes; the first Routes arrives before the proclet starts any
+// component), Ping (answered at once with a Pong carrying the same Seq,
+// from the goroutine that reads the socket: a proclet that stops answering
+// is taken out of routing, then replaced) and Stop. EOF on the socket
+// means the other side is gone: a proclet whose supervisor vanished exits.
 //
 // PILOTAGE_DESCRIBE=1 makes the binary print a Description of its
-// components as JSON on stdout and exit, without starting anything.
+// components as JSON on stdout and exit, without starting anything; with
+// PILOTAGE_CONFIG set too, the Description also lists the problems of that
+// configuration file (see Describe).
 package proclet
 
 import "time"
@@ -56,6 +61,16 @@ type Message struct {
 	Component string              `json:"component,omitempty"` // ComponentStarting, ComponentReady
 	Error     string              `json:"error,omitempty"`     // Unhealthy, Failed
 	Routes    map[string][]string `json:"routes,omitempty"`    // Routes: component full name -> RPC addresses of ready replicas
+	Outages   map[string]Outage   `json:"outages,omitempty"`   // Routes: why a component without a ready replica has none
+	Seq       uint64              `json:"seq,omitempty"`       // Ping, Pong
+}
+
+// An Outage says why a component has no ready replica.
+type Outage struct {
+	Reason string `json:"reason"` // "stopped", "restarting: killed by signal killed", ...
+	// Transient means replicas are starting or restarting: callers wait
+	// for one (within their deadline, and a bound) rather than fail at once.
+	Transient bool `json:"transient,omitempty"`
 }
 
 // Message types.
@@ -69,12 +84,18 @@ const (
 	AppDone           = "app_done"
 	Failed            = "failed"
 	Routes            = "routes"
+	Ping              = "ping"
+	Pong              = "pong"
 	Stop              = "stop"
 )
 
 // Description lists an application's components, for the supervisor.
 type Description struct {
 	Components []ComponentInfo `json:"components"`
+	// ConfigErrors are the problems of the configuration file named by
+	// $PILOTAGE_CONFIG in the describe run, checked against the components
+	// (host.CheckConfig), one per entry: "file:line:col: message".
+	ConfigErrors []string `json:"config_errors,omitempty"`
 }
 
 // ComponentInfo describes one component.

@@ -11,24 +11,36 @@ import (
 // router keeps one connection pool per remote component and points each at
 // the ready replicas the supervisor last announced.
 type router struct {
-	mu     sync.Mutex
-	routes map[string][]string // component -> pool addresses
-	pools  map[string]*rpc.Pool
+	mu      sync.Mutex
+	routes  map[string][]string // component -> pool addresses
+	outages map[string]Outage   // component -> why it has no address
+	pools   map[string]*rpc.Pool
 }
 
 func newRouter() *router {
-	return &router{routes: map[string][]string{}, pools: map[string]*rpc.Pool{}}
+	return &router{routes: map[string][]string{}, outages: map[string]Outage{}, pools: map[string]*rpc.Pool{}}
 }
 
-// update replaces the routing table; components absent from it have no
-// ready replica, so calls to them fail at once with ErrUnavailable.
-func (r *router) update(routes map[string][]string) {
+// update replaces the routing table from a Routes message; calls to a
+// component without addresses fail with ErrUnavailable and the reason the
+// supervisor gave, at once or, if the outage is transient, once none came
+// back in time.
+func (r *router) update(m Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.routes = routes
+	r.routes, r.outages = m.Routes, m.Outages
 	for comp, p := range r.pools {
-		p.Update(r.routes[comp])
+		r.route(comp, p)
 	}
+}
+
+// route points p at the current addresses of comp. r.mu is held.
+func (r *router) route(comp string, p *rpc.Pool) {
+	o, ok := r.outages[comp]
+	if !ok {
+		o = Outage{Reason: "no ready replica"}
+	}
+	p.Route(r.routes[comp], rpc.Outage{Reason: o.Reason, Transient: o.Transient})
 }
 
 // caller returns the Caller client stubs of c use.
@@ -38,7 +50,7 @@ func (r *router) caller(c codegen.Component) codegen.Caller {
 	p, ok := r.pools[c.Name]
 	if !ok {
 		p = rpc.NewPool(rpc.PoolOptions{})
-		p.Update(r.routes[c.Name])
+		r.route(c.Name, p)
 		r.pools[c.Name] = p
 	}
 	idempotent := make([]bool, len(c.Methods))

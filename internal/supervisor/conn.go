@@ -25,6 +25,7 @@ type ctlConn struct {
 
 	mu     sync.Mutex
 	routes *proclet.Message
+	ping   uint64 // sequence number of a ping to send, or 0
 	stop   bool
 	closed bool
 	wake   chan struct{}
@@ -57,6 +58,14 @@ func (c *ctlConn) sendRoutes(m proclet.Message) {
 	c.poke()
 }
 
+// sendPing queues a Ping with sequence number seq, replacing an unsent one.
+func (c *ctlConn) sendPing(seq uint64) {
+	c.mu.Lock()
+	c.ping = seq
+	c.mu.Unlock()
+	c.poke()
+}
+
 // sendStop queues a Stop message, sent after any queued Routes.
 func (c *ctlConn) sendStop() {
 	c.mu.Lock()
@@ -77,8 +86,8 @@ func (c *ctlConn) writeLoop() {
 	stopSent := false
 	for range c.wake {
 		c.mu.Lock()
-		routes, stop, closed := c.routes, c.stop && !stopSent, c.closed
-		c.routes = nil
+		routes, ping, stop, closed := c.routes, c.ping, c.stop && !stopSent, c.closed
+		c.routes, c.ping = nil, 0
 		c.mu.Unlock()
 		if closed {
 			return
@@ -86,6 +95,9 @@ func (c *ctlConn) writeLoop() {
 		var msgs []proclet.Message
 		if routes != nil {
 			msgs = append(msgs, *routes)
+		}
+		if ping != 0 {
+			msgs = append(msgs, proclet.Message{Type: proclet.Ping, Seq: ping})
 		}
 		if stop {
 			msgs = append(msgs, proclet.Message{Type: proclet.Stop})

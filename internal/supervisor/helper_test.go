@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,15 +26,21 @@ import (
 //	PILOTAGE_PROCLET   a fake proclet speaking the protocol (fakeProclet)
 //	PILOTAGE_DESCRIBE  prints $FAKE_DESC
 //	FAKE_ROLE=sleep    a unit's program that sleeps until killed
-//	FAKE_ROLE=supervisor  a supervisor (runHelperSupervisor)
+//	FAKE_ROLE=supervisor  a supervisor (runHelperSupervisor), under a limit of
+//	                      $FAKE_NOFILE file descriptors if set
 //
 // The fake proclet's behaviour, per group name (a comma-separated list):
 //
 //	FAKE_SLOW=group=dur    wait dur before each component is ready
-//	FAKE_CRASH=group       exit with status 3 once started
+//	FAKE_CRASH=group       exit with status 3 once started; "group=path": only
+//	                       while the file path exists
+//
+// Where a group is named, one replica may be named instead ("b.B/1").
+//
 //	FAKE_STUBBORN=group  ignore Stop, SIGTERM and EOF of the control socket
 //	FAKE_RETURN=group=dur  once ready, wait dur, send AppDone and exit 0 (the
 //	                       app function returned)
+//	FAKE_DEAF=group        never answer pings
 //
 // Like a real proclet, the fake one exits 0 on SIGTERM.
 func TestMain(m *testing.M) {
@@ -58,6 +65,15 @@ func TestMain(m *testing.M) {
 		os.Exit(runHelperSupervisor())
 	}
 	os.Exit(m.Run())
+}
+
+// fakeFor returns the value of the first item of a "a=1,b=2" or "a,b" list
+// that names the group of env or its replica ("b.B" or "b.B/1").
+func fakeFor(list string, env proclet.Env) (string, bool) {
+	if v, ok := fakeSetting(list, fmt.Sprintf("%s/%d", env.Group, env.Replica)); ok {
+		return v, true
+	}
+	return fakeSetting(list, env.Group)
 }
 
 // fakeSetting returns the value of key in a "a=1,b=2" or "a,b" list.
@@ -134,6 +150,10 @@ func fakeProclet() int {
 					first = false
 					close(firstRoutes)
 				}
+			case proclet.Ping:
+				if _, deaf := fakeFor(os.Getenv("FAKE_DEAF"), env); !deaf {
+					send(proclet.Message{Type: proclet.Pong, Seq: m.Seq})
+				}
 			case proclet.Stop:
 				fmt.Println("stop received")
 				if !ignoreStop {
@@ -152,7 +172,7 @@ func fakeProclet() int {
 	}()
 	<-firstRoutes // the contract: routes arrive before any component starts
 	fmt.Printf("starting %s replica %d\n", env.Group, env.Replica)
-	if _, crash := fakeSetting(os.Getenv("FAKE_CRASH"), env.Group); crash {
+	if path, crash := fakeFor(os.Getenv("FAKE_CRASH"), env); crash && (path == "" || fileExists(path)) {
 		send(proclet.Message{Type: proclet.Failed, Error: "boom"})
 		return 3
 	}
@@ -186,6 +206,11 @@ func fakeProclet() int {
 	select {}
 }
 
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 func sortedStrings(s []string) []string {
 	out := append([]string(nil), s...)
 	for i := range out {
@@ -203,6 +228,14 @@ func sortedStrings(s []string) []string {
 func runHelperSupervisor() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if v := os.Getenv("FAKE_NOFILE"); v != "" { // run under a low file descriptor limit
+		n, _ := strconv.ParseUint(v, 10, 64)
+		lim := syscall.Rlimit{Cur: n, Max: n}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			fmt.Fprintln(os.Stderr, "setrlimit:", err)
+			return 1
+		}
+	}
 	cfg := mustConfig(os.Getenv("FAKE_CONFIG"))
 	self, _ := os.Executable()
 	s, err := New(ctx, Options{

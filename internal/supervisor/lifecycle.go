@@ -30,6 +30,8 @@ func (s *Supervisor) reconcile() {
 		}
 		s.launch(n)
 	}
+	s.spawnPending()
+	s.updateRouting()
 	s.checkReady()
 }
 
@@ -40,15 +42,16 @@ func blocker(n *node) string {
 			continue
 		}
 		why := fmt.Sprintf("waiting for %s %s", d.kind(), d.Name)
+		failed := d.failed || nodeState(d) == control.Failed
 		switch {
-		case d.failed:
+		case failed:
 			why += " (failed)"
 		case !d.want:
 			why += " (stopped)"
 		case d.done:
 			why += " (exited)"
 		}
-		if d.why != "" && !d.failed {
+		if d.why != "" && !failed {
 			why += ": " + d.why
 		}
 		return why
@@ -56,7 +59,7 @@ func blocker(n *node) string {
 	return ""
 }
 
-// launch starts every replica of n.
+// launch marks every replica of n to be started.
 func (s *Supervisor) launch(n *node) {
 	n.launched = true
 	n.why = ""
@@ -64,50 +67,88 @@ func (s *Supervisor) launch(n *node) {
 	n.compStart, n.compReady = map[string]time.Time{}, map[string]time.Time{}
 	for _, sl := range n.slots {
 		sl.done = false
-		s.spawnSlot(sl)
+		sl.cancelRestart()
+		sl.pending = true
+	}
+}
+
+// spawnPending starts the processes of pending slots, dependencies first,
+// while fewer than MaxStarting processes are starting: an app of many
+// replicas starts at a pace the machine can take, and a signal stops it at
+// once (shutdown clears the pending slots). s.mu is held.
+func (s *Supervisor) spawnPending() {
+	starting := 0
+	for _, n := range s.nodes {
+		for _, sl := range n.slots {
+			if sl.p != nil && !sl.p.ready && !sl.p.stopping {
+				starting++
+			}
+		}
+	}
+	for _, n := range s.nodes {
+		for _, sl := range n.slots {
+			if !sl.pending || sl.p != nil {
+				continue
+			}
+			if starting >= s.maxStarting {
+				sl.state, sl.why = control.Starting, fmt.Sprintf("queued: %d processes are starting (at most %d at once)", starting, s.maxStarting)
+				continue
+			}
+			sl.pending = false
+			if s.spawnSlot(sl) {
+				starting++
+			}
+		}
 	}
 }
 
 // spawnSlot starts the process of sl; a failure to start counts as a crash.
-func (s *Supervisor) spawnSlot(sl *slot) {
-	sl.timer = nil
+func (s *Supervisor) spawnSlot(sl *slot) bool {
 	p, err := s.spawn(sl)
 	if err != nil {
 		s.out.logf("%v", err)
-		sl.state = control.Failed
 		s.restartSlot(sl, err.Error(), 0)
-		return
+		return false
 	}
 	sl.p = p
 	sl.state, sl.why = control.Starting, ""
+	return true
 }
 
-// stopProc drains and stops p: its routes are withdrawn first, then it gets
-// Stop, SIGTERM after StopTimeout, and SIGKILL after KillTimeout more. A
-// non-empty failure makes its exit count as a crash.
+// withdrawDelay is how long a proclet that served stays up after its
+// addresses were withdrawn, before it is told to stop: callers that picked
+// it a moment before (a proxy's dial completing, routes on their way to
+// other proclets) reach it while it still accepts.
+const withdrawDelay = 100 * time.Millisecond
+
+// stopProc drains and stops p: its routes are withdrawn first, then,
+// withdrawDelay later if it served, it gets Stop, SIGTERM after
+// StopTimeout, and SIGKILL after KillTimeout more. A non-empty failure
+// makes its exit count as a crash.
 func (s *Supervisor) stopProc(p *proc, failure string) {
 	if p.stopping {
 		return
 	}
-	p.stopping, p.failure = true, failure
-	p.slot.state = control.Stopping
-	if p.ready {
-		p.ready = false
-		s.updateRouting() // callers stop sending here before it drains
-	}
-	if p.cancel != nil {
-		p.cancel()
-	}
+	served := p.serving()
+	s.withdraw(p, failure)
 	grace := s.opts.StopTimeout
-	if p.conn != nil {
-		p.conn.sendStop()
-	} else {
+	if p.conn == nil {
 		grace = 0 // a unit gets SIGTERM right away
 	}
 	kill := s.opts.KillTimeout
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
+		if p.conn != nil {
+			if served && !s.isShutting() {
+				select {
+				case <-p.exited:
+					return
+				case <-time.After(withdrawDelay):
+				}
+			}
+			p.conn.sendStop()
+		}
 		if grace > 0 {
 			select {
 			case <-p.exited:
@@ -126,6 +167,38 @@ func (s *Supervisor) stopProc(p *proc, failure string) {
 	}()
 }
 
+func (s *Supervisor) isShutting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shutting
+}
+
+// killProc kills p at once with SIGKILL (a frozen process does not read a
+// Stop message nor act on SIGTERM); its exit counts as a crash (failure).
+func (s *Supervisor) killProc(p *proc, failure string) {
+	if p.stopping {
+		return
+	}
+	s.withdraw(p, failure)
+	p.signal(syscall.SIGKILL)
+}
+
+// withdraw marks p stopping, with the failure its exit will count as (""
+// for none), and takes it out of routing first, so that callers stop
+// sending to it before it goes.
+func (s *Supervisor) withdraw(p *proc, failure string) {
+	wasServing := p.serving()
+	p.stopping, p.failure = true, failure
+	p.ready = false
+	p.slot.state = control.Stopping
+	if wasServing {
+		s.updateRouting()
+	}
+	if p.cancel != nil {
+		p.cancel()
+	}
+}
+
 // stopNode stops every replica of n and keeps it stopped; a failed or
 // exited n becomes stopped.
 func (s *Supervisor) stopNode(n *node) {
@@ -138,9 +211,11 @@ func (s *Supervisor) stopNode(n *node) {
 func (s *Supervisor) takeDown(n *node) {
 	n.launched = false
 	n.why = ""
+	n.rolling, n.rollingSlot = nil, nil
 	for _, sl := range n.slots {
 		sl.cancelRestart()
 		if sl.p != nil {
+			sl.p.respawn = false
 			s.stopProc(sl.p, "")
 		} else if sl.state != control.Failed || !n.failed {
 			sl.state = control.Stopped
@@ -148,41 +223,20 @@ func (s *Supervisor) takeDown(n *node) {
 	}
 }
 
-// startNode starts n (once its dependencies are ready), clearing a failure.
+// startNode starts n (once its dependencies are ready), clearing failures
+// and backoffs: a replica waiting for its cool-down starts at once.
 func (s *Supervisor) startNode(n *node) {
 	n.want = true
 	n.failed = false
 	n.done = false
-	n.window = nil
 	for _, sl := range n.slots {
-		sl.failures = 0
+		sl.failures, sl.window = 0, nil
+		if n.launched && sl.p == nil && !sl.done {
+			sl.cancelRestart()
+			sl.pending = true
+		}
 	}
 	s.reconcile()
-}
-
-// restartNode stops n, then starts it again once every process exited,
-// and, with restart_dependents, restarts its dependents too.
-func (s *Supervisor) restartNode(n *node) {
-	s.takeDown(n)
-	s.startNode(n)
-	s.restartDependents(n)
-}
-
-// restartDependents restarts, if n has restart_dependents (PartOf= seen
-// from n), the dependents of n that run or are about to: not those
-// stopped or failed, which stay so. It applies when n restarts as a whole:
-// asked for, or after a crash left it without a ready replica.
-func (s *Supervisor) restartDependents(n *node) {
-	if !n.RestartDependents {
-		return
-	}
-	for _, d := range n.dependents {
-		if !d.want || d.failed || d.done || !(d.launched || d.live()) {
-			continue
-		}
-		s.out.logf("restarting %s %s because %s restarted (restart_dependents)", d.kind(), d.Name, n.Name)
-		s.restartNode(d)
-	}
 }
 
 // shutdown begins stopping everything in reverse dependency order.
@@ -194,6 +248,7 @@ func (s *Supervisor) shutdown() {
 	for _, n := range s.nodes {
 		n.want = false
 		n.launched = false
+		n.rolling, n.rollingSlot = nil, nil
 		for _, sl := range n.slots {
 			sl.cancelRestart()
 			if sl.p == nil && sl.state != control.Failed {

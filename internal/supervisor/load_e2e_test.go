@@ -35,6 +35,12 @@ var buildLoadApp = sync.OnceValues(func() (string, error) {
 
 func startLoadApp(t *testing.T, cfg string) (*harness, string) {
 	t.Helper()
+	return startLoadAppWith(t, cfg, nil)
+}
+
+// startLoadAppWith is startLoadApp with options adjusted by set.
+func startLoadAppWith(t *testing.T, cfg string, set func(*Options)) (*harness, string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs a real application")
 	}
@@ -42,7 +48,11 @@ func startLoadApp(t *testing.T, cfg string) (*harness, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := launch(t, Options{App: "loadapp", Binary: bin, Config: mustConfig(cfg)})
+	opts := Options{App: "loadapp", Binary: bin, Config: mustConfig(cfg)}
+	if set != nil {
+		set(&opts)
+	}
+	h := launch(t, opts)
 	h.waitReady()
 	return h, "http://" + h.status().Proxies[0].Address
 }
@@ -244,4 +254,92 @@ func TestStopMainDrainsRequests(t *testing.T) {
 	if r := <-done; r.code != http.StatusOK {
 		t.Errorf("request in flight when main stopped: %d %s; want it to complete", r.code, r.body)
 	}
+}
+
+// Back-to-back restarts of every component, the main one (behind the
+// listener) included, under a steady load of idempotent calls fail none:
+// restarts are rolling, one replica at a time.
+func TestRestartUnderLoad(t *testing.T) {
+	t.Parallel()
+	h, base := startLoadApp(t, "")
+	stop := make(chan struct{})
+	type result struct {
+		calls    int
+		failures []string
+	}
+	done := make(chan result)
+	go func() {
+		c, f := load(base+"/half?n=42", 8, stop)
+		done <- result{c, f}
+	}()
+	for range 2 {
+		for _, c := range []string{"testapp.Calc", "testapp.Front", "pilotage.Main"} {
+			res, err := h.cl.Restart(t.Context(), c)
+			if err != nil || res.State != control.Ready {
+				t.Fatalf("restart %s: %+v, %v", c, res, err)
+			}
+		}
+	}
+	close(stop)
+	res := <-done
+	if res.calls < 100 {
+		t.Errorf("only %d calls made; the load did not run", res.calls)
+	}
+	if len(res.failures) != 0 {
+		t.Errorf("%d of %d calls failed across the restarts; first: %s", len(res.failures), res.calls, res.failures[0])
+	}
+	t.Logf("%d calls across 6 restarts, %d failed", res.calls, len(res.failures))
+}
+
+// A replica frozen with SIGSTOP is noticed: taken out of routing within
+// about UnresponsiveAfter, its callers' calls in flight to it fail over to
+// the other replica well within their 5s timeout (the transport's
+// keepalive), and it is killed and replaced after KillUnresponsiveAfter.
+// No call fails.
+func TestFrozenReplicaUnderLoad(t *testing.T) {
+	t.Parallel()
+	h, base := startLoadAppWith(t, "", func(o *Options) { o.UnresponsiveAfter = time.Second })
+	stop := make(chan struct{})
+	type result struct {
+		calls    int
+		failures []string
+	}
+	done := make(chan result)
+	go func() {
+		c, f := load(base+"/half?n=42", 8, stop)
+		done <- result{c, f}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	victim := h.unit("testapp.Calc").Replicas[0].PID
+	if err := syscall.Kill(victim, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(victim, syscall.SIGCONT) }) // if the test ends before it is killed
+	frozen := time.Now()
+	h.eventually("the frozen replica to be out of routing", func() bool {
+		return h.unit("testapp.Calc").Replicas[0].State == control.Unresponsive
+	})
+	if d := time.Since(frozen); d > 3*time.Second {
+		t.Errorf("noticed after %v, want about 1s", d)
+	}
+	h.s.mu.Lock()
+	r := h.s.routes()["github.com/pilotage/pilotage/internal/testapp.Calc"]
+	h.s.mu.Unlock()
+	if len(r) != 1 {
+		t.Errorf("routes of Calc while frozen: %v, want one address", r)
+	}
+	waitFor(t, "the frozen replica to be replaced", func() bool {
+		r := h.unit("testapp.Calc").Replicas[0]
+		return r.State == control.Ready && r.PID != victim && r.PID != 0
+	})
+	time.Sleep(300 * time.Millisecond) // load the replacement too
+	close(stop)
+	res := <-done
+	if res.calls < 100 {
+		t.Errorf("only %d calls made; the load did not run", res.calls)
+	}
+	if len(res.failures) != 0 {
+		t.Errorf("%d of %d calls failed across the freeze; first: %s", len(res.failures), res.calls, res.failures[0])
+	}
+	t.Logf("%d calls across a 10s freeze, %d failed", res.calls, len(res.failures))
 }

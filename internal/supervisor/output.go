@@ -25,52 +25,61 @@ const (
 	// maxLineBytes is the longest line passed on as one; a longer run of
 	// bytes without a newline is split, as the log store does.
 	maxLineBytes = 64 << 10
-	// selfQueue is how many of its own lines the supervisor queues for a
-	// terminal that does not keep up; more are dropped, and counted.
-	selfQueue = 1024
+	// terminalQueue is how many lines wait for a terminal that does not
+	// keep up; more are dropped from the terminal (never from the log
+	// sink), and counted.
+	terminalQueue = 4096
 )
 
 // output writes every process's lines, prefixed with their source
-// ("catalog.Catalog/1 | ..."), to the terminal and to the log sink.
+// ("catalog.Catalog/1 | ..."), to the log sink and to the terminal.
 //
-// The supervisor's own lines are written by a goroutine of their own from
-// a bounded queue, so that logging, done with the supervisor's lock held,
-// never blocks on a terminal that is slow or stopped (Ctrl-S, a full
-// pipe): when the queue is full, lines are dropped and their number is
-// reported once the terminal takes lines again. Children's lines are
-// written by their pumps, which do wait for the terminal.
+// The sink gets every line as it comes, from the goroutine that read it.
+// The terminal gets its lines from a bounded queue, written by a goroutine
+// of its own: a terminal that is slow or stopped (Ctrl-S, a full pipe, a
+// reader that went away) never holds up a process writing its output, the
+// log sink, or the supervisor (which logs with its lock held). When the
+// queue is full, lines are dropped from the terminal and their number is
+// reported once it takes lines again. When a write to the terminal fails
+// (the reader of a pipe exited, the terminal hung up), the terminal is
+// given up: this is said once on stderr, and the app keeps running with
+// its logs still stored.
 type output struct {
-	mu    sync.Mutex // serializes writes to w
-	w     io.Writer
-	color bool
-	width int // of the source column
-	logs  LogSink
-	self  io.WriteCloser // the sink's writer for the supervisor's lines
+	w      io.Writer // the terminal
+	stderr io.Writer // told once if w fails; may be nil
+	color  bool
+	width  int // of the source column
+	logs   LogSink
+	self   io.WriteCloser // the sink's writer for the supervisor's lines
+	selfMu sync.Mutex     // serializes writes to self
 
-	queue   chan selfLine
-	dropped atomic.Int64
-	done    chan struct{} // closed when the writer goroutine returned
-	closing sync.Once
+	queue    chan termLine
+	dropped  atomic.Int64
+	gone     atomic.Bool   // the terminal failed: nothing more is queued
+	done     chan struct{} // closed when the terminal goroutine returned
+	closing  sync.Once
+	closedMu sync.RWMutex // held for reading while sending on queue
+	closed   bool
 }
 
-// selfLine is one of the supervisor's lines; flushed, if set, is closed
-// once the lines queued before it are written.
-type selfLine struct {
+// termLine is one line for the terminal; flushed, if set, is closed once
+// the lines queued before it are written.
+type termLine struct {
+	source  string // "" for an unprefixed line
 	text    string
-	plain   bool // without the source prefix
 	flushed chan struct{}
 }
 
-func newOutput(w io.Writer, color bool, logs LogSink, width int) *output {
+func newOutput(w, stderr io.Writer, color bool, logs LogSink, width int) *output {
 	if w == nil {
 		w = io.Discard
 	}
-	o := &output{w: w, color: color, logs: logs, width: max(width, len(supervisorSource)),
-		queue: make(chan selfLine, selfQueue), done: make(chan struct{})}
+	o := &output{w: w, stderr: stderr, color: color, logs: logs, width: max(width, len(supervisorSource)),
+		queue: make(chan termLine, terminalQueue), done: make(chan struct{})}
 	if logs != nil {
 		o.self = logs.Writer(supervisorSource)
 	}
-	go o.writeSelf()
+	go o.writeTerminal()
 	return o
 }
 
@@ -86,27 +95,43 @@ func (o *output) prefix(source string) string {
 	return "\x1b[" + palette[h.Sum32()%uint32(len(palette))] + "m" + p + "\x1b[0m"
 }
 
-// line writes one line of source to the terminal.
-func (o *output) line(source, text string) {
-	text = strings.TrimRight(text, "\r\n")
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	fmt.Fprintf(o.w, "%s %s\n", o.prefix(source), text)
-}
-
-// logf queues a line of the supervisor's own, for the terminal and the
-// sink. It never blocks.
+// logf stores a line of the supervisor's own and queues it for the
+// terminal. It never blocks on the terminal.
 func (o *output) logf(format string, args ...any) {
-	o.enqueue(selfLine{text: fmt.Sprintf(format, args...)})
+	text := fmt.Sprintf(format, args...)
+	o.store(text)
+	o.enqueue(termLine{source: supervisorSource, text: text})
 }
 
-// plainf queues an unprefixed line (the listener addresses, "app ready").
+// plainf is logf for an unprefixed line (the listener addresses, "app
+// ready").
 func (o *output) plainf(format string, args ...any) {
-	o.enqueue(selfLine{text: fmt.Sprintf(format, args...), plain: true})
+	text := fmt.Sprintf(format, args...)
+	o.store(text)
+	o.enqueue(termLine{text: text})
 }
 
-func (o *output) enqueue(l selfLine) {
-	defer func() { _ = recover() }() // queue closed: the supervisor has returned
+// store writes one of the supervisor's lines to the sink.
+func (o *output) store(text string) {
+	if o.self == nil {
+		return
+	}
+	o.selfMu.Lock()
+	defer o.selfMu.Unlock()
+	_, _ = io.WriteString(o.self, text+"\n") // the sink drops what it cannot store
+}
+
+// enqueue queues l for the terminal, or drops and counts it if the queue
+// is full. It never blocks.
+func (o *output) enqueue(l termLine) {
+	if o.gone.Load() {
+		return
+	}
+	o.closedMu.RLock()
+	defer o.closedMu.RUnlock()
+	if o.closed {
+		return
+	}
 	select {
 	case o.queue <- l:
 	default:
@@ -114,47 +139,74 @@ func (o *output) enqueue(l selfLine) {
 	}
 }
 
-// writeSelf writes the queued lines of the supervisor until the queue is
-// closed.
-func (o *output) writeSelf() {
+// writeTerminal writes the queued lines until the queue is closed.
+func (o *output) writeTerminal() {
 	defer close(o.done)
+	bw := bufio.NewWriterSize(o.w, 32<<10)
 	for l := range o.queue {
-		if l.flushed != nil {
-			close(l.flushed)
+		if o.gone.Load() {
+			if l.flushed != nil {
+				close(l.flushed)
+			}
 			continue
 		}
 		if n := o.dropped.Swap(0); n > 0 {
-			o.writeSelfLine(selfLine{text: fmt.Sprintf("(%d lines of the supervisor dropped: the output was blocked)", n)})
+			o.writeLine(bw, supervisorSource, fmt.Sprintf("(%d lines not shown here: the terminal did not keep up; `pilotage logs` has them all)", n))
 		}
-		o.writeSelfLine(l)
+		if l.flushed == nil {
+			o.writeLine(bw, l.source, l.text)
+		}
+		// Write out once nothing more is waiting: a batch per system call,
+		// and nothing left unwritten while the terminal is idle.
+		if len(o.queue) == 0 || l.flushed != nil {
+			if err := bw.Flush(); err != nil {
+				o.giveUp(err)
+			}
+		}
+		if l.flushed != nil {
+			close(l.flushed)
+		}
+	}
+	if err := bw.Flush(); err != nil && !o.gone.Load() {
+		o.giveUp(err)
 	}
 }
 
-func (o *output) writeSelfLine(l selfLine) {
-	if l.plain {
-		o.mu.Lock()
-		fmt.Fprintln(o.w, l.text)
-		o.mu.Unlock()
-	} else {
-		o.line(supervisorSource, l.text)
+func (o *output) writeLine(w *bufio.Writer, source, text string) {
+	if source != "" {
+		w.WriteString(o.prefix(source))
+		w.WriteByte(' ')
 	}
-	if o.self != nil {
-		_, _ = io.WriteString(o.self, l.text+"\n")
+	w.WriteString(text)
+	w.WriteByte('\n')
+}
+
+// giveUp stops writing to a terminal that failed, and says so once on
+// stderr (which may be the same terminal, and fail too).
+func (o *output) giveUp(err error) {
+	if o.gone.Swap(true) {
+		return
+	}
+	msg := fmt.Sprintf("the terminal output stopped (%v); the app keeps running and its logs are still kept: see `pilotage logs -f`", err)
+	o.store(msg)
+	if o.stderr != nil {
+		fmt.Fprintf(o.stderr, "pilotage: %s\n", msg)
 	}
 }
 
 // flush waits until the lines queued so far are written, or d passed.
 func (o *output) flush(d time.Duration) {
-	l := selfLine{flushed: make(chan struct{})}
-	sent := func() (ok bool) {
-		defer func() { _ = recover() }() // closed: everything was written
+	l := termLine{flushed: make(chan struct{})}
+	o.closedMu.RLock()
+	sent := false
+	if !o.closed {
 		select {
 		case o.queue <- l:
-			return true
+			sent = true
 		case <-time.After(d):
-			return false
 		}
-	}()
+	}
+	o.closedMu.RUnlock()
 	if !sent {
 		return
 	}
@@ -164,8 +216,9 @@ func (o *output) flush(d time.Duration) {
 	}
 }
 
-// pump copies the lines of r (a child's stdout or stderr) until EOF. A
-// line longer than maxLineBytes is passed on in pieces.
+// pump copies the lines of r (a child's stdout or stderr) to the sink and
+// the terminal until EOF. A line longer than maxLineBytes is passed on in
+// pieces.
 func (o *output) pump(source string, r io.Reader) {
 	var sink io.WriteCloser
 	if o.logs != nil {
@@ -176,14 +229,13 @@ func (o *output) pump(source string, r io.Reader) {
 	for {
 		b, err := br.ReadSlice('\n')
 		if len(b) > 0 {
-			text := string(b)
-			o.line(source, text)
 			if sink != nil {
-				if !strings.HasSuffix(text, "\n") {
-					text += "\n"
+				_, _ = sink.Write(b) // stores complete lines; drops what it cannot store
+				if b[len(b)-1] != '\n' {
+					_, _ = sink.Write([]byte{'\n'}) // a split or final partial line
 				}
-				_, _ = io.WriteString(sink, text)
 			}
+			o.enqueue(termLine{source: source, text: strings.TrimRight(string(b), "\r\n")})
 		}
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return
@@ -195,13 +247,18 @@ func (o *output) pump(source string, r io.Reader) {
 // and closes the sink's writer.
 func (o *output) close() {
 	o.closing.Do(func() {
+		o.closedMu.Lock()
+		o.closed = true
 		close(o.queue)
+		o.closedMu.Unlock()
 		select {
 		case <-o.done:
 		case <-time.After(2 * time.Second):
 		}
 		if o.self != nil {
+			o.selfMu.Lock()
 			_ = o.self.Close()
+			o.selfMu.Unlock()
 		}
 	})
 }

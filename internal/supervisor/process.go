@@ -31,15 +31,19 @@ type proc struct {
 	reaped bool // the leader was waited for: its pid may be reused
 
 	// Guarded by Supervisor.mu.
-	ready     bool
-	readyAt   time.Time
-	stopping  bool
-	failure   string // set when stopped because it failed (unhealthy, probe timeout)
-	appDone   bool   // the app function returned (AppDone)
-	lastError string // from a Failed message
-	rpcAddr   string
-	listeners map[string]string // listener name -> address the replica bound
-	cancel    func()            // stops the readiness probe of a unit
+	ready        bool
+	readyAt      time.Time
+	stopping     bool
+	respawn      bool      // stopped by a rolling restart: start a replacement at once
+	lastPong     time.Time // when the proclet last answered a ping (or said hello)
+	unresponsive bool      // has not answered pings for a while: out of routing
+	pingSeq      uint64
+	failure      string // set when stopped because it failed (unhealthy, probe timeout)
+	appDone      bool   // the app function returned (AppDone)
+	lastError    string // from a Failed message
+	rpcAddr      string
+	listeners    map[string]string // listener name -> address the replica bound
+	cancel       func()            // stops the readiness probe of a unit
 }
 
 // source is the name of a slot's log lines: "cart.Cart/1", or "redis".

@@ -20,12 +20,16 @@ type node struct {
 
 	want     bool // should run (false after a stop)
 	launched bool // its replicas were started for the current activation
-	failed   bool // start limit hit, or a unit failed and is not restarted; cleared by a start
+	failed   bool // a unit that failed and whose policy does not restart it; cleared by a start
 	done     bool // a unit that exited and is not restarted; cleared by a start
 	why      string
 	lastErr  string
-	restarts int         // automatic restarts, ever
-	window   []time.Time // automatic restarts within the start interval
+	restarts int // automatic restarts of its replicas, ever
+
+	// A rolling restart replaces one replica at a time, each once the one
+	// before is ready again.
+	rolling     []*slot // replicas still to replace
+	rollingSlot *slot   // the replica being replaced, or nil
 
 	// Timestamps of the current activation, for analyze.
 	startedAt, readyAt time.Time
@@ -34,33 +38,41 @@ type node struct {
 }
 
 // A slot is one replica position of a node; its process comes and goes.
+// Restarts are counted and backed off per slot, so that a replica in a
+// crash loop never takes its healthy siblings down.
 type slot struct {
 	node     *node
 	index    int
 	p        *proc  // the live process, or nil
 	state    string // control.Starting, ...
 	why      string
-	failures int // consecutive, for the backoff
+	failures int         // consecutive quick failures, for the backoff
+	window   []time.Time // automatic restarts within the start interval
 	restarts int
 	timer    *time.Timer // pending restart
+	pending  bool        // wants a process as soon as it may start one
 	done     bool        // a main replica whose app function returned
 }
 
-// hasReady reports whether some replica of n is ready.
+// serving reports whether p takes calls: ready, answering pings, not
+// stopping.
+func (p *proc) serving() bool { return p != nil && p.ready && !p.unresponsive && !p.stopping }
+
+// hasReady reports whether some replica of n serves.
 func (n *node) hasReady() bool {
 	for _, sl := range n.slots {
-		if sl.p != nil && sl.p.ready {
+		if sl.p.serving() {
 			return true
 		}
 	}
 	return false
 }
 
-// allReady reports whether every replica of n is ready (or, for the main
+// allReady reports whether every replica of n serves (or, for the main
 // component, returned).
 func (n *node) allReady() bool {
 	for _, sl := range n.slots {
-		if (sl.p == nil || !sl.p.ready) && !sl.done {
+		if !sl.p.serving() && !sl.done {
 			return false
 		}
 	}
@@ -97,6 +109,11 @@ func (s *Supervisor) handle(p *proc, m proclet.Message) {
 	switch m.Type {
 	case proclet.Hello:
 		p.rpcAddr = m.Address
+		p.lastPong = time.Now()
+		s.bg.Add(1)
+		go s.watchLiveness(p)
+	case proclet.Pong:
+		s.pong(p)
 	case proclet.Listening:
 		p.listeners[m.Listener] = m.Address
 	case proclet.ComponentStarting:
@@ -143,6 +160,9 @@ func (s *Supervisor) markReady(p *proc) {
 	}
 	n.why = ""
 	s.updateRouting()
+	if n.rollingSlot == sl {
+		s.rollNext(n)
+	}
 	s.reconcile()
 }
 
@@ -152,7 +172,7 @@ func (s *Supervisor) exited(p *proc, err error) {
 	defer s.mu.Unlock()
 	sl := p.slot
 	n := sl.node
-	wasReady := p.ready
+	wasRouted := p.serving()
 	p.ready = false
 	if p.conn != nil {
 		p.conn.close()
@@ -161,7 +181,7 @@ func (s *Supervisor) exited(p *proc, err error) {
 		p.cancel()
 	}
 	sl.p = nil
-	if wasReady {
+	if wasRouted {
 		s.updateRouting()
 	}
 	reason := exitReason(err)
@@ -170,6 +190,13 @@ func (s *Supervisor) exited(p *proc, err error) {
 	}
 	uptime := time.Since(p.started).Round(time.Millisecond)
 	switch {
+	case p.stopping && p.failure == "" && p.respawn:
+		// Replaced by a rolling restart: start the new process at once.
+		sl.state, sl.why = control.Restarting, "restart requested"
+		s.out.logf("%s stopped (%s); starting its replacement", sl.source(), reason)
+		if !s.shutting && n.want {
+			sl.pending = true
+		}
 	case p.stopping && p.failure == "":
 		sl.state = control.Stopped
 		s.out.logf("%s stopped (%s)", sl.source(), reason)

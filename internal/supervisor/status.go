@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pilotage/pilotage/internal/control"
@@ -27,16 +28,20 @@ func (s *Supervisor) Status() *control.Status {
 	}
 	public := map[string]string{}
 	for _, px := range s.proxies {
-		st.Proxies = append(st.Proxies, control.Proxy{Listener: px.name, Address: px.addr(), Backends: px.snapshot()})
+		st.Proxies = append(st.Proxies, px.status())
 		public[px.name] = px.addr()
 	}
 	for _, n := range s.nodes {
 		replicas := s.replicaStatus(n)
+		state, why := nodeState(n), n.why
+		if state == control.Degraded {
+			why = degradedWhy(n)
+		}
 		base := control.UnitStatus{
 			Kind:      n.kind(),
 			Group:     n.Name,
-			State:     nodeState(n),
-			Why:       n.why,
+			State:     state,
+			Why:       why,
 			Restarts:  n.restarts,
 			Want:      len(n.slots),
 			After:     append([]string{}, n.Deps...),
@@ -114,36 +119,84 @@ func nodeState(n *node) string {
 	case !n.want:
 		return control.Stopped
 	}
-	var ready, restarting, stopping, failed, done int
+	var ready, restarting, stopping, failed, down, done int
 	for _, sl := range n.slots {
 		if sl.done {
 			done++
 			continue
 		}
-		switch sl.state {
-		case control.Ready:
+		if sl.p.serving() {
 			ready++
+			continue
+		}
+		switch sl.state {
 		case control.Restarting:
 			restarting++
+			down++
 		case control.Stopping:
 			stopping++
 		case control.Failed:
 			failed++
+			down++
+		case control.Unresponsive:
+			down++
 		}
 	}
 	switch {
 	case done == len(n.slots):
 		return control.Stopped // the main component returned
+	case n.rollingSlot != nil:
+		return control.Restarting
 	case ready+done == len(n.slots):
 		return control.Ready
+	case ready > 0 && down > 0:
+		return control.Degraded
+	case failed == len(n.slots)-done:
+		return control.Failed
 	case restarting > 0 || stopping > 0 && n.launched:
 		return control.Restarting
 	case !n.launched && n.live():
 		return control.Restarting // stopping to start again
-	case failed == len(n.slots):
-		return control.Failed
 	}
 	return control.Starting
+}
+
+// settling reports whether a start or restart of n is still under way:
+// some replica is starting or restarting (not failed and waiting for its
+// cool-down).
+func settling(n *node) bool {
+	if n.rollingSlot != nil {
+		return true
+	}
+	for _, sl := range n.slots {
+		if sl.done || sl.p.serving() {
+			continue
+		}
+		if sl.state != control.Failed && sl.state != control.Unresponsive {
+			return true
+		}
+	}
+	return false
+}
+
+// degradedWhy says which replicas of n are down, and why.
+func degradedWhy(n *node) string {
+	var down []string
+	ready := 0
+	for _, sl := range n.slots {
+		switch {
+		case sl.done:
+		case sl.p.serving():
+			ready++
+		default:
+			d := fmt.Sprintf("%s %s", sl.source(), sl.state)
+			if sl.why != "" {
+				d += " (" + sl.why + ")"
+			}
+			down = append(down, d)
+		}
+	}
+	return fmt.Sprintf("%d of %d replicas serve; %s", ready, len(n.slots), strings.Join(down, "; "))
 }
 
 func probeTarget(n *node) string {
@@ -196,15 +249,19 @@ func (s *Supervisor) Act(ctx context.Context, op, name string) (*control.ActionR
 		s.mu.Lock()
 		state := nodeState(n)
 		why, done := n.why, n.done
+		busy := settling(n)
+		if state == control.Degraded {
+			why = degradedWhy(n)
+		}
 		s.mu.Unlock()
 		res.State = state
 		settled := state == control.Failed ||
 			(op == "stop" && state == control.Stopped) ||
-			(op != "stop" && (state == control.Ready || done))
+			(op != "stop" && (state == control.Ready || done || state == control.Degraded && !busy))
 		if settled {
 			res.Settled = true
 			res.Message = fmt.Sprintf("%s %s: %s%s", n.kind(), n.Name, state, note)
-			if (state == control.Failed || done) && why != "" {
+			if (state == control.Failed || state == control.Degraded || done) && why != "" {
 				res.Message += ": " + why
 			}
 			return res, nil

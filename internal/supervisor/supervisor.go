@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -18,11 +19,20 @@ import (
 
 // Default timeouts and limits.
 const (
-	DefaultStopTimeout   = 10 * time.Second // Stop message -> SIGTERM
-	DefaultKillTimeout   = 5 * time.Second  // SIGTERM -> SIGKILL
-	DefaultStartLimit    = 5
-	DefaultStartInterval = 30 * time.Second
+	DefaultStopTimeout     = 10 * time.Second // Stop message -> SIGTERM
+	DefaultKillTimeout     = 5 * time.Second  // SIGTERM -> SIGKILL
+	DefaultStartLimit      = 5                // restarts of one replica within DefaultStartInterval...
+	DefaultStartInterval   = 30 * time.Second
+	DefaultRestartCooldown = 30 * time.Second // ...then it waits this long
 )
+
+// DefaultMaxProcesses is the most processes an app may ask for on this
+// machine unless Options.MaxProcesses says otherwise: 64 per CPU.
+func DefaultMaxProcesses() int { return 64 * runtime.NumCPU() }
+
+// DefaultMaxStarting is how many processes start at once by default: more
+// wait their turn, so a large app starts at a pace the machine takes.
+func DefaultMaxStarting() int { return max(8, 4*runtime.NumCPU()) }
 
 // Options configure a Supervisor.
 type Options struct {
@@ -41,6 +51,7 @@ type Options struct {
 	Description *proclet.Description
 
 	Stdout io.Writer // prefixed output of every process, and the supervisor's
+	Stderr io.Writer // told once if writing to Stdout fails; may be nil
 	Color  bool      // colour the prefixes (Stdout is a terminal)
 	Logs   LogSink   // also stores every line; may be nil
 
@@ -52,6 +63,18 @@ type Options struct {
 	Env         []string // added to the environment of proclets
 	StopTimeout time.Duration
 	KillTimeout time.Duration
+
+	// MaxProcesses bounds the processes (replicas of every group, and
+	// units) the app may ask for: 0 means DefaultMaxProcesses, a negative
+	// number no bound. MaxStarting bounds those starting at once (0:
+	// DefaultMaxStarting).
+	MaxProcesses, MaxStarting int
+
+	// Liveness of proclets: a ping every PingInterval; silent for
+	// UnresponsiveAfter, a replica is taken out of routing; silent for
+	// KillUnresponsiveAfter, it is killed and replaced. Zero values mean
+	// the defaults (DefaultPingInterval, ...).
+	PingInterval, UnresponsiveAfter, KillUnresponsiveAfter time.Duration
 }
 
 // A Supervisor runs one application; see the package documentation.
@@ -62,6 +85,8 @@ type Supervisor struct {
 	out           *output
 	startLimit    int
 	startInterval time.Duration
+	cooldown      time.Duration // after the start limit
+	maxStarting   int
 	ready         chan struct{} // closed when the app is first ready
 	finished      chan struct{} // closed when shutdown completed
 	mainDone      chan struct{} // closed when every main replica returned
@@ -75,6 +100,7 @@ type Supervisor struct {
 	shutting     bool
 	finishedOnce bool
 	proxies      []*proxy
+	lastRoutes   proclet.Message // as last pushed, see updateRouting
 }
 
 // New describes and lays out the application; nothing is started yet.
@@ -91,9 +117,21 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	if opts.Config == nil {
 		opts.Config = config.Empty()
 	}
+	if opts.MaxStarting <= 0 {
+		opts.MaxStarting = DefaultMaxStarting()
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = DefaultPingInterval
+	}
+	if opts.UnresponsiveAfter <= 0 {
+		opts.UnresponsiveAfter = DefaultUnresponsiveAfter
+	}
+	if opts.KillUnresponsiveAfter <= 0 {
+		opts.KillUnresponsiveAfter = DefaultKillUnresponsiveAfter
+	}
 	desc := opts.Description
 	if desc == nil {
-		d, err := Describe(ctx, opts.Binary, opts.Dir)
+		d, err := Describe(ctx, opts.Binary, opts.Dir, opts.ConfigPath)
 		if err != nil {
 			return nil, err
 		}
@@ -101,6 +139,12 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	}
 	plan, err := NewPlan(opts.App, desc, opts.Config)
 	if err != nil {
+		return nil, err
+	}
+	if err := plan.CheckUnitCommands(opts.Dir); err != nil {
+		return nil, err
+	}
+	if err := checkProcessCount(plan, opts.MaxProcesses); err != nil {
 		return nil, err
 	}
 	shimPath := opts.Shim
@@ -117,6 +161,8 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 		plan:          plan,
 		startLimit:    opts.Config.Run.StartLimit,
 		startInterval: opts.Config.Run.StartInterval.Duration,
+		cooldown:      DefaultRestartCooldown,
+		maxStarting:   opts.MaxStarting,
 		ready:         make(chan struct{}),
 		finished:      make(chan struct{}),
 		mainDone:      make(chan struct{}),
@@ -127,6 +173,9 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	}
 	if s.startInterval <= 0 {
 		s.startInterval = DefaultStartInterval
+	}
+	if d := opts.Config.Run.RestartCooldown.Duration; d > 0 {
+		s.cooldown = d
 	}
 	width := 0
 	for i, pn := range plan.Nodes {
@@ -148,8 +197,24 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 			s.byName[d].dependents = append(s.byName[d].dependents, n)
 		}
 	}
-	s.out = newOutput(opts.Stdout, opts.Color, opts.Logs, width)
+	s.out = newOutput(opts.Stdout, opts.Stderr, opts.Color, opts.Logs, width)
 	return s, nil
+}
+
+// checkProcessCount refuses a plan of more processes than max (0: the
+// default bound, negative: none).
+func checkProcessCount(plan *Plan, max int) error {
+	if max == 0 {
+		max = DefaultMaxProcesses()
+	}
+	total := 0
+	for _, n := range plan.Nodes {
+		total += n.Replicas
+	}
+	if max > 0 && total > max {
+		return fmt.Errorf("the configuration asks for %d processes, more than this machine should run (%d: 64 per CPU); lower the replicas in [run], or pass -force to run them anyway", total, max)
+	}
+	return nil
 }
 
 // Plan returns the layout of the application.
@@ -180,7 +245,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		return err
 	}
 	defer s.closeProxies()
-	srv, err := control.Listen(s.opts.StateDir, s)
+	srv, err := s.serveControl(lock) // the control API, and a watch on the state directory
 	if err != nil {
 		return err
 	}

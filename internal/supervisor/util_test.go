@@ -32,8 +32,14 @@ func listenOn(t *testing.T, addr string) net.Listener {
 
 // lineIndex returns the index of the first output line from source whose
 // text starts with text, or -1.
-func lineIndex(out, source, text string) int {
+func lineIndex(out, source, text string) int { return lineIndexAfter(out, -1, source, text) }
+
+// lineIndexAfter is lineIndex for the lines after line after.
+func lineIndexAfter(out string, after int, source, text string) int {
 	for i, line := range strings.Split(out, "\n") {
+		if i <= after {
+			continue
+		}
 		src, rest, ok := strings.Cut(line, " | ")
 		if ok && strings.TrimSpace(src) == source && strings.HasPrefix(rest, text) {
 			return i
