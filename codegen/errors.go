@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"sync"
 )
@@ -22,11 +23,28 @@ var (
 	ErrPanic = errors.New("component method panicked")
 )
 
+// A registeredError is one registered target and the key it travels as.
+type registeredError struct {
+	key    string
+	target error
+}
+
+// errorRegistry indexes the registered errors so that encoding an error costs
+// a map lookup per node of its tree, not an errors.Is call per registered
+// error: generated code registers every exported error variable an
+// application can reach, hundreds of them.
 var errorRegistry = struct {
 	sync.RWMutex
 	byKey map[string]error
-	keys  []string // registration order, for deterministic encoding
-}{byKey: map[string]error{}}
+	// byValue holds each hashable target once, under its first key.
+	byValue map[any]string
+	// byType holds the targets that are comparable but not hashable (a
+	// struct with an interface field), by dynamic type.
+	byType map[reflect.Type][]registeredError
+	// distinct holds each target once, in registration order, for the
+	// nodes of an error tree that have an Is method.
+	distinct []registeredError
+}{byKey: map[string]error{}, byValue: map[any]string{}, byType: map[reflect.Type][]registeredError{}}
 
 func init() {
 	RegisterError("pilotage.ErrUnavailable", ErrUnavailable)
@@ -38,21 +56,86 @@ func init() {
 }
 
 // RegisterError makes errors.Is(err, target) keep working after err crosses a
-// process boundary, for every err that wraps target. key names target
-// uniquely (generated code uses "import/path.VarName"). Registering the same
-// key twice with another error returns an error.
-func RegisterError(key string, target error) error {
+// process boundary, for every err that matches target. key names target
+// uniquely: generated code uses "import/path.VarName". Both ends of a call run
+// the same binary, so a registration anywhere in it serves every call.
+//
+// Registering a key again with the same error does nothing, and so does
+// registering a nil target. Registering a key again with another error keeps
+// the first one and records the clash, which Components reports: like a
+// component registered twice, it stops the application at start. It can only
+// come from a hand-written registration reusing a key, or from a variable
+// reassigned after generated code registered it.
+func RegisterError(key string, target error) {
+	if target == nil {
+		return
+	}
 	errorRegistry.Lock()
 	defer errorRegistry.Unlock()
 	if old, ok := errorRegistry.byKey[key]; ok {
-		if old == target {
-			return nil
+		if !sameError(old, target) {
+			recordProblem(fmt.Errorf("error %s registered twice, as %q (%T) and as %q (%T): give each registration its own key, and do not reassign registered error variables", key, old, old, target, target))
 		}
-		return fmt.Errorf("codegen: error %q registered twice", key)
+		return
 	}
 	errorRegistry.byKey[key] = target
-	errorRegistry.keys = append(errorRegistry.keys, key)
-	return nil
+	t := reflect.TypeOf(target)
+	switch {
+	case hashable(t):
+		if _, dup := errorRegistry.byValue[target]; dup {
+			return // another name for a registered error (os.ErrNotExist is fs.ErrNotExist)
+		}
+		errorRegistry.byValue[target] = key
+	case t.Comparable():
+		for _, r := range errorRegistry.byType[t] {
+			if r.target == target {
+				return
+			}
+		}
+		errorRegistry.byType[t] = append(errorRegistry.byType[t], registeredError{key, target})
+	}
+	errorRegistry.distinct = append(errorRegistry.distinct, registeredError{key, target})
+}
+
+// sameError reports whether a and b are the same error value.
+func sameError(a, b error) bool {
+	t := reflect.TypeOf(a)
+	if t != reflect.TypeOf(b) {
+		return false
+	}
+	if t.Comparable() {
+		return a == b
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// hashableTypes caches hashable's answer for struct and array types.
+var hashableTypes sync.Map // reflect.Type -> bool
+
+// hashable reports whether values of t can be map keys without panicking:
+// comparable, and holding no interface whose dynamic value might not be.
+func hashable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Chan, reflect.UnsafePointer, reflect.String,
+		reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	case reflect.Struct, reflect.Array:
+		if v, ok := hashableTypes.Load(t); ok {
+			return v.(bool)
+		}
+		ok := true
+		if t.Kind() == reflect.Array {
+			ok = hashable(t.Elem())
+		}
+		for i := 0; ok && t.Kind() == reflect.Struct && i < t.NumField(); i++ {
+			ok = hashable(t.Field(i).Type)
+		}
+		hashableTypes.Store(t, ok)
+		return ok
+	}
+	return false // interfaces, slices, maps, funcs
 }
 
 // Error writes err: its message and the keys of every registered error it
@@ -64,19 +147,65 @@ func (e *Encoder) Error(err error) {
 	}
 	e.Bool(true)
 	e.String(err.Error())
-	errorRegistry.RLock()
 	var matched [8]string
-	keys := matched[:0]
-	for _, k := range errorRegistry.keys {
-		if errors.Is(err, errorRegistry.byKey[k]) {
-			keys = append(keys, k)
-		}
-	}
+	errorRegistry.RLock()
+	keys := matchingKeys(err, matched[:0])
 	errorRegistry.RUnlock()
 	e.Len(len(keys))
 	for _, k := range keys {
 		e.String(k)
 	}
+}
+
+// matchingKeys appends to keys the key of every registered error that
+// errors.Is(err, target) reports, walking err's tree as errors.Is does: a
+// node matches the targets equal to it and, if it has an Is method, those
+// its method accepts. The caller holds errorRegistry's read lock.
+func matchingKeys(err error, keys []string) []string {
+	for err != nil {
+		t := reflect.TypeOf(err)
+		switch {
+		case hashable(t):
+			if k, ok := errorRegistry.byValue[err]; ok {
+				keys = appendNew(keys, k)
+			}
+		case t.Comparable():
+			for _, r := range errorRegistry.byType[t] {
+				if r.target == err {
+					keys = appendNew(keys, r.key)
+				}
+			}
+		}
+		if x, ok := err.(interface{ Is(error) bool }); ok {
+			for _, r := range errorRegistry.distinct {
+				if x.Is(r.target) {
+					keys = appendNew(keys, r.key)
+				}
+			}
+		}
+		switch x := err.(type) {
+		case interface{ Unwrap() error }:
+			err = x.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, child := range x.Unwrap() {
+				keys = matchingKeys(child, keys)
+			}
+			return keys
+		default:
+			return keys
+		}
+	}
+	return keys
+}
+
+// appendNew appends k to keys unless it is there already.
+func appendNew(keys []string, k string) []string {
+	for _, have := range keys {
+		if have == k {
+			return keys
+		}
+	}
+	return append(keys, k)
 }
 
 // Error reads an error written by Encoder.Error. If the error was exactly a

@@ -72,6 +72,15 @@ func RegisterInterface(i Interface) {
 	registry.ifaces[i.Type] = &i
 }
 
+// recordProblem keeps a registration problem for Components to report.
+// Registration runs in init functions, which cannot return errors, so a
+// problem stops the application when the runtime starts it.
+func recordProblem(err error) {
+	registry.Lock()
+	defer registry.Unlock()
+	registry.errs = append(registry.errs, err)
+}
+
 // RegisterImplementation records a component implementation. Called from
 // generated init functions.
 func RegisterImplementation(impl Implementation) {
@@ -87,8 +96,9 @@ type Component struct {
 }
 
 // Components returns every registered component, sorted by name. It reports
-// interfaces without exactly one implementation and implementations whose
-// interface has no generated code.
+// interfaces without exactly one implementation, implementations whose
+// interface has no generated code, and registration problems (an interface
+// or an error key registered twice).
 func Components() ([]Component, error) {
 	registry.Lock()
 	defer registry.Unlock()

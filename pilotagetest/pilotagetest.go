@@ -103,6 +103,9 @@ func (r Runner) start(tb testing.TB, first reflect.Type, body any) ([]reflect.Va
 	if fn == nil || fn.Kind() != reflect.Func || fn.NumIn() == 0 || fn.In(0) != first || fn.NumOut() != 0 {
 		return nil, fmt.Errorf("pilotagetest: body must be a func(%v, components...) with no results, got %T", first, body)
 	}
+	if err := checkGenerated(); err != nil {
+		return nil, err
+	}
 	cfg := config.Empty()
 	if r.Config != "" {
 		var err error

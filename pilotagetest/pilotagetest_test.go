@@ -8,6 +8,7 @@ import (
 
 	"github.com/pilotage/pilotage"
 	"github.com/pilotage/pilotage/internal/testapp"
+	"github.com/pilotage/pilotage/internal/testapp/money"
 	"github.com/pilotage/pilotage/pilotagetest"
 )
 
@@ -21,6 +22,25 @@ func TestCallsAndErrors(t *testing.T) {
 			_, err := f.HalfViaCalc(ctx, 3)
 			if !errors.Is(err, testapp.ErrOdd) || err.Error() != "half of 3: odd number" {
 				t.Errorf("HalfViaCalc(3) = %v; want an error wrapping ErrOdd with the original message", err)
+			}
+		})
+	}
+}
+
+// TestErrorOfPackageWithoutComponents checks that Local and RPC mode agree
+// on an error declared in a package without components: it keeps its
+// identity and its message across the boundary.
+func TestErrorOfPackageWithoutComponents(t *testing.T) {
+	ctx := context.Background()
+	for _, r := range pilotagetest.AllRunners() {
+		r.Test(t, func(t *testing.T, f testapp.Front) {
+			total, err := f.Total(ctx, []money.Amount{{Currency: "EUR", Cents: 100}, {Currency: "EUR", Cents: 50}})
+			if err != nil || total != (money.Amount{Currency: "EUR", Cents: 150}) {
+				t.Errorf("Total in one currency = %+v, %v; want 150 EUR cents", total, err)
+			}
+			_, err = f.Total(ctx, []money.Amount{{Currency: "EUR", Cents: 100}, {Currency: "USD", Cents: 50}})
+			if !errors.Is(err, money.ErrCurrencyMismatch) || err.Error() != "add USD to EUR: currency mismatch" {
+				t.Errorf("Total in two currencies = %v; want an error wrapping money.ErrCurrencyMismatch with the original message", err)
 			}
 		})
 	}

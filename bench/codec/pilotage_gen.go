@@ -13,36 +13,73 @@ import (
 
 // If a check below fails to compile, this file is out of date: run "pilotage generate".
 
+// What this file was generated from, which pilotagetest compares with the
+// sources to report a file that compiles but is out of date.
+// pilotage:fingerprint 15ea6ea3b78c10383a55f2e1
+
 // Version check: run "pilotage generate" if this fails.
-var _ codegen.LatestVersion = codegen.Version[[0][1]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
 
-// Shapes changed since generation if these fail: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Shapes](pilotage_Shapes_client{})
-var _ = codegen.RunPilotageGenerateIfThisFails[interface {
+// Shapes has the methods below as generated.
+type pilotage_Shapes_generated interface {
 	Echo(context.Context, Small, Blob, Nested) (Small, Blob, Nested, error)
-}](Shapes(nil))
+}
 
-// Shapes changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Shapes](pilotage_shapes_local{})
+type pilotage_is_Shapes_generated[T pilotage_Shapes_generated] struct{}
 
-// Small changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, Shapes lost or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Shapes
+	var _ pilotage_is_Shapes_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Shapes[T Shapes] struct{}
+
+// If this fails, Shapes gained or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_Shapes_client
+	var _ pilotage_is_Shapes[RunPilotageGenerate_ThisFileIsStale]
+}
+
+// If this fails, Shapes changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_shapes_local
+	var _ pilotage_is_Shapes[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Small_generated[T ~struct {
 	ID      int64
 	Name    string
 	Price   float64
 	InStock bool
 	Count   int32
-}](Small{})
+}] struct{}
 
-// Blob changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct{ Data []byte }](Blob{})
+// If this fails, Small changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Small
+	var _ pilotage_is_Small_generated[RunPilotageGenerate_ThisFileIsStale]
+}
 
-// Nested changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+type pilotage_is_Blob_generated[T ~struct{ Data []byte }] struct{}
+
+// If this fails, Blob changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Blob
+	var _ pilotage_is_Blob_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Nested_generated[T ~struct {
 	Name  string
 	Items []Small
 	Index map[string]int64
-}](Nested{})
+}] struct{}
+
+// If this fails, Nested changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Nested
+	var _ pilotage_is_Nested_generated[RunPilotageGenerate_ThisFileIsStale]
+}
 
 func init() {
 	codegen.RegisterInterface(codegen.Interface{

@@ -9,13 +9,19 @@ import (
 	"github.com/pilotage/pilotage/codegen"
 	_ "github.com/pilotage/pilotage/examples/shop/payment/cardpay"
 	_ "github.com/pilotage/pilotage/examples/shop/shipping"
+	"net/http"
+	"os"
 	"reflect"
 )
 
 // If a check below fails to compile, this file is out of date: run "pilotage generate".
 
+// What this file was generated from, which pilotagetest compares with the
+// sources to report a file that compiles but is out of date.
+// pilotage:fingerprint a7a64b404de6684d01a81654
+
 // Version check: run "pilotage generate" if this fails.
-var _ codegen.LatestVersion = codegen.Version[[0][1]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
 
 func init() {
 	codegen.RegisterInterface(codegen.Interface{
@@ -30,6 +36,38 @@ func init() {
 		Refs:      []string{"github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "github.com/pilotage/pilotage/examples/shop/cart.Cart", "github.com/pilotage/pilotage/examples/shop/checkout.Checkout"},
 		LocalStub: func(impl any) any { return pilotage_frontend_local{impl.(*frontend)} },
 	})
+	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop.errBadRequest", errBadRequest)
+	codegen.RegisterError("net/http.ErrAbortHandler", http.ErrAbortHandler)
+	codegen.RegisterError("net/http.ErrBodyNotAllowed", http.ErrBodyNotAllowed)
+	codegen.RegisterError("net/http.ErrBodyReadAfterClose", http.ErrBodyReadAfterClose)
+	codegen.RegisterError("net/http.ErrContentLength", http.ErrContentLength)
+	codegen.RegisterError("net/http.ErrHandlerTimeout", http.ErrHandlerTimeout)
+	codegen.RegisterError("net/http.ErrHeaderTooLong", http.ErrHeaderTooLong)
+	codegen.RegisterError("net/http.ErrHijacked", http.ErrHijacked)
+	codegen.RegisterError("net/http.ErrLineTooLong", http.ErrLineTooLong)
+	codegen.RegisterError("net/http.ErrMissingBoundary", http.ErrMissingBoundary)
+	codegen.RegisterError("net/http.ErrMissingContentLength", http.ErrMissingContentLength)
+	codegen.RegisterError("net/http.ErrMissingFile", http.ErrMissingFile)
+	codegen.RegisterError("net/http.ErrNoCookie", http.ErrNoCookie)
+	codegen.RegisterError("net/http.ErrNoLocation", http.ErrNoLocation)
+	codegen.RegisterError("net/http.ErrNotMultipart", http.ErrNotMultipart)
+	codegen.RegisterError("net/http.ErrNotSupported", http.ErrNotSupported)
+	codegen.RegisterError("net/http.ErrSchemeMismatch", http.ErrSchemeMismatch)
+	codegen.RegisterError("net/http.ErrServerClosed", http.ErrServerClosed)
+	codegen.RegisterError("net/http.ErrShortBody", http.ErrShortBody)
+	codegen.RegisterError("net/http.ErrSkipAltProtocol", http.ErrSkipAltProtocol)
+	codegen.RegisterError("net/http.ErrUnexpectedTrailer", http.ErrUnexpectedTrailer)
+	codegen.RegisterError("net/http.ErrUseLastResponse", http.ErrUseLastResponse)
+	codegen.RegisterError("net/http.ErrWriteAfterFlush", http.ErrWriteAfterFlush)
+	codegen.RegisterError("os.ErrClosed", os.ErrClosed)
+	codegen.RegisterError("os.ErrDeadlineExceeded", os.ErrDeadlineExceeded)
+	codegen.RegisterError("os.ErrExist", os.ErrExist)
+	codegen.RegisterError("os.ErrInvalid", os.ErrInvalid)
+	codegen.RegisterError("os.ErrNoDeadline", os.ErrNoDeadline)
+	codegen.RegisterError("os.ErrNoHandle", os.ErrNoHandle)
+	codegen.RegisterError("os.ErrNotExist", os.ErrNotExist)
+	codegen.RegisterError("os.ErrPermission", os.ErrPermission)
+	codegen.RegisterError("os.ErrProcessDone", os.ErrProcessDone)
 }
 
 // RunPilotageGenerate marks frontend as the main component of a generated application.

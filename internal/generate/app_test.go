@@ -2,6 +2,7 @@ package generate
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,22 @@ func TestApp(t *testing.T) {
 			t.Errorf("main package's generated file lacks %s", want)
 		}
 	}
+	// Errors of packages without components are registered where
+	// components reach them, each once along an import chain.
+	storeGen := first["storeimpl/pilotage_gen.go"]
+	for _, key := range []string{"example.com/app/money.ErrCurrencyMismatch", "example.com/app/money/rates.ErrStale", "strconv.ErrSyntax"} {
+		if want := fmt.Sprintf("RegisterError(%q, ", key); !strings.Contains(storeGen, want) {
+			t.Errorf("storeimpl's generated file does not register %s", key)
+		}
+	}
+	for _, reg := range []string{`RegisterError("errors.ErrUnsupported", errors.ErrUnsupported)`, `RegisterError("example.com/app/api.errPrivate", errPrivate)`} {
+		if !strings.Contains(first["api/pilotage_gen.go"], reg) {
+			t.Errorf("api's generated file lacks %s", reg)
+		}
+	}
+	if strings.Contains(storeGen, "errors.ErrUnsupported") {
+		t.Errorf("storeimpl's generated file registers errors.ErrUnsupported, which api (that it imports) registers")
+	}
 	if err := Generate(dir, []string{"./..."}); err != nil {
 		t.Fatalf("second Generate: %v", err)
 	}
@@ -52,8 +69,8 @@ func TestApp(t *testing.T) {
 		return
 	}
 
-	// Code changes after generation must break the build with a message
-	// telling to run pilotage generate.
+	// Code changes after generation must break the build, and the first
+	// line of the compiler's message must tell to run pilotage generate.
 	api := filepath.Join(dir, "api", "api.go")
 	orig, err := os.ReadFile(api)
 	if err != nil {
@@ -69,13 +86,24 @@ func TestApp(t *testing.T) {
 	} {
 		replaceInFile(t, api, edit.old, edit.new)
 		out, err := goCmd(dir, "build", "./api")
-		if err == nil || !strings.Contains(out, "RunPilotageGenerate") {
-			t.Errorf("%s: go build = %v, want failure naming RunPilotageGenerate; output:\n%s", edit.name, err, out)
+		if first := firstErrorLine(out); err == nil || !strings.Contains(first, "pilotage_gen.go") || !strings.Contains(first, staleAlias+" does not satisfy") {
+			t.Errorf("%s: go build = %v, want failure whose first line names %s; first line %q, output:\n%s", edit.name, err, staleAlias, first, out)
 		}
 		if err := os.WriteFile(api, orig, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// firstErrorLine returns the first line of go command output that is not a
+// "# package" header.
+func firstErrorLine(out string) string {
+	for line := range strings.Lines(out) {
+		if !strings.HasPrefix(line, "#") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }
 
 // readGenFiles returns the generated files under dir by relative path.

@@ -74,6 +74,11 @@ type app struct {
 	impls  []*impl
 	// idemMarks are the "var _ pilotage.Idempotent = I.M" declarations.
 	idemMarks []idemMark
+
+	ld    loader
+	extra map[string]*packages.Package // packages loaded for their errors only
+	// registered holds the keys of the errors generated files register.
+	registered map[string]bool
 }
 
 type idemMark struct {
@@ -112,8 +117,8 @@ func fullName(n *types.Named) string {
 }
 
 // discover finds components, implementations and idempotency marks.
-func discover(pkgs []*packages.Package, ps *problems) *app {
-	a := &app{pkgs: pkgs, byPath: map[string]*packages.Package{}, comps: map[string]*component{}}
+func discover(ld loader, pkgs []*packages.Package, ps *problems) *app {
+	a := &app{ld: ld, pkgs: pkgs, byPath: map[string]*packages.Package{}, comps: map[string]*component{}}
 	for _, p := range pkgs {
 		a.byPath[p.PkgPath] = p
 	}

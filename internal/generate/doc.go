@@ -2,11 +2,15 @@
 // application's packages and writes, per package, one pilotage_gen.go file
 // with component registration, stubs and codec functions.
 //
-// The entry point is [Generate]. The work is split by step: load.go loads and
-// type-checks packages, discover.go finds components, validate.go and
-// serial.go check them, gen.go plans and assembles one file per package using
-// stubs.go (registration and stubs), codec.go (encoding functions) and
-// file.go (imports and names), and write.go puts the files on disk.
+// The entry point is [Run] ([Generate] for callers that need no report).
+// The work is split by step: load.go loads and type-checks packages,
+// discover.go finds components, validate.go and serial.go check them,
+// errvars.go decides which error variables each file registers and
+// testwarn.go warns about tests that would see Local and RPC mode disagree,
+// gen.go plans and assembles one file per package using stubs.go
+// (registration and stubs), codec.go (encoding functions) and file.go
+// (imports and names), and write.go puts the files on disk (or, with
+// Options.Check, only reports what would change).
 //
 // Generated code is loaded with the "pilotagegen" build tag excluded, so a
 // stale generated file never prevents generation.

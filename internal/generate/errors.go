@@ -67,6 +67,11 @@ func (ps *problems) rel(p token.Position) token.Position {
 	return p
 }
 
+// relPath returns path relative to the generation directory if inside it.
+func (ps *problems) relPath(path string) string {
+	return ps.rel(token.Position{Filename: path}).Filename
+}
+
 // addPosition records a problem at an already resolved position.
 func (ps *problems) addPosition(p token.Position, msg string) {
 	pr := Problem{Pos: ps.rel(p), Msg: msg}

@@ -85,6 +85,17 @@ func (f *genFile) l(base string) string {
 	return n
 }
 
+// unique returns base, or base with a number appended, so that it names
+// nothing else in the package or the file.
+func (f *genFile) unique(base string) string {
+	n := base
+	for i := 2; f.scope[n] || f.used[n]; i++ {
+		n = base + strconv.Itoa(i)
+	}
+	f.used[n] = true
+	return n
+}
+
 // source returns the complete, unformatted file, with top before the body.
 func (f *genFile) source(top []byte) []byte {
 	var b bytes.Buffer

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
-	"go/types"
 	"sort"
 	"strings"
 
+	"github.com/pilotage/pilotage/internal/fingerprint"
 	"golang.org/x/tools/go/packages"
 )
 
@@ -20,6 +20,9 @@ type pkgGen struct {
 	impls   []*impl      // implementations declared in pkg
 	main    *impl        // the main component, if implemented in pkg
 	imports []string     // blank imports (main package only)
+	errs    []errorVar   // errors to register, sorted by key
+	// fingerprint summarizes the sources the file was generated from.
+	fingerprint string
 }
 
 // ctxType returns the name of context.Context in the file.
@@ -64,6 +67,21 @@ func (a *app) plan(ps *problems) []*pkgGen {
 	return out
 }
 
+// setFingerprint records the fingerprint of the package's sources, if the
+// package is in a module.
+func (g *pkgGen) setFingerprint() error {
+	m := g.pkg.Module
+	if m == nil || m.Dir == "" {
+		return nil
+	}
+	fp, err := fingerprint.Module{Root: m.Dir, Path: m.Path}.Of(g.pkg.PkgPath)
+	if err != nil {
+		return fmt.Errorf("fingerprint of %s: %w", g.pkg.PkgPath, err)
+	}
+	g.fingerprint = fp
+	return nil
+}
+
 // generate returns the formatted source of the package's file.
 func (g *pkgGen) generate() ([]byte, error) {
 	f := g.f
@@ -80,8 +98,12 @@ func (g *pkgGen) generate() ([]byte, error) {
 	for _, im := range g.impls {
 		g.registerImpl(im)
 	}
-	for _, name := range g.errorVars() {
-		f.printf("_ = %s.RegisterError(%q, %s)\n", cg, g.pkg.PkgPath+"."+name, name)
+	for _, v := range g.errs {
+		name := v.obj.Name()
+		if v.pkg.Path() != g.pkg.PkgPath {
+			name = f.imp(v.pkg.Path(), v.pkg.Name()) + "." + name
+		}
+		f.printf("%s.RegisterError(%q, %s)\n", cg, v.key(), name)
 	}
 	f.printf("}\n\n")
 	if g.main != nil {
@@ -98,23 +120,26 @@ func (g *pkgGen) generate() ([]byte, error) {
 
 	var top bytes.Buffer
 	top.WriteString("// If a check below fails to compile, this file is out of date: run \"pilotage generate\".\n\n")
-	fmt.Fprintf(&top, "// Version check: run \"pilotage generate\" if this fails.\nvar _ %s.LatestVersion = %s.Version[[0][1]struct{}](\"\\n\\nERROR: this file was written by another version of pilotage generate; run \\\"pilotage generate\\\" again.\\n\\n\")\n\n", cg, cg)
+	if g.fingerprint != "" {
+		fmt.Fprintf(&top, "// What this file was generated from, which pilotagetest compares with the\n// sources to report a file that compiles but is out of date.\n%s%s\n\n", fingerprint.Marker, g.fingerprint)
+	}
+	fmt.Fprintf(&top, "// Version check: run \"pilotage generate\" if this fails.\nvar _ %s.LatestVersion = %s.Version[[0][%d]struct{}](\"\\n\\nERROR: this file was written by another version of pilotage generate; run \\\"pilotage generate\\\" again.\\n\\n\")\n\n", cg, cg, codegenVersion)
+	sc := &staleChecks{f: f, top: &top, names: map[string]string{}}
 	for _, c := range g.comps {
-		fmt.Fprintf(&top, "// %s changed since generation if these fail: run \"pilotage generate\".\nvar _ = %s.RunPilotageGenerateIfThisFails[%s](%s{})\nvar _ = %s.RunPilotageGenerateIfThisFails[%s](%s(nil))\n\n",
-			c.named.Obj().Name(), cg, f.typ(c.named), clientType(c), cg, g.interfaceCheck(c), f.typ(c.named))
+		iface := f.typ(c.named)
+		generated := f.unique("pilotage_" + c.named.Obj().Name() + "_generated")
+		fmt.Fprintf(&top, "// %s has the methods below as generated.\ntype %s %s\n\n", iface, generated, g.interfaceCheck(c))
+		sc.add(iface+" lost or changed a method", c.named.Obj().Name()+"_generated", generated, iface)
+		sc.add(iface+" gained or changed a method", iface, iface, clientType(c))
 	}
 	for _, im := range g.impls {
 		if !im.comp.isMain {
-			fmt.Fprintf(&top, "// %s changed since generation if this fails: run \"pilotage generate\".\nvar _ = %s.RunPilotageGenerateIfThisFails[%s](%s{})\n\n",
-				f.typ(im.comp.named), cg, f.typ(im.comp.named), localType(im))
+			iface := f.typ(im.comp.named)
+			sc.add(iface+" changed", iface, iface, localType(im))
 		}
 	}
 	for _, t := range g.codecs.checks {
-		lit := "*new(" + f.typ(t) + ")"
-		if _, ok := t.Underlying().(*types.Struct); ok {
-			lit = f.typ(t) + "{}"
-		}
-		fmt.Fprintf(&top, "// %s changed since generation if this fails: run \"pilotage generate\".\nvar _ = %s.RunPilotageGenerateIfThisFails[%s](%s)\n\n", f.typ(t), cg, f.typ(t.Underlying()), lit)
+		sc.add(f.typ(t)+" changed", f.typ(t)+"_generated", "~"+f.typ(t.Underlying()), f.typ(t))
 	}
 	src := f.source(top.Bytes())
 	out, err := format.Source(src)
@@ -123,6 +148,38 @@ func (g *pkgGen) generate() ([]byte, error) {
 	}
 	return out, nil
 }
+
+// codegenVersion is the version of generated code this generator writes. It
+// must match codegen.LatestVersion.
+const codegenVersion = 2
+
+// staleChecks writes the declarations that fail to compile once the code has
+// changed since generation. Each instantiates a generic type whose
+// constraint is what the generator saw with the type as it is now, under a
+// local alias whose name tells what to do: the compiler's first line then
+// reads "RunPilotageGenerate_ThisFileIsStale does not satisfy Calc
+// (missing method New)".
+type staleChecks struct {
+	f     *genFile
+	top   *bytes.Buffer
+	names map[string]string // constraint -> generic type checking it
+}
+
+// add writes a check that typ satisfies constraint, through a generic type
+// named after base; what says what changed when it does not.
+func (sc *staleChecks) add(what, base, constraint, typ string) {
+	name, ok := sc.names[constraint]
+	if !ok {
+		name = sc.f.unique("pilotage_is_" + strings.Trim(nonIdent.ReplaceAllString(base, "_"), "_"))
+		sc.names[constraint] = name
+		fmt.Fprintf(sc.top, "type %s[T %s] struct{}\n\n", name, constraint)
+	}
+	fmt.Fprintf(sc.top, "// If this fails, %s since generation: run \"pilotage generate\".\nfunc _() {\ntype %s = %s\nvar _ %s[%s]\n}\n\n", what, staleAlias, typ, name, staleAlias)
+}
+
+// staleAlias names the type under check, so that it starts the compiler's
+// message.
+const staleAlias = "RunPilotageGenerate_ThisFileIsStale"
 
 // registerInterface writes the RegisterInterface call of c.
 func (g *pkgGen) registerInterface(c *component) {
@@ -161,17 +218,4 @@ func (g *pkgGen) registerImpl(im *impl) {
 	rf := f.imp("reflect", "reflect")
 	f.printf("%s.RegisterImplementation(%s.Implementation{\nInterface: %s.TypeFor[%s](),\nType: %s.TypeFor[%s](),\nRefs: %s,\nLocalStub: func(%s any) any { return %s{%s.(*%s)} },\n})\n",
 		cg, cg, rf, f.typ(im.comp.named), rf, im.obj.Name(), refList, f.l("impl"), localType(im), f.l("impl"), im.obj.Name())
-}
-
-// errorVars returns the exported package-level Err* variables of an error type.
-func (g *pkgGen) errorVars() []string {
-	var out []string
-	scope := g.pkg.Types.Scope()
-	for _, name := range scope.Names() {
-		v, ok := scope.Lookup(name).(*types.Var)
-		if ok && v.Exported() && strings.HasPrefix(name, "Err") && types.Implements(v.Type(), errorType.Underlying().(*types.Interface)) {
-			out = append(out, name)
-		}
-	}
-	return out
 }

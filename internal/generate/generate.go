@@ -5,51 +5,107 @@ import (
 	"fmt"
 	"go/token"
 	"path/filepath"
+	"sort"
 )
 
-// Generate loads the packages matched by patterns (as in "go build", e.g.
-// "./...") from directory dir, finds the pilotage components in them, checks
-// them and writes a pilotage_gen.go file in every package declaring a
-// component interface or implementation. A stale pilotage_gen.go in a loaded
-// package that no longer needs one is removed.
+// Options configure Run.
+type Options struct {
+	// Dir is the directory the patterns are resolved in.
+	Dir string
+	// Patterns name the packages, as for "go build"; default "./...".
+	Patterns []string
+	// Check makes Run write and remove nothing: Result.Changed lists the
+	// files that are not up to date.
+	Check bool
+}
+
+// A Result says what Run did, or with Options.Check what it would do.
+type Result struct {
+	// Changed are the generated files written or removed (with Check, those
+	// that would be), relative to Options.Dir when inside it, sorted.
+	Changed []string
+	// Warnings are problems that do not stop generation: code that works
+	// in one process and not across processes.
+	Warnings ErrorList
+}
+
+// Generate runs Run with the given directory and patterns and no Check,
+// dropping the warnings.
+func Generate(dir string, patterns []string) error {
+	_, err := Run(Options{Dir: dir, Patterns: patterns})
+	return err
+}
+
+// Run loads the packages matched by the patterns, finds the pilotage
+// components in them, checks them and writes a pilotage_gen.go file in every
+// package declaring a component interface or implementation. A stale
+// pilotage_gen.go in a loaded package that no longer needs one is removed.
 //
 // Problems in the application's code are returned together as an ErrorList,
 // one "file:line:col: message" per problem, and no file is written.
-func Generate(dir string, patterns []string) error {
-	abs, err := filepath.Abs(dir)
+func Run(opts Options) (*Result, error) {
+	abs, err := filepath.Abs(opts.Dir)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	patterns := opts.Patterns
+	if len(patterns) == 0 {
+		patterns = []string{"./..."}
 	}
 	ps := &problems{fset: token.NewFileSet(), dir: abs}
-	pkgs, err := load(abs, patterns, ps)
+	warn := &problems{fset: ps.fset, dir: abs}
+	ld := loader{dir: abs, fset: ps.fset}
+	pkgs, err := ld.load(patterns, ps)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := ps.err(); err != nil {
-		return err
+		return nil, err
 	}
-	a := discover(pkgs, ps)
+	a := discover(ld, pkgs, ps)
 	a.validate(ps)
 	gens := a.plan(ps)
 	if err := ps.err(); err != nil {
-		return err
+		return nil, err
+	}
+	if err := a.planErrors(gens, warn); err != nil {
+		return nil, err
+	}
+	if err := a.checkTestComparisons(warn); err != nil {
+		return nil, err
 	}
 	srcs := make([][]byte, len(gens))
 	for i, g := range gens {
-		if srcs[i], err = g.generate(); err != nil {
-			return fmt.Errorf("generate code for %s: %w", g.pkg.PkgPath, err)
+		if err := g.setFingerprint(); err != nil {
+			return nil, err
 		}
+		if srcs[i], err = g.generate(); err != nil {
+			return nil, fmt.Errorf("generate code for %s: %w", g.pkg.PkgPath, err)
+		}
+	}
+	res := &Result{}
+	if list, ok := warn.err().(ErrorList); ok {
+		res.Warnings = list
 	}
 	var errs []error
 	written := map[string]bool{}
 	for i, g := range gens {
 		written[g.pkg.PkgPath] = true
-		errs = append(errs, writeFile(g.pkg, srcs[i]))
+		path, changed, err := writeFile(g.pkg, srcs[i], opts.Check)
+		if changed {
+			res.Changed = append(res.Changed, ps.relPath(path))
+		}
+		errs = append(errs, err)
 	}
 	for _, p := range pkgs {
 		if !written[p.PkgPath] {
-			errs = append(errs, removeStale(p))
+			path, err := removeStale(p, opts.Check)
+			if path != "" {
+				res.Changed = append(res.Changed, ps.relPath(path))
+			}
+			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	sort.Strings(res.Changed)
+	return res, errors.Join(errs...)
 }

@@ -15,22 +15,29 @@ import (
 const buildTag = "pilotagegen"
 
 // loadMode is what generation needs from go/packages: syntax and types of the
-// packages matched by the patterns; dependencies come from export data.
+// packages matched by the patterns, the import graph and the modules of all
+// packages; dependencies' types come from export data.
 const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedImports |
-	packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo
+	packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo | packages.NeedModule
+
+// A loader loads packages from one directory, with generated files left out.
+type loader struct {
+	dir  string
+	fset *token.FileSet
+}
+
+// config returns the go/packages configuration for mode.
+func (l loader) config(mode packages.LoadMode) *packages.Config {
+	return &packages.Config{Mode: mode, Dir: l.dir, Fset: l.fset, BuildFlags: []string{"-tags=" + buildTag}}
+}
 
 // load type-checks the packages matched by patterns in dir. Problems found by
 // the go command or the type checker are added to ps. The generated main
 // marker method is missing while loading (generated files are excluded), so
 // type errors about it are ignored.
-func load(dir string, patterns []string, ps *problems) ([]*packages.Package, error) {
-	cfg := &packages.Config{
-		Mode:       loadMode,
-		Dir:        dir,
-		Fset:       ps.fset,
-		BuildFlags: []string{"-tags=" + buildTag},
-	}
-	pkgs, err := packages.Load(cfg, patterns...)
+func (l loader) load(patterns []string, ps *problems) ([]*packages.Package, error) {
+	dir := l.dir
+	pkgs, err := packages.Load(l.config(loadMode), patterns...)
 	if err != nil {
 		return nil, fmt.Errorf("loading packages %s: %w", strings.Join(patterns, " "), err)
 	}

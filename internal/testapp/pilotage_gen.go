@@ -6,20 +6,26 @@ package testapp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/pilotage/pilotage/codegen"
+	"github.com/pilotage/pilotage/internal/testapp/money"
+	"os"
 	"reflect"
 	"time"
 )
 
 // If a check below fails to compile, this file is out of date: run "pilotage generate".
 
-// Version check: run "pilotage generate" if this fails.
-var _ codegen.LatestVersion = codegen.Version[[0][1]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+// What this file was generated from, which pilotagetest compares with the
+// sources to report a file that compiles but is out of date.
+// pilotage:fingerprint 9b4c97703613b86b2f227e6d
 
-// Calc changed since generation if these fail: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Calc](pilotage_Calc_client{})
-var _ = codegen.RunPilotageGenerateIfThisFails[interface {
+// Version check: run "pilotage generate" if this fails.
+var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+
+// Calc has the methods below as generated.
+type pilotage_Calc_generated interface {
 	Boom(context.Context) error
 	Calls(context.Context) (int64, error)
 	Half(context.Context, int) (int, error)
@@ -27,34 +33,106 @@ var _ = codegen.RunPilotageGenerateIfThisFails[interface {
 	PID(context.Context) (int, error)
 	Sicken(context.Context) (int, error)
 	Sleep(context.Context, time.Duration) (int, error)
-}](Calc(nil))
+}
 
-// Front changed since generation if these fail: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Front](pilotage_Front_client{})
-var _ = codegen.RunPilotageGenerateIfThisFails[interface {
+type pilotage_is_Calc_generated[T pilotage_Calc_generated] struct{}
+
+// If this fails, Calc lost or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Calc
+	var _ pilotage_is_Calc_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Calc[T Calc] struct{}
+
+// If this fails, Calc gained or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_Calc_client
+	var _ pilotage_is_Calc[RunPilotageGenerate_ThisFileIsStale]
+}
+
+// Front has the methods below as generated.
+type pilotage_Front_generated interface {
 	HalfViaCalc(context.Context, int) (int, error)
-}](Front(nil))
+	Total(context.Context, []money.Amount) (money.Amount, error)
+}
 
-// Web changed since generation if these fail: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Web](pilotage_Web_client{})
-var _ = codegen.RunPilotageGenerateIfThisFails[interface {
+type pilotage_is_Front_generated[T pilotage_Front_generated] struct{}
+
+// If this fails, Front lost or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Front
+	var _ pilotage_is_Front_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Front[T Front] struct{}
+
+// If this fails, Front gained or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_Front_client
+	var _ pilotage_is_Front[RunPilotageGenerate_ThisFileIsStale]
+}
+
+// Web has the methods below as generated.
+type pilotage_Web_generated interface {
 	Addr(context.Context) (string, error)
-}](Web(nil))
+}
 
-// Calc changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Calc](pilotage_calc_local{})
+type pilotage_is_Web_generated[T pilotage_Web_generated] struct{}
 
-// Front changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Front](pilotage_front_local{})
+// If this fails, Web lost or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Web
+	var _ pilotage_is_Web_generated[RunPilotageGenerate_ThisFileIsStale]
+}
 
-// Web changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Web](pilotage_web_local{})
+type pilotage_is_Web[T Web] struct{}
 
-// Point changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, Web gained or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_Web_client
+	var _ pilotage_is_Web[RunPilotageGenerate_ThisFileIsStale]
+}
+
+// If this fails, Calc changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_calc_local
+	var _ pilotage_is_Calc[RunPilotageGenerate_ThisFileIsStale]
+}
+
+// If this fails, Front changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_front_local
+	var _ pilotage_is_Front[RunPilotageGenerate_ThisFileIsStale]
+}
+
+// If this fails, Web changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_web_local
+	var _ pilotage_is_Web[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_money_Amount_generated[T ~struct {
+	Currency string
+	Cents    int64
+}] struct{}
+
+// If this fails, money.Amount changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = money.Amount
+	var _ pilotage_is_money_Amount_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Point_generated[T ~struct {
 	X int
 	Y int
-}](Point{})
+}] struct{}
+
+// If this fails, Point changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Point
+	var _ pilotage_is_Point_generated[RunPilotageGenerate_ThisFileIsStale]
+}
 
 func init() {
 	codegen.RegisterInterface(codegen.Interface{
@@ -80,11 +158,12 @@ func init() {
 		Type: reflect.TypeFor[Front](),
 		Methods: []codegen.Method{
 			{Name: "HalfViaCalc", Idempotent: false},
+			{Name: "Total", Idempotent: false},
 		},
 		ClientStub: func(c codegen.Caller) any { return pilotage_Front_client{c} },
 		ServerStub: func(impl any) []codegen.Handler {
 			s := pilotage_Front_server{impl.(Front)}
-			return []codegen.Handler{s.HalfViaCalc}
+			return []codegen.Handler{s.HalfViaCalc, s.Total}
 		},
 	})
 	codegen.RegisterInterface(codegen.Interface{
@@ -117,7 +196,18 @@ func init() {
 		Refs:      nil,
 		LocalStub: func(impl any) any { return pilotage_web_local{impl.(*web)} },
 	})
-	_ = codegen.RegisterError("github.com/pilotage/pilotage/internal/testapp.ErrOdd", ErrOdd)
+	codegen.RegisterError("errors.ErrUnsupported", errors.ErrUnsupported)
+	codegen.RegisterError("github.com/pilotage/pilotage/internal/testapp.ErrOdd", ErrOdd)
+	codegen.RegisterError("github.com/pilotage/pilotage/internal/testapp/money.ErrCurrencyMismatch", money.ErrCurrencyMismatch)
+	codegen.RegisterError("os.ErrClosed", os.ErrClosed)
+	codegen.RegisterError("os.ErrDeadlineExceeded", os.ErrDeadlineExceeded)
+	codegen.RegisterError("os.ErrExist", os.ErrExist)
+	codegen.RegisterError("os.ErrInvalid", os.ErrInvalid)
+	codegen.RegisterError("os.ErrNoDeadline", os.ErrNoDeadline)
+	codegen.RegisterError("os.ErrNoHandle", os.ErrNoHandle)
+	codegen.RegisterError("os.ErrNotExist", os.ErrNotExist)
+	codegen.RegisterError("os.ErrPermission", os.ErrPermission)
+	codegen.RegisterError("os.ErrProcessDone", os.ErrProcessDone)
 }
 
 // pilotage_Calc_client calls Calc through a codegen.Caller.
@@ -406,6 +496,28 @@ func (s pilotage_Front_client) HalfViaCalc(ctx context.Context, a0 int) (int, er
 	return r0, appErr
 }
 
+func (s pilotage_Front_client) Total(ctx context.Context, a0 []money.Amount) (money.Amount, error) {
+	enc := codegen.GetEncoder()
+	defer codegen.PutEncoder(enc)
+	pilotage_enc_slice_money_Amount(enc, &a0)
+	if err := enc.Err(); err != nil {
+		return *new(money.Amount), fmt.Errorf("pilotage: encoding arguments of github.com/pilotage/pilotage/internal/testapp.Front.Total: %w", err)
+	}
+	res, err := s.c.Call(ctx, 1, enc.Data())
+	if err != nil {
+		return *new(money.Amount), err
+	}
+	var dec codegen.Decoder
+	dec.Reset(res)
+	var r0 money.Amount
+	pilotage_dec_money_Amount(&dec, &r0)
+	appErr := dec.Error()
+	if err := dec.Done(); err != nil {
+		return *new(money.Amount), fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/internal/testapp.Front.Total: %w", err)
+	}
+	return r0, appErr
+}
+
 // pilotage_Front_server serves calls to Front from encoded arguments.
 type pilotage_Front_server struct{ impl Front }
 
@@ -424,6 +536,25 @@ func (s pilotage_Front_server) HalfViaCalc(ctx context.Context, args []byte, out
 	}
 	r0, appErr := s.impl.HalfViaCalc(ctx, a0)
 	out.Int(r0)
+	out.Error(appErr)
+	return out.Err()
+}
+
+func (s pilotage_Front_server) Total(ctx context.Context, args []byte, out *codegen.Encoder) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Front", "Total", r)
+		}
+	}()
+	var dec codegen.Decoder
+	dec.Reset(args)
+	var a0 []money.Amount
+	pilotage_dec_slice_money_Amount(&dec, &a0)
+	if err := dec.Done(); err != nil {
+		return err
+	}
+	r0, appErr := s.impl.Total(ctx, a0)
+	pilotage_enc_money_Amount(out, &r0)
 	out.Error(appErr)
 	return out.Err()
 }
@@ -545,6 +676,15 @@ func (s pilotage_front_local) HalfViaCalc(ctx context.Context, a0 int) (r0 int, 
 	return s.impl.HalfViaCalc(ctx, a0)
 }
 
+func (s pilotage_front_local) Total(ctx context.Context, a0 []money.Amount) (r0 money.Amount, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Front", "Total", r)
+		}
+	}()
+	return s.impl.Total(ctx, a0)
+}
+
 // pilotage_web_local calls *web directly, turning panics into errors.
 type pilotage_web_local struct{ impl *web }
 
@@ -573,6 +713,39 @@ func pilotage_dec_ptr_Point(d *codegen.Decoder, v **Point) {
 	}
 	*v = new(Point)
 	pilotage_dec_Point(d, *v)
+}
+
+func pilotage_enc_slice_money_Amount(enc *codegen.Encoder, v *[]money.Amount) {
+	if *v == nil {
+		enc.Len(-1)
+		return
+	}
+	enc.Len(len(*v))
+	for i := range *v {
+		pilotage_enc_money_Amount(enc, &(*v)[i])
+	}
+}
+
+func pilotage_dec_slice_money_Amount(d *codegen.Decoder, v *[]money.Amount) {
+	n := d.Len()
+	if n < 0 {
+		*v = nil
+		return
+	}
+	*v = make([]money.Amount, n)
+	for i := range *v {
+		pilotage_dec_money_Amount(d, &(*v)[i])
+	}
+}
+
+func pilotage_enc_money_Amount(enc *codegen.Encoder, v *money.Amount) {
+	enc.String(v.Currency)
+	enc.Int64(v.Cents)
+}
+
+func pilotage_dec_money_Amount(d *codegen.Decoder, v *money.Amount) {
+	v.Currency = d.String()
+	v.Cents = d.Int64()
 }
 
 func pilotage_enc_Point(enc *codegen.Encoder, v *Point) {

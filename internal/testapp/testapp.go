@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage"
+	"github.com/pilotage/pilotage/internal/testapp/money"
 )
 
 // Point is a value that tests pass by pointer.
@@ -101,6 +102,9 @@ func (c *calc) PID(context.Context) (int, error) { return os.Getpid(), nil }
 // Front depends on Calc, so tests see calls between components.
 type Front interface {
 	HalfViaCalc(ctx context.Context, n int) (int, error)
+	// Total sums amounts with money.Sum, or fails with an error wrapping
+	// money.ErrCurrencyMismatch, declared in a package without components.
+	Total(ctx context.Context, amounts []money.Amount) (money.Amount, error)
 }
 
 type front struct {
@@ -110,6 +114,10 @@ type front struct {
 
 func (f *front) HalfViaCalc(ctx context.Context, n int) (int, error) {
 	return f.calc.Get().Half(ctx, n)
+}
+
+func (f *front) Total(_ context.Context, amounts []money.Amount) (money.Amount, error) {
+	return money.Sum(amounts)
 }
 
 // Web has a listener and a config; Init fails when told to.

@@ -13,25 +13,52 @@ import (
 
 // If a check below fails to compile, this file is out of date: run "pilotage generate".
 
-// Version check: run "pilotage generate" if this fails.
-var _ codegen.LatestVersion = codegen.Version[[0][1]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+// What this file was generated from, which pilotagetest compares with the
+// sources to report a file that compiles but is out of date.
+// pilotage:fingerprint 7819946a2fa103f171f36e5e
 
-// Cart changed since generation if these fail: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Cart](pilotage_Cart_client{})
-var _ = codegen.RunPilotageGenerateIfThisFails[interface {
+// Version check: run "pilotage generate" if this fails.
+var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+
+// Cart has the methods below as generated.
+type pilotage_Cart_generated interface {
 	Add(context.Context, string, Item) error
 	Clear(context.Context, string) error
 	Items(context.Context, string) ([]Item, error)
-}](Cart(nil))
+}
 
-// Cart changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Cart](pilotage_cart_local{})
+type pilotage_is_Cart_generated[T pilotage_Cart_generated] struct{}
 
-// Item changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, Cart lost or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Cart
+	var _ pilotage_is_Cart_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Cart[T Cart] struct{}
+
+// If this fails, Cart gained or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_Cart_client
+	var _ pilotage_is_Cart[RunPilotageGenerate_ThisFileIsStale]
+}
+
+// If this fails, Cart changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_cart_local
+	var _ pilotage_is_Cart[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Item_generated[T ~struct {
 	ProductID string
 	Quantity  int
-}](Item{})
+}] struct{}
+
+// If this fails, Item changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Item
+	var _ pilotage_is_Item_generated[RunPilotageGenerate_ThisFileIsStale]
+}
 
 func init() {
 	codegen.RegisterInterface(codegen.Interface{
@@ -54,7 +81,7 @@ func init() {
 		Refs:      []string{"github.com/pilotage/pilotage/examples/shop/catalog.Catalog"},
 		LocalStub: func(impl any) any { return pilotage_cart_local{impl.(*cart)} },
 	})
-	_ = codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/cart.ErrBadQuantity", ErrBadQuantity)
+	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/cart.ErrBadQuantity", ErrBadQuantity)
 }
 
 // pilotage_Cart_client calls Cart through a codegen.Caller.

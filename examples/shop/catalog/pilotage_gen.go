@@ -6,6 +6,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/pilotage/pilotage/codegen"
 	"reflect"
@@ -13,34 +14,66 @@ import (
 
 // If a check below fails to compile, this file is out of date: run "pilotage generate".
 
-// Version check: run "pilotage generate" if this fails.
-var _ codegen.LatestVersion = codegen.Version[[0][1]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+// What this file was generated from, which pilotagetest compares with the
+// sources to report a file that compiles but is out of date.
+// pilotage:fingerprint bfc7f1d1ba37b264d760ba49
 
-// Catalog changed since generation if these fail: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Catalog](pilotage_Catalog_client{})
-var _ = codegen.RunPilotageGenerateIfThisFails[interface {
+// Version check: run "pilotage generate" if this fails.
+var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+
+// Catalog has the methods below as generated.
+type pilotage_Catalog_generated interface {
 	Get(context.Context, string) (Product, error)
 	List(context.Context) ([]Product, error)
-}](Catalog(nil))
+}
 
-// Catalog changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Catalog](pilotage_catalog_local{})
+type pilotage_is_Catalog_generated[T pilotage_Catalog_generated] struct{}
 
-// Product changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, Catalog lost or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Catalog
+	var _ pilotage_is_Catalog_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Catalog[T Catalog] struct{}
+
+// If this fails, Catalog gained or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_Catalog_client
+	var _ pilotage_is_Catalog[RunPilotageGenerate_ThisFileIsStale]
+}
+
+// If this fails, Catalog changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_catalog_local
+	var _ pilotage_is_Catalog[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Product_generated[T ~struct {
 	ID          string
 	Name        string
 	Description string
 	Price       Money
 	Tags        []string
 	WeightGrams int
-}](Product{})
+}] struct{}
 
-// Money changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, Product changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Product
+	var _ pilotage_is_Product_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Money_generated[T ~struct {
 	Currency string
 	Cents    int64
-}](Money{})
+}] struct{}
+
+// If this fails, Money changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Money
+	var _ pilotage_is_Money_generated[RunPilotageGenerate_ThisFileIsStale]
+}
 
 func init() {
 	codegen.RegisterInterface(codegen.Interface{
@@ -62,7 +95,8 @@ func init() {
 		Refs:      nil,
 		LocalStub: func(impl any) any { return pilotage_catalog_local{impl.(*catalog)} },
 	})
-	_ = codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/catalog.ErrNotFound", ErrNotFound)
+	codegen.RegisterError("errors.ErrUnsupported", errors.ErrUnsupported)
+	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/catalog.ErrNotFound", ErrNotFound)
 }
 
 // pilotage_Catalog_client calls Catalog through a codegen.Caller.

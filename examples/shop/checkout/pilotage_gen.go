@@ -16,27 +16,53 @@ import (
 
 // If a check below fails to compile, this file is out of date: run "pilotage generate".
 
+// What this file was generated from, which pilotagetest compares with the
+// sources to report a file that compiles but is out of date.
+// pilotage:fingerprint 1aedaaba99ab6908dc6b6a8f
+
 // Version check: run "pilotage generate" if this fails.
-var _ codegen.LatestVersion = codegen.Version[[0][1]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
 
-// Checkout changed since generation if these fail: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Checkout](pilotage_Checkout_client{})
-var _ = codegen.RunPilotageGenerateIfThisFails[interface {
+// Checkout has the methods below as generated.
+type pilotage_Checkout_generated interface {
 	PlaceOrder(context.Context, string, payment.Card) (Order, error)
-}](Checkout(nil))
+}
 
-// Checkout changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Checkout](pilotage_checkout_local{})
+type pilotage_is_Checkout_generated[T pilotage_Checkout_generated] struct{}
 
-// payment.Card changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, Checkout lost or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Checkout
+	var _ pilotage_is_Checkout_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Checkout[T Checkout] struct{}
+
+// If this fails, Checkout gained or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_Checkout_client
+	var _ pilotage_is_Checkout[RunPilotageGenerate_ThisFileIsStale]
+}
+
+// If this fails, Checkout changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_checkout_local
+	var _ pilotage_is_Checkout[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_payment_Card_generated[T ~struct {
 	Number      string
 	ExpiryMonth int
 	ExpiryYear  int
-}](payment.Card{})
+}] struct{}
 
-// Order changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, payment.Card changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = payment.Card
+	var _ pilotage_is_payment_Card_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Order_generated[T ~struct {
 	ID       string
 	User     string
 	Lines    []Line
@@ -44,36 +70,62 @@ var _ = codegen.RunPilotageGenerateIfThisFails[struct {
 	Shipping catalog.Money
 	Total    catalog.Money
 	Receipt  payment.Receipt
-}](Order{})
+}] struct{}
 
-// catalog.Money changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, Order changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Order
+	var _ pilotage_is_Order_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_catalog_Money_generated[T ~struct {
 	Currency string
 	Cents    int64
-}](catalog.Money{})
+}] struct{}
 
-// payment.Receipt changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, catalog.Money changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = catalog.Money
+	var _ pilotage_is_catalog_Money_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_payment_Receipt_generated[T ~struct {
 	TransactionID string
 	Amount        catalog.Money
 	At            time.Time
-}](payment.Receipt{})
+}] struct{}
 
-// Line changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, payment.Receipt changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = payment.Receipt
+	var _ pilotage_is_payment_Receipt_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Line_generated[T ~struct {
 	Product  catalog.Product
 	Quantity int
-}](Line{})
+}] struct{}
 
-// catalog.Product changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, Line changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Line
+	var _ pilotage_is_Line_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_catalog_Product_generated[T ~struct {
 	ID          string
 	Name        string
 	Description string
 	Price       catalog.Money
 	Tags        []string
 	WeightGrams int
-}](catalog.Product{})
+}] struct{}
+
+// If this fails, catalog.Product changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = catalog.Product
+	var _ pilotage_is_catalog_Product_generated[RunPilotageGenerate_ThisFileIsStale]
+}
 
 func init() {
 	codegen.RegisterInterface(codegen.Interface{
@@ -94,7 +146,7 @@ func init() {
 		Refs:      []string{"github.com/pilotage/pilotage/examples/shop/cart.Cart", "github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "github.com/pilotage/pilotage/examples/shop/shipping.Shipping", "github.com/pilotage/pilotage/examples/shop/payment.Payment"},
 		LocalStub: func(impl any) any { return pilotage_checkout_local{impl.(*checkout)} },
 	})
-	_ = codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/checkout.ErrEmptyCart", ErrEmptyCart)
+	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/checkout.ErrEmptyCart", ErrEmptyCart)
 }
 
 // pilotage_Checkout_client calls Checkout through a codegen.Caller.

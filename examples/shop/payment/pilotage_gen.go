@@ -15,34 +15,68 @@ import (
 
 // If a check below fails to compile, this file is out of date: run "pilotage generate".
 
+// What this file was generated from, which pilotagetest compares with the
+// sources to report a file that compiles but is out of date.
+// pilotage:fingerprint dd20c246e096a20a0743253e
+
 // Version check: run "pilotage generate" if this fails.
-var _ codegen.LatestVersion = codegen.Version[[0][1]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
 
-// Payment changed since generation if these fail: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Payment](pilotage_Payment_client{})
-var _ = codegen.RunPilotageGenerateIfThisFails[interface {
+// Payment has the methods below as generated.
+type pilotage_Payment_generated interface {
 	Charge(context.Context, catalog.Money, Card) (Receipt, error)
-}](Payment(nil))
+}
 
-// catalog.Money changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+type pilotage_is_Payment_generated[T pilotage_Payment_generated] struct{}
+
+// If this fails, Payment lost or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Payment
+	var _ pilotage_is_Payment_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Payment[T Payment] struct{}
+
+// If this fails, Payment gained or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_Payment_client
+	var _ pilotage_is_Payment[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_catalog_Money_generated[T ~struct {
 	Currency string
 	Cents    int64
-}](catalog.Money{})
+}] struct{}
 
-// Card changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, catalog.Money changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = catalog.Money
+	var _ pilotage_is_catalog_Money_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Card_generated[T ~struct {
 	Number      string
 	ExpiryMonth int
 	ExpiryYear  int
-}](Card{})
+}] struct{}
 
-// Receipt changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, Card changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Card
+	var _ pilotage_is_Card_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Receipt_generated[T ~struct {
 	TransactionID string
 	Amount        catalog.Money
 	At            time.Time
-}](Receipt{})
+}] struct{}
+
+// If this fails, Receipt changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Receipt
+	var _ pilotage_is_Receipt_generated[RunPilotageGenerate_ThisFileIsStale]
+}
 
 func init() {
 	codegen.RegisterInterface(codegen.Interface{
@@ -57,8 +91,8 @@ func init() {
 			return []codegen.Handler{s.Charge}
 		},
 	})
-	_ = codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/payment.ErrDeclined", ErrDeclined)
-	_ = codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/payment.ErrExpired", ErrExpired)
+	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/payment.ErrDeclined", ErrDeclined)
+	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/payment.ErrExpired", ErrExpired)
 }
 
 // pilotage_Payment_client calls Payment through a codegen.Caller.

@@ -14,23 +14,50 @@ import (
 
 // If a check below fails to compile, this file is out of date: run "pilotage generate".
 
+// What this file was generated from, which pilotagetest compares with the
+// sources to report a file that compiles but is out of date.
+// pilotage:fingerprint c2f26adbdec2ca117f4f339c
+
 // Version check: run "pilotage generate" if this fails.
-var _ codegen.LatestVersion = codegen.Version[[0][1]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
 
-// Shipping changed since generation if these fail: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Shipping](pilotage_Shipping_client{})
-var _ = codegen.RunPilotageGenerateIfThisFails[interface {
+// Shipping has the methods below as generated.
+type pilotage_Shipping_generated interface {
 	Quote(context.Context, int, string) (catalog.Money, error)
-}](Shipping(nil))
+}
 
-// Shipping changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[Shipping](pilotage_shipping_local{})
+type pilotage_is_Shipping_generated[T pilotage_Shipping_generated] struct{}
 
-// catalog.Money changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[struct {
+// If this fails, Shipping lost or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = Shipping
+	var _ pilotage_is_Shipping_generated[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_Shipping[T Shipping] struct{}
+
+// If this fails, Shipping gained or changed a method since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_Shipping_client
+	var _ pilotage_is_Shipping[RunPilotageGenerate_ThisFileIsStale]
+}
+
+// If this fails, Shipping changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_shipping_local
+	var _ pilotage_is_Shipping[RunPilotageGenerate_ThisFileIsStale]
+}
+
+type pilotage_is_catalog_Money_generated[T ~struct {
 	Currency string
 	Cents    int64
-}](catalog.Money{})
+}] struct{}
+
+// If this fails, catalog.Money changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = catalog.Money
+	var _ pilotage_is_catalog_Money_generated[RunPilotageGenerate_ThisFileIsStale]
+}
 
 func init() {
 	codegen.RegisterInterface(codegen.Interface{

@@ -7,13 +7,19 @@ package main
 import (
 	"github.com/pilotage/pilotage"
 	"github.com/pilotage/pilotage/codegen"
+	"net/http"
 	"reflect"
+	"strconv"
 )
 
 // If a check below fails to compile, this file is out of date: run "pilotage generate".
 
+// What this file was generated from, which pilotagetest compares with the
+// sources to report a file that compiles but is out of date.
+// pilotage:fingerprint cdc76f32979569480c4aa4f2
+
 // Version check: run "pilotage generate" if this fails.
-var _ codegen.LatestVersion = codegen.Version[[0][1]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
 
 func init() {
 	codegen.RegisterInterface(codegen.Interface{
@@ -28,6 +34,30 @@ func init() {
 		Refs:      []string{"github.com/pilotage/pilotage/internal/testapp.Front", "github.com/pilotage/pilotage/internal/testapp.Calc"},
 		LocalStub: func(impl any) any { return pilotage_server_local{impl.(*server)} },
 	})
+	codegen.RegisterError("net/http.ErrAbortHandler", http.ErrAbortHandler)
+	codegen.RegisterError("net/http.ErrBodyNotAllowed", http.ErrBodyNotAllowed)
+	codegen.RegisterError("net/http.ErrBodyReadAfterClose", http.ErrBodyReadAfterClose)
+	codegen.RegisterError("net/http.ErrContentLength", http.ErrContentLength)
+	codegen.RegisterError("net/http.ErrHandlerTimeout", http.ErrHandlerTimeout)
+	codegen.RegisterError("net/http.ErrHeaderTooLong", http.ErrHeaderTooLong)
+	codegen.RegisterError("net/http.ErrHijacked", http.ErrHijacked)
+	codegen.RegisterError("net/http.ErrLineTooLong", http.ErrLineTooLong)
+	codegen.RegisterError("net/http.ErrMissingBoundary", http.ErrMissingBoundary)
+	codegen.RegisterError("net/http.ErrMissingContentLength", http.ErrMissingContentLength)
+	codegen.RegisterError("net/http.ErrMissingFile", http.ErrMissingFile)
+	codegen.RegisterError("net/http.ErrNoCookie", http.ErrNoCookie)
+	codegen.RegisterError("net/http.ErrNoLocation", http.ErrNoLocation)
+	codegen.RegisterError("net/http.ErrNotMultipart", http.ErrNotMultipart)
+	codegen.RegisterError("net/http.ErrNotSupported", http.ErrNotSupported)
+	codegen.RegisterError("net/http.ErrSchemeMismatch", http.ErrSchemeMismatch)
+	codegen.RegisterError("net/http.ErrServerClosed", http.ErrServerClosed)
+	codegen.RegisterError("net/http.ErrShortBody", http.ErrShortBody)
+	codegen.RegisterError("net/http.ErrSkipAltProtocol", http.ErrSkipAltProtocol)
+	codegen.RegisterError("net/http.ErrUnexpectedTrailer", http.ErrUnexpectedTrailer)
+	codegen.RegisterError("net/http.ErrUseLastResponse", http.ErrUseLastResponse)
+	codegen.RegisterError("net/http.ErrWriteAfterFlush", http.ErrWriteAfterFlush)
+	codegen.RegisterError("strconv.ErrRange", strconv.ErrRange)
+	codegen.RegisterError("strconv.ErrSyntax", strconv.ErrSyntax)
 }
 
 // RunPilotageGenerate marks server as the main component of a generated application.

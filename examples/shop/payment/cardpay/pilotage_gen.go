@@ -14,11 +14,20 @@ import (
 
 // If a check below fails to compile, this file is out of date: run "pilotage generate".
 
-// Version check: run "pilotage generate" if this fails.
-var _ codegen.LatestVersion = codegen.Version[[0][1]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+// What this file was generated from, which pilotagetest compares with the
+// sources to report a file that compiles but is out of date.
+// pilotage:fingerprint cef1d9c2084fcaa0591003ff
 
-// payment.Payment changed since generation if this fails: run "pilotage generate".
-var _ = codegen.RunPilotageGenerateIfThisFails[payment.Payment](pilotage_processor_local{})
+// Version check: run "pilotage generate" if this fails.
+var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
+
+type pilotage_is_payment_Payment[T payment.Payment] struct{}
+
+// If this fails, payment.Payment changed since generation: run "pilotage generate".
+func _() {
+	type RunPilotageGenerate_ThisFileIsStale = pilotage_processor_local
+	var _ pilotage_is_payment_Payment[RunPilotageGenerate_ThisFileIsStale]
+}
 
 func init() {
 	codegen.RegisterImplementation(codegen.Implementation{
