@@ -217,8 +217,12 @@ func loadRunConfig(path, dir string) (*config.File, string, error) {
 func build(ctx context.Context, dir, stateDir, app string, stderr io.Writer) (string, error) {
 	start := time.Now()
 	fmt.Fprintf(stderr, "pilotage: generating stubs and building %s...\n", app)
-	if err := generate.Generate(dir, []string{"./..."}); err != nil {
+	res, err := generate.Run(generate.Options{Dir: dir})
+	if err != nil {
 		return "", fmt.Errorf("generate:\n%w", err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "pilotage: warning: %v\n", w)
 	}
 	out := filepath.Join(stateDir, "bin", app)
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, ".")
