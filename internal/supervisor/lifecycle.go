@@ -107,6 +107,9 @@ func (s *Supervisor) spawnSlot(sl *slot) bool {
 	p, err := s.spawn(sl)
 	if err != nil {
 		s.out.logf("%v", err)
+		// Back off even the first time: out of processes or descriptors,
+		// an immediate retry would fail the same way.
+		sl.failures = max(sl.failures, 1)
 		s.restartSlot(sl, err.Error(), 0)
 		return false
 	}

@@ -91,9 +91,15 @@ func (s *Supervisor) restartSlot(sl *slot, why string, uptime time.Duration) {
 }
 
 // scheduleSpawn starts a new process in sl after delay, counting it as a
-// restart. s.mu is held.
+// restart. s.mu is held; with no delay, the caller's reconcile starts it.
 func (s *Supervisor) scheduleSpawn(sl *slot, delay time.Duration) {
 	sl.cancelRestart()
+	if delay <= 0 {
+		sl.restarts++
+		sl.node.restarts++
+		sl.pending = true
+		return
+	}
 	var timer *time.Timer
 	timer = time.AfterFunc(delay, func() {
 		s.mu.Lock()
