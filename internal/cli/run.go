@@ -74,7 +74,7 @@ is the app's name and a hash of its directory (or binary): shop-1a2b3c4d.`,
 				<-ctx.Done()
 				stop() // a second Ctrl-C kills the supervisor, and with it every process
 			}()
-			defer keepRunningWithoutTerminal()()
+			defer keepRunningWithoutTerminal(stderr)()
 			return runApp(ctx, target, configPath, force, stdout, stderr)
 		},
 	}
@@ -172,17 +172,22 @@ func maxProcesses(force bool) int {
 // away: a write to a closed pipe (pilotage run | head) fails with EPIPE
 // instead of killing the supervisor with SIGPIPE (the supervisor then
 // stops writing to the terminal and says so on stderr), and a hangup of
-// the terminal is ignored. The handlers are reset in the processes the
-// supervisor starts, unlike an ignored signal. It returns a function that
-// undoes this.
-func keepRunningWithoutTerminal() (undo func()) {
+// the terminal is ignored, which stderr is told once. The handlers are
+// reset in the processes the supervisor starts, unlike an ignored signal.
+// It returns a function that undoes this.
+func keepRunningWithoutTerminal(stderr io.Writer) (undo func()) {
 	c := make(chan os.Signal, 1)
 	signal.Notify(c, syscall.SIGPIPE, syscall.SIGHUP)
 	done := make(chan struct{})
 	go func() {
+		told := false
 		for {
 			select {
-			case <-c:
+			case sig := <-c:
+				if sig == syscall.SIGHUP && !told {
+					told = true
+					fmt.Fprintf(stderr, "pilotage: the terminal hung up; the app keeps running (stop it with `kill %d`)\n", os.Getpid())
+				}
 			case <-done:
 				return
 			}

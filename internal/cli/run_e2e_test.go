@@ -120,7 +120,19 @@ func TestRunSurvivesLostTerminal(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		stderrMu.Lock()
+		got := stderr.String()
+		stderrMu.Unlock()
+		if strings.Contains(got, "pilotage: the terminal hung up; the app keeps running") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr does not say that the hangup was ignored:\n%s", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if out, err := status(); err != nil {
 		t.Fatalf("after SIGHUP: %v\n%s", err, out)
 	}

@@ -43,10 +43,12 @@ func (c *controlConn) send(m Message) error {
 	return nil
 }
 
-// receive delivers the supervisor's messages to out until the socket closes,
-// then closes out. It answers Ping itself, so the answer shows that this
-// process is alive and scheduling goroutines, whatever the app is doing.
-func (c *controlConn) receive(out chan<- Message) {
+// receive reads the supervisor's messages until the socket closes, then
+// closes out. It answers Ping itself and hands Routes to onRoutes, so
+// neither waits for the reader of out: the answer shows that this process
+// is alive and scheduling goroutines, whatever the app is doing, even once
+// nobody reads out (during shutdown). Other messages go to out.
+func (c *controlConn) receive(out chan<- Message, onRoutes func(Message)) {
 	defer close(out)
 	sc := bufio.NewScanner(c.conn)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -55,11 +57,14 @@ func (c *controlConn) receive(out chan<- Message) {
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			continue // a newer supervisor's message; ignore what we don't understand
 		}
-		if m.Type == Ping {
+		switch m.Type {
+		case Ping:
 			_ = c.send(Message{Type: Pong, Seq: m.Seq}) // a failed send ends the loop at the next read
-			continue
+		case Routes:
+			onRoutes(m)
+		default:
+			out <- m
 		}
-		out <- m
 	}
 }
 

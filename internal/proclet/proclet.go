@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pilotage/pilotage/codegen"
@@ -67,12 +68,16 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 			_ = ctl.send(Message{Type: Failed, Error: err.Error()})
 		}
 	}()
-	msgs := make(chan Message, 16)
-	go ctl.receive(msgs)
-
 	routes := newRouter()
 	defer routes.close()
-	if err := awaitRoutes(ctx, msgs, routes); err != nil {
+	msgs := make(chan Message, 16)
+	firstRoutes := make(chan struct{})
+	var once sync.Once
+	go ctl.receive(msgs, func(m Message) {
+		routes.update(m)
+		once.Do(func() { close(firstRoutes) })
+	})
+	if err := awaitRoutes(ctx, msgs, firstRoutes); err != nil {
 		return err
 	}
 	cfg := config.Empty()
@@ -139,10 +144,7 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 			if !ok {
 				return errors.New("supervisor went away")
 			}
-			switch m.Type {
-			case Routes:
-				routes.update(m)
-			case Stop:
+			if m.Type == Stop {
 				return nil
 			}
 		case err := <-started:
@@ -180,20 +182,18 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 }
 
 // awaitRoutes waits for the supervisor's first Routes message.
-func awaitRoutes(ctx context.Context, msgs <-chan Message, routes *router) error {
+func awaitRoutes(ctx context.Context, msgs <-chan Message, firstRoutes <-chan struct{}) error {
 	timeout := time.NewTimer(firstRoutesTimeout)
 	defer timeout.Stop()
 	for {
 		select {
+		case <-firstRoutes:
+			return nil
 		case m, ok := <-msgs:
 			if !ok {
 				return errors.New("supervisor closed the control socket before sending routes")
 			}
-			switch m.Type {
-			case Routes:
-				routes.update(m)
-				return nil
-			case Stop:
+			if m.Type == Stop {
 				return errors.New("stopped before starting")
 			}
 		case <-timeout.C:

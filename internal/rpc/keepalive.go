@@ -44,6 +44,17 @@ type keepalive struct {
 	writtenAt int64         // when it was seen written; 0 until then
 	pingEnd   atomic.Uint64 // stream offset of the ping's end, set by enqueue
 	pings     int           // pings sent, for tests
+	due       int64         // when the timer is meant to fire (frameReader.now)
+}
+
+// set (re)arms the timer to fire d after now.
+func (ka *keepalive) set(c *Conn, now int64, d time.Duration) {
+	ka.due = now + int64(d)
+	if ka.timer == nil {
+		ka.timer = time.AfterFunc(d, c.checkAlive)
+	} else {
+		ka.timer.Reset(d)
+	}
 }
 
 // armKeepaliveLocked starts the keepalive timer for a call just added.
@@ -53,11 +64,7 @@ func (c *Conn) armKeepaliveLocked() {
 		return
 	}
 	ka.armed, ka.since = true, c.fr.now()
-	if ka.timer == nil {
-		ka.timer = time.AfterFunc(ka.interval, c.checkAlive)
-	} else {
-		ka.timer.Reset(ka.interval)
-	}
+	ka.set(c, ka.since, ka.interval)
 }
 
 func (c *Conn) stopKeepaliveLocked() {
@@ -92,6 +99,11 @@ func (c *Conn) checkAliveLocked() (ping, dead bool) {
 	}
 	now := c.fr.now()
 	lastRead := c.fr.lastRead.Load()
+	if ka.pinging && ka.writtenAt != 0 && now-ka.due > int64(ka.timeout)/2 {
+		// The timer fired late: this process was stalled, and a reply may
+		// be waiting unread. Give the server its timeout from now.
+		ka.writtenAt = now
+	}
 	if ka.pinging {
 		if lastRead <= ka.pingAt {
 			// Unanswered. It is followed up even if the calls have ended,
@@ -103,7 +115,7 @@ func (c *Conn) checkAliveLocked() (ping, dead bool) {
 				ka.armed = false
 				return false, true
 			}
-			ka.timer.Reset(ka.nextCheck(now))
+			ka.set(c, now, ka.nextCheck(now))
 			return false, false
 		}
 		ka.pinging = false
@@ -113,7 +125,7 @@ func (c *Conn) checkAliveLocked() (ping, dead bool) {
 		return false, false
 	}
 	if quiet := now - max(lastRead, ka.since); quiet < int64(ka.interval) {
-		ka.timer.Reset(ka.interval - time.Duration(quiet))
+		ka.set(c, now, ka.interval-time.Duration(quiet))
 		return false, false
 	}
 	ka.pinging, ka.pingAt, ka.writtenAt = true, now, 0
@@ -137,7 +149,7 @@ func (c *Conn) ping() {
 	if c.q.wroteUpTo(ka.pingEnd.Load()) { // the usual case: written at once
 		ka.writtenAt = now
 	}
-	ka.timer.Reset(ka.nextCheck(now))
+	ka.set(c, now, ka.nextCheck(now))
 }
 
 // nextCheck returns when an unanswered ping must be looked at again: when its

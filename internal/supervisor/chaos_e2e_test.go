@@ -5,7 +5,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/control"
 )
 
@@ -31,23 +29,8 @@ func TestChaosShop(t *testing.T) {
 		t.Skip("builds examples/shop and runs it for 30s")
 	}
 	t.Parallel()
-	shopDir, err := filepath.Abs("../../examples/shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "shop")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = shopDir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the shop: %v\n%s", err, out)
-	}
-	cfgPath := filepath.Join(shopDir, "pilotage.toml")
-	cfg, err := config.Read(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listeners["shop"] = config.Listener{Address: "127.0.0.1:0"} // not the fixed 8080
-	h := launch(t, Options{App: "shop", Binary: bin, Dir: shopDir, Config: cfg, ConfigPath: cfgPath})
+	shopDir, bin, cfg := shopApp(t)
+	h := launch(t, Options{App: "shop", Binary: bin, Dir: shopDir, Config: cfg, ConfigPath: filepath.Join(shopDir, "pilotage.toml")})
 	select {
 	case <-h.s.Ready():
 	case <-time.After(30 * time.Second):

@@ -18,13 +18,19 @@ const (
 )
 
 // watchLiveness pings p every PingInterval from its hello until it exits.
-// A proclet silent for UnresponsiveAfter is taken out of routing (callers'
-// calls already sent to it are failed over by the transport's keepalive);
-// one silent for KillUnresponsiveAfter is killed and so replaced.
+// A proclet silent for UnresponsiveAfter (measured from the oldest ping it
+// has not answered) is taken out of routing (callers' calls already sent
+// to it are failed over by the transport's keepalive); one silent for
+// KillUnresponsiveAfter is killed and so replaced. A tick that comes late
+// means the supervisor itself was stalled (a debugger, Ctrl-Z, an
+// overloaded machine): what it did not see then is no evidence against
+// the proclet, so the count starts again.
 func (s *Supervisor) watchLiveness(p *proc) {
 	defer s.bg.Done()
-	tick := time.NewTicker(s.opts.PingInterval)
+	interval := s.opts.PingInterval
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-p.exited:
@@ -36,9 +42,17 @@ func (s *Supervisor) watchLiveness(p *proc) {
 			s.mu.Unlock()
 			return
 		}
+		now := time.Now()
+		if now.Sub(last) > 2*interval {
+			p.unanswered = time.Time{}
+		}
+		last = now
+		if p.unanswered.IsZero() {
+			p.unanswered = now
+		}
 		p.pingSeq++
 		p.conn.sendPing(p.pingSeq)
-		silent := time.Since(p.lastPong)
+		silent := now.Sub(p.unanswered)
 		switch {
 		case silent >= s.opts.KillUnresponsiveAfter:
 			why := fmt.Sprintf("not responding for %s", silent.Round(100*time.Millisecond))
@@ -62,7 +76,7 @@ func (s *Supervisor) watchLiveness(p *proc) {
 // pong records an answer to a ping; a proclet that was unresponsive is put
 // back into routing. s.mu is held.
 func (s *Supervisor) pong(p *proc) {
-	p.lastPong = time.Now()
+	p.unanswered = time.Time{}
 	if !p.unresponsive {
 		return
 	}

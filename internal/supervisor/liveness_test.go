@@ -3,7 +3,9 @@ package supervisor
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,5 +81,37 @@ func TestProcessBounds(t *testing.T) {
 	}
 	if n := strings.Count(h.output(), "| starting b.B replica"); n > 40 {
 		t.Errorf("%d replicas were started; the stop should have ended the start", n)
+	}
+}
+
+// A supervisor that was itself stopped for a while (Ctrl-Z, a debugger)
+// does not take the silence it did not witness for frozen replicas: none
+// is taken out of routing or replaced when it resumes.
+func TestSupervisorPauseSparesReplicas(t *testing.T) {
+	t.Parallel()
+	cl, st, out := startHelperSupervisor(t,
+		"FAKE_DESC="+`{"components":[{"name":"example.com/app/main.Main","refs":[],"listeners":[],"main":true}]}`,
+		"FAKE_CONFIG=[run]\nreplicas = 2\n")
+	before := pids(st.Units[0])
+	pid := st.PID
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(DefaultUnresponsiveAfter + time.Second)
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	// Two pings' worth of time after the pause, the replicas are the same
+	// and still serving.
+	time.Sleep(4 * DefaultPingInterval)
+	st, err := cl.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pids(st.Units[0]); !slices.Equal(got, before) || st.Units[0].State != control.Ready {
+		t.Errorf("after the pause: %s %v, want ready %v", st.Units[0].State, got, before)
+	}
+	if strings.Contains(out.String(), "not responding") {
+		t.Errorf("a replica was taken for frozen:\n%s", out.String())
 	}
 }

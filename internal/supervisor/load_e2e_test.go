@@ -96,22 +96,46 @@ func load(url string, n int, stop <-chan struct{}) (calls int, failures []string
 	return calls, failures
 }
 
+// A loadResult is what a background load did.
+type loadResult struct {
+	calls    int
+	failures []string
+}
+
+// startLoad runs load in the background; the returned function stops it
+// and returns what it did.
+func startLoad(url string, n int) (stop func() loadResult) {
+	quit := make(chan struct{})
+	done := make(chan loadResult)
+	go func() {
+		c, f := load(url, n, quit)
+		done <- loadResult{c, f}
+	}()
+	return func() loadResult {
+		close(quit)
+		return <-done
+	}
+}
+
+// check fails t if the load made fewer than min calls, or any failed.
+func (r loadResult) check(t *testing.T, min int, across string) {
+	t.Helper()
+	if r.calls < min {
+		t.Errorf("only %d calls made; the load did not run", r.calls)
+	}
+	if len(r.failures) != 0 {
+		t.Errorf("%d of %d calls failed across %s; first: %s", len(r.failures), r.calls, across, r.failures[0])
+	}
+	t.Logf("%d calls across %s, %d failed", r.calls, across, len(r.failures))
+}
+
 // A replica killed with SIGKILL during a steady load of idempotent calls is
 // restarted, and its callers' calls are retried on the other replica: no
 // call fails.
 func TestKillReplicaUnderLoad(t *testing.T) {
 	t.Parallel()
 	h, base := startLoadApp(t, "[run.components.\"pilotage.Main\"]\nreplicas = 1\n")
-	stop := make(chan struct{})
-	type result struct {
-		calls    int
-		failures []string
-	}
-	done := make(chan result)
-	go func() {
-		c, f := load(base+"/half?n=42", 8, stop)
-		done <- result{c, f}
-	}()
+	stopLoad := startLoad(base+"/half?n=42", 8)
 	time.Sleep(300 * time.Millisecond)
 	victim := h.unit("testapp.Calc").Replicas[0].PID
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
@@ -123,18 +147,10 @@ func TestKillReplicaUnderLoad(t *testing.T) {
 		return r.State == control.Ready && r.PID != victim && r.PID != 0
 	})
 	time.Sleep(300 * time.Millisecond) // load the replacement too
-	close(stop)
-	res := <-done
-	if res.calls < 50 {
-		t.Errorf("only %d calls made; the load did not run", res.calls)
-	}
-	if len(res.failures) != 0 {
-		t.Errorf("%d of %d idempotent calls failed across the kill; first: %s", len(res.failures), res.calls, res.failures[0])
-	}
+	stopLoad().check(t, 50, "the kill")
 	if u := h.unit("testapp.Calc"); u.Restarts != 1 {
 		t.Errorf("restarts = %d, want 1", u.Restarts)
 	}
-	t.Logf("%d calls, %d failed", res.calls, len(res.failures))
 }
 
 // A non-idempotent call whose replica dies is not retried: its caller sees
@@ -262,16 +278,7 @@ func TestStopMainDrainsRequests(t *testing.T) {
 func TestRestartUnderLoad(t *testing.T) {
 	t.Parallel()
 	h, base := startLoadApp(t, "")
-	stop := make(chan struct{})
-	type result struct {
-		calls    int
-		failures []string
-	}
-	done := make(chan result)
-	go func() {
-		c, f := load(base+"/half?n=42", 8, stop)
-		done <- result{c, f}
-	}()
+	stopLoad := startLoad(base+"/half?n=42", 8)
 	for range 2 {
 		for _, c := range []string{"testapp.Calc", "testapp.Front", "pilotage.Main"} {
 			res, err := h.cl.Restart(t.Context(), c)
@@ -280,15 +287,7 @@ func TestRestartUnderLoad(t *testing.T) {
 			}
 		}
 	}
-	close(stop)
-	res := <-done
-	if res.calls < 100 {
-		t.Errorf("only %d calls made; the load did not run", res.calls)
-	}
-	if len(res.failures) != 0 {
-		t.Errorf("%d of %d calls failed across the restarts; first: %s", len(res.failures), res.calls, res.failures[0])
-	}
-	t.Logf("%d calls across 6 restarts, %d failed", res.calls, len(res.failures))
+	stopLoad().check(t, 100, "6 restarts")
 }
 
 // A replica frozen with SIGSTOP is noticed: taken out of routing within
@@ -299,16 +298,7 @@ func TestRestartUnderLoad(t *testing.T) {
 func TestFrozenReplicaUnderLoad(t *testing.T) {
 	t.Parallel()
 	h, base := startLoadAppWith(t, "", func(o *Options) { o.UnresponsiveAfter = time.Second })
-	stop := make(chan struct{})
-	type result struct {
-		calls    int
-		failures []string
-	}
-	done := make(chan result)
-	go func() {
-		c, f := load(base+"/half?n=42", 8, stop)
-		done <- result{c, f}
-	}()
+	stopLoad := startLoad(base+"/half?n=42", 8)
 	time.Sleep(300 * time.Millisecond)
 	victim := h.unit("testapp.Calc").Replicas[0].PID
 	if err := syscall.Kill(victim, syscall.SIGSTOP); err != nil {
@@ -333,13 +323,5 @@ func TestFrozenReplicaUnderLoad(t *testing.T) {
 		return r.State == control.Ready && r.PID != victim && r.PID != 0
 	})
 	time.Sleep(300 * time.Millisecond) // load the replacement too
-	close(stop)
-	res := <-done
-	if res.calls < 100 {
-		t.Errorf("only %d calls made; the load did not run", res.calls)
-	}
-	if len(res.failures) != 0 {
-		t.Errorf("%d of %d calls failed across the freeze; first: %s", len(res.failures), res.calls, res.failures[0])
-	}
-	t.Logf("%d calls across a 10s freeze, %d failed", res.calls, len(res.failures))
+	stopLoad().check(t, 100, "a 10s freeze")
 }

@@ -194,28 +194,6 @@ func (o *output) giveUp(err error) {
 	}
 }
 
-// flush waits until the lines queued so far are written, or d passed.
-func (o *output) flush(d time.Duration) {
-	l := termLine{flushed: make(chan struct{})}
-	o.closedMu.RLock()
-	sent := false
-	if !o.closed {
-		select {
-		case o.queue <- l:
-			sent = true
-		case <-time.After(d):
-		}
-	}
-	o.closedMu.RUnlock()
-	if !sent {
-		return
-	}
-	select {
-	case <-l.flushed:
-	case <-time.After(d):
-	}
-}
-
 // pump copies the lines of r (a child's stdout or stderr) to the sink and
 // the terminal until EOF. A line longer than maxLineBytes is passed on in
 // pieces.

@@ -10,6 +10,28 @@ import (
 	"time"
 )
 
+// flush waits until the lines queued so far are written, or d passed.
+func (o *output) flush(d time.Duration) {
+	l := termLine{flushed: make(chan struct{})}
+	o.closedMu.RLock()
+	sent := false
+	if !o.closed {
+		select {
+		case o.queue <- l:
+			sent = true
+		case <-time.After(d):
+		}
+	}
+	o.closedMu.RUnlock()
+	if !sent {
+		return
+	}
+	select {
+	case <-l.flushed:
+	case <-time.After(d):
+	}
+}
+
 // memSink is a LogSink keeping every line in memory.
 type memSink struct {
 	mu    sync.Mutex

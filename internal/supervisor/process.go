@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -35,7 +34,7 @@ type proc struct {
 	readyAt      time.Time
 	stopping     bool
 	respawn      bool      // stopped by a rolling restart: start a replacement at once
-	lastPong     time.Time // when the proclet last answered a ping (or said hello)
+	unanswered   time.Time // when the oldest ping not answered yet was sent; zero if none
 	unresponsive bool      // has not answered pings for a while: out of routing
 	pingSeq      uint64
 	failure      string // set when stopped because it failed (unhealthy, probe timeout)
@@ -139,18 +138,12 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 func (s *Supervisor) spawnUnit(sl *slot) (*proc, error) {
 	u := sl.node.Unit
 	cmd := exec.Command(u.Command, u.Args...)
-	cmd.Dir = s.opts.Dir
-	if u.Dir != "" {
-		cmd.Dir = u.Dir
-		if !filepath.IsAbs(u.Dir) && s.opts.Dir != "" {
-			cmd.Dir = filepath.Join(s.opts.Dir, u.Dir)
-		}
-	}
+	cmd.Dir = unitDir(s.opts.Dir, u.Dir)
 	env := append(os.Environ(), u.Env...)
-	if !strings.Contains(u.Command, "/") && !setsPath(u.Env) {
-		if _, err := exec.LookPath(u.Command); err != nil {
-			return nil, fmt.Errorf("start %s: %w", sl.source(), err)
-		}
+	// Checked before the start too (Plan.CheckUnitCommands), but the
+	// program may have gone since.
+	if err := findCommand(u.Command, u.Env, cmd.Dir); err != nil {
+		return nil, fmt.Errorf("start %s: %w", sl.source(), err)
 	}
 	// The unit runs under a shim (see ShimCommand).
 	argv := append([]string{ShimCommand, "-grace", s.opts.KillTimeout.String(), "--", u.Command}, u.Args...)
@@ -185,16 +178,6 @@ func (s *Supervisor) spawnUnit(sl *slot) (*proc, error) {
 	}
 	s.watchUnit(p)
 	return p, nil
-}
-
-// setsPath reports whether env sets PATH.
-func setsPath(env []string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") {
-			return true
-		}
-	}
-	return false
 }
 
 // startProc starts cmd with its output pumped to s.out, and waits for it in

@@ -159,32 +159,9 @@ func TestListenerConnectionLimit(t *testing.T) {
 // again once the flood is gone.
 func TestConnectionFloodKeepsSupervisorWorking(t *testing.T) {
 	t.Parallel()
-	dir := stateDir(t)
-	self, _ := os.Executable()
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), "FAKE_ROLE=supervisor", "FAKE_NOFILE=300", "PILOTAGE_STATE_DIR="+dir,
+	cl, st, _ := startHelperSupervisor(t, "FAKE_NOFILE=300",
 		"FAKE_DESC="+`{"components":[{"name":"example.com/app/main.Main","refs":[],"listeners":["web"],"main":true}]}`,
 		"FAKE_CONFIG=[run]\nreplicas = 2\n")
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("supervisor output:\n%s", out.String())
-		}
-	}()
-	cl := control.Dial(dir)
-	defer cl.Close()
-	var st *control.Status
-	waitFor(t, "the app to be ready", func() bool {
-		var err error
-		st, err = cl.Status(context.Background())
-		return err == nil && !st.ReadyAt.IsZero()
-	})
 	addr := st.Proxies[0].Address
 	var flood []net.Conn
 	defer func() {
@@ -229,6 +206,40 @@ func TestConnectionFloodKeepsSupervisorWorking(t *testing.T) {
 		code, _ := get(&http.Client{Timeout: 2 * time.Second}, "http://"+addr+"/")
 		return code == http.StatusOK
 	})
+}
+
+// startHelperSupervisor runs a supervisor of a fake app in a process of
+// its own (runHelperSupervisor) with env, waits until the app is ready,
+// and returns a client, the ready status and the process's output. The
+// process is stopped when the test ends.
+func startHelperSupervisor(t *testing.T, env ...string) (*control.Client, *control.Status, *syncBuffer) {
+	t.Helper()
+	dir := stateDir(t)
+	self, _ := os.Executable()
+	cmd := exec.Command(self)
+	cmd.Env = append(append(os.Environ(), "FAKE_ROLE=supervisor", "PILOTAGE_STATE_DIR="+dir), env...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cl := control.Dial(dir)
+	t.Cleanup(func() {
+		cl.Close()
+		cmd.Process.Signal(syscall.SIGCONT)
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("supervisor output:\n%s", out.String())
+		}
+	})
+	var st *control.Status
+	waitFor(t, "the app to be ready", func() bool {
+		var err error
+		st, err = cl.Status(context.Background())
+		return err == nil && !st.ReadyAt.IsZero()
+	})
+	return cl, st, out
 }
 
 // waitFor polls cond until it holds or 15s pass.

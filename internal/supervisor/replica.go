@@ -109,7 +109,6 @@ func (s *Supervisor) handle(p *proc, m proclet.Message) {
 	switch m.Type {
 	case proclet.Hello:
 		p.rpcAddr = m.Address
-		p.lastPong = time.Now()
 		s.bg.Add(1)
 		go s.watchLiveness(p)
 	case proclet.Pong:

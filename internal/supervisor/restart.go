@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pilotage/pilotage/internal/control"
@@ -132,11 +133,15 @@ func (sl *slot) cancelRestart() {
 // every replica and starting them again once they exited. With
 // restart_dependents, its dependents are restarted too. s.mu is held.
 func (s *Supervisor) restartNode(n *node) {
-	if len(n.slots) > 1 && n.launched && n.hasReady() {
+	switch {
+	case n.rollingSlot != nil:
+		// A rolling restart is under way: replace every other replica
+		// after the one being replaced, never two at once.
+		n.rolling = slices.DeleteFunc(append([]*slot(nil), n.slots...), func(sl *slot) bool { return sl == n.rollingSlot })
+	case len(n.slots) > 1 && n.launched && n.hasReady():
 		n.rolling = append([]*slot(nil), n.slots...)
-		n.rollingSlot = nil
 		s.rollNext(n)
-	} else {
+	default:
 		s.takeDown(n)
 		s.startNode(n)
 	}
@@ -183,6 +188,13 @@ func (s *Supervisor) restartDependents(n *node) {
 			continue
 		}
 		s.out.logf("restarting %s %s because %s restarted (restart_dependents)", d.kind(), d.Name, n.Name)
-		s.restartNode(d)
+		if n.hasReady() {
+			s.restartNode(d) // n keeps serving: d may roll
+			continue
+		}
+		// n is down: d starts again once n is ready, as at first start.
+		s.takeDown(d)
+		s.startNode(d)
+		s.restartDependents(d)
 	}
 }

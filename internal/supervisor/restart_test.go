@@ -158,3 +158,75 @@ func TestRestartCountedPerReplica(t *testing.T) {
 		t.Errorf("restarts: component %d, replica 0 %d; want 3 and 0", b.Restarts, b.Replicas[0].Restarts)
 	}
 }
+
+// A restart asked for while a rolling restart runs joins it: still one
+// replica at a time.
+func TestRestartDuringRollingRestart(t *testing.T) {
+	t.Parallel()
+	h := start(t, desc("*main.Main:b.B", "b.B"), "[run]\nreplicas = 1\n[run.components.\"b.B\"]\nreplicas = 3\n", "FAKE_SLOW=b.B=150ms")
+	h.waitReady()
+	stop := make(chan struct{})
+	minRoutes := make(chan int, 1)
+	go func() {
+		least := 3
+		for {
+			select {
+			case <-stop:
+				minRoutes <- least
+				return
+			default:
+			}
+			least = min(least, len(h.routes("b.B")))
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	first := make(chan error, 1)
+	go func() {
+		_, err := h.cl.Restart(context.Background(), "b.B")
+		first <- err
+	}()
+	// Ask again while the first restart replaces the second replica.
+	h.eventually("the first restart to reach b.B/1", func() bool {
+		r := h.unit("b.B").Replicas[1]
+		return r.State != control.Ready
+	})
+	res, err := h.cl.Restart(context.Background(), "b.B")
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	if err != nil || res.State != control.Ready {
+		t.Fatalf("second restart: %+v, %v", res, err)
+	}
+	if least := <-minRoutes; least < 2 {
+		t.Errorf("b.B had %d routes at some point, want at least 2 of 3: two replicas were down at once", least)
+	}
+}
+
+// When a dependency with restart_dependents crashes and has no ready
+// replica left, its dependents are restarted as at first start: their new
+// processes start once the dependency is ready again, not while it is down.
+func TestRestartDependentsWaitForCrashedDependency(t *testing.T) {
+	t.Parallel()
+	h := start(t, desc("*main.Main:c.C", "c.C:a.A", "a.A"),
+		"[run]\nreplicas = 1\n[run.components.\"a.A\"]\nrestart_dependents = true\n[run.components.\"c.C\"]\nreplicas = 2\n",
+		"FAKE_SLOW=a.A=300ms")
+	h.waitReady()
+	cBefore := pids(h.unit("c.C"))
+	if err := syscall.Kill(h.unit("a.A").Replicas[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("c.C to be restarted and ready", func() bool {
+		u := h.unit("c.C")
+		return u.State == control.Ready && !slices.Contains(pids(u), cBefore[0]) && !slices.Contains(pids(u), cBefore[1])
+	})
+	out := h.output()
+	aReady := lineIndexAfter(out, lineIndex(out, "a.A/0", "ready a.A replica 0"), "a.A/0", "ready a.A replica 0")
+	for i := range 2 {
+		r := "c.C/" + itoa(i)
+		second := lineIndexAfter(out, lineIndex(out, r, "starting c.C replica "+itoa(i)), r, "starting c.C replica "+itoa(i))
+		if aReady < 0 || second < aReady {
+			t.Errorf("%s started again (line %d) before a.A's replacement was ready (line %d):\n%s", r, second, aReady, out)
+		}
+	}
+}

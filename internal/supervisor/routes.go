@@ -50,7 +50,10 @@ func outage(n *node) proclet.Outage {
 	for _, sl := range n.slots {
 		if sl.p != nil && !sl.p.stopping || sl.pending || sl.timer != nil && sl.state == control.Restarting {
 			reason := "starting"
-			if sl.state == control.Restarting || sl.restarts > 0 {
+			switch {
+			case sl.p != nil && sl.p.unresponsive:
+				reason = "unresponsive"
+			case sl.state == control.Restarting || sl.restarts > 0:
 				reason = "restarting"
 			}
 			if sl.why != "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,25 @@ import (
 	"github.com/pilotage/pilotage/internal/control"
 )
 
+// shopApp returns the example shop, built once per test binary: its
+// directory, binary and configuration, with the listener on a free port
+// rather than the fixed 8080.
+func shopApp(t *testing.T) (dir, bin string, cfg *config.File) {
+	t.Helper()
+	bin, err := buildShop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir, err = filepath.Abs("../../examples/shop"); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = config.Read(filepath.Join(dir, "pilotage.toml")); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listeners["shop"] = config.Listener{Address: "127.0.0.1:0"}
+	return dir, bin, cfg
+}
+
 // The example shop runs as processes with the real proclet side: it serves
 // through the listener proxy, a stopped component fails its callers fast,
 // and comes back on start.
@@ -22,21 +40,7 @@ func TestShopEndToEnd(t *testing.T) {
 		t.Skip("builds examples/shop")
 	}
 	t.Parallel()
-	shopDir, err := filepath.Abs("../../examples/shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "shop")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = shopDir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the shop: %v\n%s", err, out)
-	}
-	cfg, err := config.Read(filepath.Join(shopDir, "pilotage.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listeners["shop"] = config.Listener{Address: "127.0.0.1:0"} // not the fixed 8080
+	shopDir, bin, cfg := shopApp(t)
 	out := &syncBuffer{}
 	dir := stateDir(t)
 	ctx, cancel := context.WithCancel(context.Background())
