@@ -2,11 +2,7 @@ module github.com/pilotage/pilotage
 
 go 1.26.0
 
-require golang.org/x/tools v0.52.0
-
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
-	golang.org/x/mod v0.42.0 // indirect
-	golang.org/x/sync v0.24.0 // indirect
+	github.com/BurntSushi/toml v1.6.0
 	google.golang.org/protobuf v1.36.12
 )

@@ -22,18 +22,35 @@ trap 'rm -rf "$bindir"' EXIT
 pilotage="$bindir/pilotage"
 go build -o "$pilotage" ./cmd/pilotage
 
+# The modules, each tested on its own: the app-facing one (root), the
+# pilotage command's, and two that import them.
+modules=". cmd/pilotage examples/shop bench"
+
+step "every module is tidy (go mod tidy -diff, outside the workspace)"
+for m in $modules; do
+	(cd "$m" && GOWORK=off go mod tidy -diff) || { echo "module $m is not tidy: run 'GOWORK=off go mod tidy' in $m"; exit 1; }
+done
+
+step "an app's module graph stays lean"
+# An app imports the root module only; the tool's dependencies (the
+# generator's x/tools, and later etcd's server, client-go, Helm,
+# OpenTelemetry, browser drivers) must never reach it.
+heavy='golang.org/x/tools|go.etcd.io/etcd/server|k8s.io/|helm.sh/|go.opentelemetry.io/|github.com/chromedp|github.com/playwright|google.golang.org/grpc'
+if found=$(cd examples/shop && GOWORK=off go list -m all | grep -E "^($heavy)"); then
+	echo "the example app's module graph holds the tool's dependencies:"; echo "$found"; exit 1
+fi
+echo "examples/shop: $(cd examples/shop && GOWORK=off go list -m all | wc -l) modules, none of the tool's"
+
 step "generated code is up to date"
 "$pilotage" generate -check ./...
 (cd examples/shop && "$pilotage" generate -check ./...)
 (cd bench && "$pilotage" generate -check ./...)
 
 step "go vet"
-go vet ./...
-(cd examples/shop && go vet ./...)
-(cd bench && go vet ./...)
+for m in $modules; do (cd "$m" && go vet ./...); done
 
 step "tests (race detector)"
-go test -race -count=1 ./...
+go test -race -count=1 ./... ./cmd/pilotage/...
 (cd examples/shop && go test -race -count=1 ./...)
 
 step "fuzz the transport's frame reader and the codec's decoder (10s each)"
@@ -41,7 +58,7 @@ go test -run='^$' -fuzz=FuzzFrameReader -fuzztime=10s ./internal/rpc
 go test -run='^$' -fuzz=FuzzDecoder -fuzztime=10s ./codegen
 
 step "benchmarks compile and run once"
-go test -run='^$' -bench=. -benchtime=1x ./...
+go test -run='^$' -bench=. -benchtime=1x ./... ./cmd/pilotage/...
 (cd bench && go test -run='^$' -bench=. -benchtime=1x ./...)
 
 step "Kubernetes end-to-end tests"

@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/pilotage/pilotage/internal/cli"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/cli"
 )
 
 func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/logstore"
+)
+
+func logsCmd() *command {
+	var (
+		follow     bool
+		tail       int
+		since      string
+		timestamps bool
+	)
+	return &command{
+		name:  "logs",
+		usage: "[-f] [-n N] [-since 5m] [-t] [app] [component...]",
+		short: "print the logs of an app's processes",
+		long: `Logs prints the logs that "pilotage run" keeps of an app's processes and
+units (in <state dir>/logs, bounded and rotated), merged in time order, as
+"source | message" lines.
+
+A component selects the processes hosting it: "catalog" (a package),
+"catalog.Catalog" or "catalog.Catalog/1" (one replica); "redis" selects a
+unit and "pilotage" the supervisor's own lines. A single argument is an app
+if an app of that name or ID has state, else a component.
+
+` + appLookupHelp(", else the only app with state"),
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&follow, "f", false, "follow: keep printing new lines until interrupted")
+			fs.IntVar(&tail, "n", 0, "print only the last `N` lines (0: all)")
+			fs.StringVar(&since, "since", "", "print only lines newer than a `duration` ago (5m, 1h) or an RFC 3339 time")
+			fs.BoolVar(&timestamps, "t", false, "print the time of each line")
+		},
+		run: func(fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			if tail < 0 {
+				return fmt.Errorf("-n %d: must not be negative", tail)
+			}
+			q := logstore.Query{Follow: follow, Tail: tail, Timestamps: timestamps}
+			if since != "" {
+				var err error
+				if q.Since, err = parseSince(since, time.Now()); err != nil {
+					return err
+				}
+			}
+			app, comps, err := logsArgs(args)
+			if err != nil {
+				return err
+			}
+			q.Sources = comps
+			a, err := findApp(app, true)
+			if err != nil {
+				return err
+			}
+			logs := filepath.Join(a.StateDir, "logs")
+			if _, err := os.Stat(logs); errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("no logs in %s", a.StateDir)
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			q.Context = ctx
+			return logstore.Read(logs, q, stdout)
+		},
+	}
+}
+
+// logsArgs splits the arguments of logs into an app (maybe empty) and
+// components.
+func logsArgs(args []string) (app string, comps []string, err error) {
+	if len(args) == 0 {
+		return "", nil, nil
+	}
+	if len(args) > 1 {
+		return args[0], args[1:], nil
+	}
+	if os.Getenv(control.StateDirEnv) != "" || strings.ContainsAny(args[0], `/\`) {
+		return "", args, nil
+	}
+	ok, err := isApp(args[0])
+	if err != nil {
+		return "", nil, err
+	}
+	if ok {
+		return args[0], nil, nil
+	}
+	return "", args, nil
+}
+
+// parseSince parses a -since value: a duration before now, or a time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			d = -d
+		}
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("-since %q: want a duration such as 5m or a time such as 2006-01-02T15:04:05", s)
+}

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+)
+
+func statusCmd() *command {
+	var asJSON bool
+	return &command{
+		name:  "status",
+		usage: "[app]",
+		short: "show the components and units of a running app",
+		long: `Status shows every component and unit of a running app, in start order:
+its state (starting, ready, degraded, stopping, stopped, failed,
+restarting), ready replicas, restarts, public address and uptime, then one
+line per replica with its pid, and why anything (a component, a unit, a
+replica) is not ready. A degraded component has some replicas serving and
+others down; a replica that stops answering the supervisor is
+unresponsive (out of routing, and replaced if it stays so).
+
+` + appLookupHelp(""),
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
+		},
+		run: func(fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			if len(args) > 1 {
+				return errUsage
+			}
+			app := ""
+			if len(args) == 1 {
+				app = args[0]
+			}
+			c, err := dialApp(app)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			st, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(stdout, st)
+			}
+			return printStatus(stdout, st)
+		},
+	}
+}
+
+// printStatus writes st as a table, like systemctl list-units or kubectl get.
+func printStatus(w io.Writer, st *control.Status) error {
+	head := fmt.Sprintf("%s: supervisor pid %d, up %s", st.App, st.PID, age(st.Now, st.Started))
+	switch {
+	case st.Stopping:
+		head += ", stopping"
+	case !st.ReadyAt.IsZero():
+		head += fmt.Sprintf(", ready in %s", st.ReadyAt.Sub(st.Started).Round(time.Millisecond))
+	default:
+		head += ", not ready yet"
+	}
+	fmt.Fprintln(w, head)
+	for _, p := range st.Problems {
+		fmt.Fprintf(w, "problem: %s\n", p)
+	}
+	for _, p := range st.Proxies {
+		line := fmt.Sprintf("%s: http://%s (%d backends, %d of %d connections", p.Listener, p.Address, len(p.Backends), p.Connections, p.MaxConnections)
+		if p.Refused > 0 {
+			line += fmt.Sprintf(", %d refused", p.Refused)
+		}
+		line += ")"
+		if len(p.Backends) == 0 && p.Outage != "" {
+			line += ": no ready replica: " + p.Outage
+		}
+		if p.AcceptError != "" {
+			line += fmt.Sprintf("; accept failing %s ago: %s", age(st.Now, p.AcceptErrorAt), p.AcceptError)
+		}
+		fmt.Fprintln(w, line)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tREPLICAS\tRESTARTS\tADDRESS\tUPTIME")
+	var whys []string
+	seenGroup := map[string]bool{}
+	for _, u := range st.Units {
+		ready := 0
+		for _, r := range u.Replicas {
+			if r.State == control.Ready {
+				ready++
+			}
+		}
+		addr := strings.Join(u.Addresses, ",")
+		if addr == "" {
+			addr = "-"
+		}
+		up := "-"
+		if u.State == control.Ready && !u.ReadyAt.IsZero() {
+			up = age(st.Now, u.StartedAt)
+		}
+		name := u.Name
+		if len(u.Colocated) > 0 {
+			name += " (group " + u.Group + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d\t%s\t%s\n", name, u.State, ready, u.Want, u.Restarts, addr, up)
+		if u.Why != "" {
+			whys = append(whys, fmt.Sprintf("%s: %s", u.Name, u.Why))
+		}
+		if seenGroup[u.Group] {
+			continue // the replicas of a group are listed under its first component
+		}
+		seenGroup[u.Group] = true
+		for _, r := range u.Replicas {
+			pid, rup := "-", "-"
+			if r.PID != 0 {
+				pid = fmt.Sprintf("pid %d", r.PID)
+				rup = age(st.Now, r.Started)
+			}
+			raddr := r.RPCAddress
+			if raddr == "" {
+				raddr = "-"
+			}
+			src := u.Group
+			if u.Kind == "component" {
+				src = fmt.Sprintf("%s/%d", u.Group, r.Index)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\n", src, r.State, pid, r.Restarts, raddr, rup)
+			if r.State != control.Ready && r.Why != "" && r.Why != u.Why {
+				whys = append(whys, fmt.Sprintf("%s: %s", src, r.Why))
+			}
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(whys) > 0 {
+		fmt.Fprintln(w)
+		for _, why := range whys {
+			fmt.Fprintln(w, why)
+		}
+	}
+	return nil
+}
+
+// age formats the time from t to now briefly: 4s, 3m12s, 2h5m, 3d4h.
+func age(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
