@@ -5,6 +5,15 @@
 // cannot, the difference is one a deployed application would show too (see
 // the package's divergence tests).
 //
+// RPC also injects a retry: every call to a method declared idempotent
+// (var _ pilotage.Idempotent = I.M) runs twice, the first reply dropped as
+// if it were lost on the way back, and the caller gets the second. Under
+// "pilotage run" that retry happens when a replica fails mid-call; here it
+// happens on every call, so a method that is not safe to run twice (it
+// appends, charges, increments) fails the app's own tests instead of
+// misbehaving once deployed. Other methods run once per call, as in Local
+// mode. Set Runner.InjectRetries to false to turn it off.
+//
 //	func TestCheckout(t *testing.T) {
 //		for _, r := range pilotagetest.AllRunners() {
 //			r.Test(t, func(t *testing.T, c checkout.Checkout) {
@@ -38,6 +47,12 @@ type Runner struct {
 	Config string
 	// Fakes replace components: callers get the fake instead of a stub.
 	Fakes []FakeComponent
+	// InjectRetries, in RPC mode, makes every call to a method declared
+	// pilotage.Idempotent run twice: the first reply is dropped as if lost
+	// and the call retried, so a method wrongly declared idempotent shows
+	// its double effect. RPC sets it; Local mode ignores it, and so does
+	// Bench, which measures one run of each call.
+	InjectRetries bool
 
 	mode host.Mode
 }
@@ -46,8 +61,9 @@ type Runner struct {
 var Local = Runner{Name: "Local", mode: host.Local}
 
 // RPC sends every call between components, and from the test body, through
-// the codec and the transport over a Unix socket.
-var RPC = Runner{Name: "RPC", mode: host.RPC}
+// the codec and the transport over a Unix socket, and runs each call to an
+// idempotent method twice (see InjectRetries).
+var RPC = Runner{Name: "RPC", mode: host.RPC, InjectRetries: true}
 
 // AllRunners returns Local and RPC.
 func AllRunners() []Runner { return []Runner{Local, RPC} }
@@ -82,9 +98,11 @@ func (r Runner) Test(t *testing.T, body any) {
 	})
 }
 
-// Bench runs body as a sub-benchmark, like Test with *testing.B.
+// Bench runs body as a sub-benchmark, like Test with *testing.B, without
+// injected retries.
 func (r Runner) Bench(b *testing.B, body any) {
 	b.Helper()
+	r.InjectRetries = false
 	b.Run(r.Name, func(b *testing.B) {
 		args, err := r.start(b, reflect.TypeFor[*testing.B](), body)
 		if err != nil {
@@ -119,10 +137,11 @@ func (r Runner) start(tb testing.TB, first reflect.Type, body any) ([]reflect.Va
 	}
 	logs := &testWriter{tb: tb}
 	h, err := host.New(host.Options{
-		Mode:   r.mode,
-		Config: cfg,
-		Fakes:  fakes,
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Mode:          r.mode,
+		Config:        cfg,
+		Fakes:         fakes,
+		Logger:        slog.New(slog.NewTextHandler(logs, nil)),
+		InjectRetries: r.InjectRetries,
 	})
 	if err != nil {
 		return nil, err

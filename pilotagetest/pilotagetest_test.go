@@ -104,3 +104,54 @@ func TestFake(t *testing.T) {
 		})
 	}
 }
+
+// TestInjectedRetry checks that RPC mode runs each call to an idempotent
+// method twice, from the test body and between components, with an error
+// reply as with a result, and every other call once; that Local mode, and
+// RPC mode with InjectRetries off, run every call once. Calc.Half is
+// declared idempotent and counts its calls, as a method wrongly declared
+// idempotent would; Calc.Move counts its calls and is not idempotent.
+func TestInjectedRetry(t *testing.T) {
+	ctx := context.Background()
+	noRetries := pilotagetest.RPC
+	noRetries.Name, noRetries.InjectRetries = "RPCWithoutInjectedRetries", false
+	for _, tc := range []struct {
+		runner pilotagetest.Runner
+		runs   int64 // runs of Half per call
+	}{
+		{pilotagetest.Local, 1},
+		{pilotagetest.RPC, 2},
+		{noRetries, 1},
+	} {
+		tc.runner.Test(t, func(t *testing.T, c testapp.Calc, f testapp.Front) {
+			var want int64
+			check := func(what string) {
+				t.Helper()
+				if n, err := c.Calls(ctx); err != nil || n != want {
+					t.Fatalf("after %s: Calls() = %d, %v; want %d", what, n, err, want)
+				}
+			}
+			if got, err := c.Half(ctx, 8); err != nil || got != 4 {
+				t.Fatalf("Half(8) = %d, %v; want 4", got, err)
+			}
+			want += tc.runs
+			check("Half(8) from the test")
+			if _, err := c.Half(ctx, 3); !errors.Is(err, testapp.ErrOdd) {
+				t.Fatalf("Half(3) = %v; want an error wrapping ErrOdd", err)
+			}
+			want += tc.runs
+			check("Half(3) failing")
+			// Front.HalfViaCalc is not idempotent; the Half it calls is.
+			if got, err := f.HalfViaCalc(ctx, 8); err != nil || got != 4 {
+				t.Fatalf("HalfViaCalc(8) = %d, %v; want 4", got, err)
+			}
+			want += tc.runs
+			check("HalfViaCalc(8), a call between components")
+			if _, err := c.Move(ctx, &testapp.Point{}, 1); err != nil {
+				t.Fatal(err)
+			}
+			want++
+			check("Move, not idempotent")
+		})
+	}
+}

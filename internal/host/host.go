@@ -76,6 +76,12 @@ type Options struct {
 	// (its dependencies are ready) and when its Init has returned nil.
 	OnStarting, OnReady func(component string)
 
+	// InjectRetries (RPC mode only) runs every call to a method declared
+	// pilotage.Idempotent twice, dropping the first reply as if it were
+	// lost, the retry pilotage run may make. A method wrongly declared
+	// idempotent then shows its double effect in the app's own tests.
+	InjectRetries bool
+
 	// Multi mode only.
 	Hosted map[string]bool                              // full names of the components run here
 	Remote func(c codegen.Component) codegen.Caller     // reaches a component run elsewhere
@@ -123,7 +129,7 @@ func New(opts Options) (*Host, error) {
 		return nil, err
 	}
 	if opts.Mode == RPC {
-		if h.transport, err = newLoopback(); err != nil {
+		if h.transport, err = newLoopback(opts.InjectRetries); err != nil {
 			return nil, err
 		}
 	}

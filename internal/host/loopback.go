@@ -14,12 +14,13 @@ import (
 // loopback serves this process's components over a real Unix socket and
 // calls them through a client connection to it: RPC mode.
 type loopback struct {
-	dir    string
-	server *rpc.Server
-	conn   *rpc.Conn
+	dir           string
+	server        *rpc.Server
+	conn          *rpc.Conn
+	injectRetries bool // see Options.InjectRetries
 }
 
-func newLoopback() (*loopback, error) {
+func newLoopback(injectRetries bool) (*loopback, error) {
 	dir, err := os.MkdirTemp("", "pilotage-rpc-")
 	if err != nil {
 		return nil, fmt.Errorf("rpc mode: %w", err)
@@ -30,7 +31,7 @@ func newLoopback() (*loopback, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("rpc mode: %w", err)
 	}
-	lb := &loopback{dir: dir, server: rpc.NewServer(rpc.ServerOptions{})}
+	lb := &loopback{dir: dir, server: rpc.NewServer(rpc.ServerOptions{}), injectRetries: injectRetries}
 	go lb.server.Serve(l) // returns when close shuts the server down
 	if lb.conn, err = rpc.Dial(context.Background(), "unix", sock, rpc.DialOptions{}); err != nil {
 		lb.server.Close()
@@ -45,7 +46,14 @@ func (lb *loopback) serve(comp codegen.Component, impl any) (any, error) {
 	if err := lb.server.Register(comp.Name, comp.ServerStub(impl)); err != nil {
 		return nil, fmt.Errorf("serve %s: %w", comp.Name, err)
 	}
-	return comp.ClientStub(connCaller{conn: lb.conn, component: comp.Name}), nil
+	c := connCaller{conn: lb.conn, component: comp.Name}
+	if lb.injectRetries {
+		c.retry = make([]bool, len(comp.Methods))
+		for i, m := range comp.Methods {
+			c.retry[i] = m.Idempotent
+		}
+	}
+	return comp.ClientStub(c), nil
 }
 
 func (lb *loopback) close(ctx context.Context) error {
@@ -62,8 +70,16 @@ func (lb *loopback) close(ctx context.Context) error {
 type connCaller struct {
 	conn      *rpc.Conn
 	component string
+	retry     []bool // by method index: send the call twice (injected retry)
 }
 
 func (c connCaller) Call(ctx context.Context, m int, args []byte) ([]byte, error) {
+	if m >= 0 && m < len(c.retry) && c.retry[m] {
+		// The first attempt runs the method; its reply, result or error,
+		// is dropped as if lost on the way back, and the call is retried.
+		// Once ctx is done the retry fails with ctx's error, as a real
+		// one would.
+		_, _ = c.conn.Call(ctx, c.component, m, args)
+	}
 	return c.conn.Call(ctx, c.component, m, args)
 }

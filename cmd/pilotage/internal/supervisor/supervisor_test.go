@@ -435,8 +435,9 @@ func TestRestartDependentsSkipsStoppedAndPartialCrash(t *testing.T) {
 	if res, err := h.cl.Restart(context.Background(), "a.A"); err != nil || res.State != control.Ready {
 		t.Fatalf("restart a.A: %+v, %v", res, err)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if u := h.unit("c.C"); u.State != control.Stopped || u.Replicas[0].PID != 0 {
+	// restart_dependents decides, with the lock held, as the restart is
+	// asked for: once Restart returned, a revival of c.C would be under way.
+	if u := h.unit("c.C"); u.State != control.Stopped || u.Replicas[0].PID != 0 || strings.Contains(h.output(), "restarting component c.C") {
 		t.Errorf("stopped c.C was revived by restart_dependents: %+v", u)
 	}
 	h.eventually("main ready", func() bool { return h.unit("main.Main").State == control.Ready })
