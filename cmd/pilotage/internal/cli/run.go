@@ -14,11 +14,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/generate"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/logstore"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
+	"github.com/pilotage/pilotage/internal/config"
 )
 
 func runCmd() *command {

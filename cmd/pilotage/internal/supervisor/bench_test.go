@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/internal/config"
 )
 
 // buildShop builds examples/shop once per test binary.

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/proclet"
 )
 

@@ -11,8 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/proclet"
 )
 

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/proclet"
 )
 

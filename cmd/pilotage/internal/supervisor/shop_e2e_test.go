@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/internal/config"
 )
 
 // shopApp returns the example shop, built once per test binary: its
