@@ -31,25 +31,23 @@ type PointerToMain[T any] interface {
 // is done (SIGINT and SIGTERM cancel it), app should return; Run returns
 // once it has, after calling Shutdown on every component, dependents first.
 //
-// Under "pilotage run", the same call hosts the components the supervisor
-// assigns to this process, and calls app only in the process hosting Main.
+// Under a deployer ("pilotage run", which sets $PILOTAGE_ENVELOPE), the same
+// call hosts the components the deployer assigns to this process, and calls
+// app only in the process hosting Main.
 //
 // The configuration is read from the file named by $PILOTAGE_CONFIG, or from
 // pilotage.toml in the working directory if there is one.
 func Run[T any, P PointerToMain[T]](ctx context.Context, app func(context.Context, P) error) error {
 	mainIface := reflect.TypeFor[Main]()
-	if os.Getenv(proclet.DescribeEnvVar) != "" {
-		return proclet.Describe(os.Stdout, mainIface)
-	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	env, isProclet, err := proclet.ReadEnv()
+	conn, underDeployer, err := proclet.Connect()
 	if err != nil {
 		return err
 	}
-	if isProclet {
-		return proclet.Run(ctx, env, proclet.Options{
+	if underDeployer {
+		return proclet.Run(ctx, conn, proclet.Options{
 			Main:   mainIface,
 			App:    func(ctx context.Context, main any) error { return app(ctx, main.(P)) },
 			Logger: logger,
@@ -81,7 +79,11 @@ func Run[T any, P PointerToMain[T]](ctx context.Context, app func(context.Contex
 
 func loadConfig() (*config.File, error) {
 	if path := os.Getenv("PILOTAGE_CONFIG"); path != "" {
-		return config.Read(path)
+		cfg, err := config.Read(path)
+		if err != nil {
+			return nil, fmt.Errorf("load config from $PILOTAGE_CONFIG: %w", err)
+		}
+		return cfg, nil
 	}
 	cfg, err := config.Read("pilotage.toml")
 	if errors.Is(err, os.ErrNotExist) {

@@ -37,6 +37,10 @@ type Implementation struct {
 	// Refs are the full names of the interfaces this implementation holds a
 	// pilotage.Ref to, as seen by the generator.
 	Refs []string
+	// Graph describes the component for the pilotage tool, which finds it
+	// by scanning the binary's bytes (see "pilotage generate"); it is kept
+	// here so that the linker keeps it. Empty in code generated before it.
+	Graph string
 	// LocalStub wraps impl (a pointer to Type) in a value implementing the
 	// interface that calls impl directly, turning panics into errors.
 	LocalStub func(impl any) any

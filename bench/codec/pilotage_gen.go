@@ -98,6 +98,7 @@ func init() {
 		Interface: reflect.TypeFor[Shapes](),
 		Type:      reflect.TypeFor[shapes](),
 		Refs:      nil,
+		Graph:     "⟦pilotage:component:v1:f6f6e250:{\"name\":\"github.com/pilotage/pilotage/bench/codec.Shapes\",\"refs\":[],\"listeners\":[],\"main\":false}⟧",
 		LocalStub: func(impl any) any { return pilotage_shapes_local{impl.(*shapes)} },
 	})
 }

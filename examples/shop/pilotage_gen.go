@@ -34,6 +34,7 @@ func init() {
 		Interface: reflect.TypeFor[pilotage.Main](),
 		Type:      reflect.TypeFor[frontend](),
 		Refs:      []string{"github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "github.com/pilotage/pilotage/examples/shop/cart.Cart", "github.com/pilotage/pilotage/examples/shop/checkout.Checkout"},
+		Graph:     "⟦pilotage:component:v1:14566943:{\"name\":\"github.com/pilotage/pilotage.Main\",\"refs\":[\"github.com/pilotage/pilotage/examples/shop/catalog.Catalog\",\"github.com/pilotage/pilotage/examples/shop/cart.Cart\",\"github.com/pilotage/pilotage/examples/shop/checkout.Checkout\"],\"listeners\":[\"shop\"],\"main\":true}⟧",
 		LocalStub: func(impl any) any { return pilotage_frontend_local{impl.(*frontend)} },
 	})
 	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop.errBadRequest", errBadRequest)

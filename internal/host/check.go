@@ -10,8 +10,9 @@ import (
 )
 
 // CheckConfig checks cfg against the registered components before anything
-// starts, the same way whatever runs them (go run ., a proclet, the
-// describe run of "pilotage run"): every [components.X] section names a
+// starts, the same way whatever runs them (go run ., a proclet; "pilotage
+// run" checks the same beforehand against the config schemas embedded in
+// the binary, and this stays the final word): every [components.X] section names a
 // component and decodes strictly into a fresh value of its config type,
 // even a component that would never be started, and every [listeners.X]
 // names a listener some component declares. It reports every problem.

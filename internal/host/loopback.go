@@ -11,6 +11,10 @@ import (
 	"github.com/pilotage/pilotage/internal/rpc"
 )
 
+// loopbackDeployment is the deployment id of both ends of RPC mode: one
+// process, one build.
+const loopbackDeployment = "pilotagetest-rpc"
+
 // loopback serves this process's components over a real Unix socket and
 // calls them through a client connection to it: RPC mode.
 type loopback struct {
@@ -31,9 +35,9 @@ func newLoopback(injectRetries bool) (*loopback, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("rpc mode: %w", err)
 	}
-	lb := &loopback{dir: dir, server: rpc.NewServer(rpc.ServerOptions{}), injectRetries: injectRetries}
+	lb := &loopback{dir: dir, server: rpc.NewServer(rpc.ServerOptions{Deployment: loopbackDeployment}), injectRetries: injectRetries}
 	go lb.server.Serve(l) // returns when close shuts the server down
-	if lb.conn, err = rpc.Dial(context.Background(), "unix", sock, rpc.DialOptions{}); err != nil {
+	if lb.conn, err = rpc.Dial(context.Background(), "unix", sock, rpc.DialOptions{Deployment: loopbackDeployment}); err != nil {
 		lb.server.Close()
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("rpc mode: %w", err)

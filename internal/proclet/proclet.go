@@ -1,36 +1,33 @@
+// Package proclet is the part of the runtime that lives inside every
+// application process a deployer starts: it hosts the components of one
+// colocation group, serves them to other processes over the RPC transport,
+// reaches the components of other groups through the routes the deployer
+// pushes (one rpc.Resolver per component), and reports its lifecycle to
+// the deployer. It speaks only the envelope protocol (internal/envelope),
+// so it does not know which deployer started it: the supervisor of
+// "pilotage run", or another.
 package proclet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pilotage/pilotage/codegen"
 	"github.com/pilotage/pilotage/internal/config"
+	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/host"
 	"github.com/pilotage/pilotage/internal/rpc"
 )
-
-// ReadEnv returns the proclet environment, or ok=false when this process was
-// not started by a supervisor.
-func ReadEnv() (env Env, ok bool, err error) {
-	v := os.Getenv(EnvVar)
-	if v == "" {
-		return Env{}, false, nil
-	}
-	if err := json.Unmarshal([]byte(v), &env); err != nil {
-		return Env{}, true, fmt.Errorf("bad %s: %w", EnvVar, err)
-	}
-	return env, true, nil
-}
 
 // Options configure Run.
 type Options struct {
@@ -42,64 +39,79 @@ type Options struct {
 // How long Run waits for things that should happen promptly.
 const (
 	firstRoutesTimeout = 10 * time.Second
-	healthInterval     = time.Second
-	healthTimeout      = 5 * time.Second
 	// Each phase of shutdown (the app function returning, in-flight calls
 	// draining, components' Shutdown) gets this long.
 	phaseTimeout = 10 * time.Second
 )
 
-// Run hosts the components env names until the supervisor sends Stop or goes
-// away, or ctx is done, and then shuts down: the app function (if Main is
-// hosted here) is cancelled and waited for, in-flight calls drain, then the
-// components' Shutdown methods run, dependents first. The control socket is
-// read throughout, starting included, so routes stay current and a Stop or
-// the supervisor's death is acted on at once.
-func Run(ctx context.Context, env Env, opts Options) (err error) {
-	ctl, err := openControl()
-	if err != nil {
-		return err
-	}
-	defer ctl.Close()
+// Run speaks the envelope protocol with the deployer over conn (see
+// Connect): it reads Init, hosts the components Init names until the
+// deployer sends Stop or goes away, or ctx is done, and then shuts down:
+// the app function (if Main is hosted here) is cancelled and waited for,
+// in-flight calls drain, then the components' Shutdown methods run,
+// dependents first. The socket is read throughout, starting included, so
+// routes stay current and a Stop or the deployer's death is acted on at
+// once. Run closes conn.
+func Run(ctx context.Context, conn io.ReadWriteCloser, opts Options) (err error) {
+	ec := envelope.NewConn(conn, envelope.Runtime)
+	defer ec.Close()
 	defer func() {
 		if err != nil {
-			// Best effort: the supervisor reads it as the reason of the exit
+			// Best effort: the deployer reads it as the reason of the exit
 			// that follows, if the socket is still there.
-			_ = ctl.send(Message{Type: Failed, Error: err.Error()})
+			_ = ec.Send(envelope.Failed{Error: err.Error()})
 		}
 	}()
-	routes := newRouter()
+	m, err := ec.Receive()
+	if err != nil {
+		return fmt.Errorf("read init from the deployer: %w", endError(err))
+	}
+	init, ok := m.(envelope.Init)
+	if !ok { // the Conn lets only an Init through first
+		return fmt.Errorf("the deployer's first message is %s, want init", m.MessageType())
+	}
+	return run(ctx, ec, init, opts)
+}
+
+func run(ctx context.Context, ec *envelope.Conn, init envelope.Init, opts Options) (err error) {
+	// Every RPC connection, both ways, is refused unless both ends run
+	// the deployment Init names.
+	routes := newRouter(rpc.DialOptions{Deployment: init.Deployment})
 	defer routes.close()
-	msgs := make(chan Message, 16)
+	events := make(chan event, 2) // a Stop and the end: see receive
 	firstRoutes := make(chan struct{})
 	var once sync.Once
-	go ctl.receive(msgs, func(m Message) {
+	go receive(ec, events, func(m envelope.Routes) {
 		routes.update(m)
 		once.Do(func() { close(firstRoutes) })
 	})
-	if err := awaitRoutes(ctx, msgs, firstRoutes); err != nil {
-		return err
-	}
 	cfg := config.Empty()
-	if env.ConfigPath != "" {
-		if cfg, err = config.Read(env.ConfigPath); err != nil {
+	if init.ConfigPath != "" {
+		if cfg, err = config.Read(init.ConfigPath); err != nil {
 			return err
 		}
 	}
-	server := rpc.NewServer(rpc.ServerOptions{})
-	l, addr, err := listenRPC(env.RPCAddress)
+	server := rpc.NewServer(rpc.ServerOptions{Deployment: init.Deployment})
+	l, bound, err := listenRPC(init.RPCListen)
 	if err != nil {
 		return err
 	}
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(l) }()
 	defer server.Close()
-	if err := ctl.send(Message{Type: Hello, PID: os.Getpid(), Address: addr}); err != nil {
+	advertised, err := advertise(init.RPCAdvertise, bound)
+	if err != nil {
+		return err
+	}
+	if err := ec.Send(envelope.Hello{PID: os.Getpid(), RPCAddress: advertised, Build: build()}); err != nil {
+		return err
+	}
+	if err := awaitRoutes(ctx, events, firstRoutes); err != nil {
 		return err
 	}
 
 	hosted := map[string]bool{}
-	for _, c := range env.Components {
+	for _, c := range init.Components {
 		hosted[c] = true
 	}
 	// Lifecycle messages are best effort: if the socket is gone, the
@@ -112,25 +124,26 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 		Remote: routes.caller,
 		Serve:  server.Register,
 		ListenerAddress: func(name string) string {
-			if a := env.Listeners[name]; a != "" {
+			if a := init.Listeners[name]; a != "" {
 				return a
 			}
 			return "127.0.0.1:0"
 		},
 		OnListen: func(name string, a net.Addr) {
-			_ = ctl.send(Message{Type: Listening, Listener: name, Address: a.String()})
+			_ = ec.Send(envelope.Listening{Listener: name, Address: a.String()})
 		},
-		OnStarting: func(c string) { _ = ctl.send(Message{Type: ComponentStarting, Component: c}) },
-		OnReady:    func(c string) { _ = ctl.send(Message{Type: ComponentReady, Component: c}) },
+		OnStarting: func(c string) { _ = ec.Send(envelope.ComponentStarting{Component: c, Time: time.Now()}) },
+		OnReady:    func(c string) { _ = ec.Send(envelope.ComponentReady{Component: c, Time: time.Now()}) },
 	})
 	if err != nil {
 		return err
 	}
 
+	health := healthSettings(init.Health)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := make(chan error, 1)
-	go func() { started <- startAll(ctx, h) }()
+	go func() { started <- startAll(ctx, h, time.Duration(health.Timeout)) }()
 	appDone := make(chan error, 1)
 	appRunning := false
 	defer func() {
@@ -140,22 +153,20 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 
 	for {
 		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return errors.New("supervisor went away")
-			}
-			if m.Type == Stop {
+		case e := <-events:
+			if e.stop {
 				return nil
 			}
+			return endError(e.err)
 		case err := <-started:
 			started = nil // started, or failed: either way not waited for again
 			if err != nil {
 				return err
 			}
-			if err := ctl.send(Message{Type: Ready}); err != nil {
+			if err := ec.Send(envelope.Ready{}); err != nil {
 				return err
 			}
-			go monitorHealth(ctx, h, ctl)
+			go monitorHealth(ctx, h, ec, health)
 			if hosted[codegenName(opts.Main)] && opts.App != nil {
 				main, err := h.Instance(ctx, opts.Main)
 				if err != nil {
@@ -168,7 +179,7 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 			appRunning = false
 			if err == nil {
 				// Tells a finished app from a replica stopped by a signal.
-				if err := ctl.send(Message{Type: AppDone}); err != nil {
+				if err := ec.Send(envelope.AppDone{}); err != nil {
 					return err
 				}
 			}
@@ -181,36 +192,32 @@ func Run(ctx context.Context, env Env, opts Options) (err error) {
 	}
 }
 
-// awaitRoutes waits for the supervisor's first Routes message.
-func awaitRoutes(ctx context.Context, msgs <-chan Message, firstRoutes <-chan struct{}) error {
+// awaitRoutes waits for the deployer's first Routes message.
+func awaitRoutes(ctx context.Context, events <-chan event, firstRoutes <-chan struct{}) error {
 	timeout := time.NewTimer(firstRoutesTimeout)
 	defer timeout.Stop()
-	for {
-		select {
-		case <-firstRoutes:
-			return nil
-		case m, ok := <-msgs:
-			if !ok {
-				return errors.New("supervisor closed the control socket before sending routes")
-			}
-			if m.Type == Stop {
-				return errors.New("stopped before starting")
-			}
-		case <-timeout.C:
-			return errors.New("no routes from the supervisor")
-		case <-ctx.Done():
-			return ctx.Err()
+	select {
+	case <-firstRoutes:
+		return nil
+	case e := <-events:
+		if e.stop {
+			return errors.New("stopped before starting")
 		}
+		return fmt.Errorf("before the first routes: %w", endError(e.err))
+	case <-timeout.C:
+		return fmt.Errorf("no routes from the deployer within %s of init", firstRoutesTimeout)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
 // startAll starts the hosted components and waits until they are healthy.
-func startAll(ctx context.Context, h *host.Host) error {
+func startAll(ctx context.Context, h *host.Host, healthTimeout time.Duration) error {
 	if err := h.StartAll(ctx); err != nil {
 		return err
 	}
 	for {
-		err := checkHealth(ctx, h)
+		err := checkHealth(ctx, h, healthTimeout)
 		if err == nil {
 			return nil
 		}
@@ -220,31 +227,6 @@ func startAll(ctx context.Context, h *host.Host) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// monitorHealth reports a failing health check to the supervisor, which
-// replaces this replica.
-func monitorHealth(ctx context.Context, h *host.Host, ctl *controlConn) {
-	tick := time.NewTicker(healthInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if err := checkHealth(ctx, h); err != nil && ctx.Err() == nil {
-				_ = ctl.send(Message{Type: Unhealthy, Error: err.Error()})
-			}
-		}
-	}
-}
-
-// checkHealth runs the health checks with a time limit: a check that hangs
-// counts as failing.
-func checkHealth(ctx context.Context, h *host.Host) error {
-	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
-	defer cancel()
-	return h.Health(ctx)
 }
 
 // shutdown stops the process's work in order, once ctx is cancelled: the
@@ -279,18 +261,59 @@ func shutdown(h *host.Host, server *rpc.Server, started <-chan error, appDone <-
 }
 
 // listenRPC listens on "unix:/path" or "tcp:host:port" and returns the
-// address in the same form, with the port resolved. The supervisor removes
-// a socket file left by a killed predecessor before starting the process.
+// bound address in the same form, with the port resolved. The deployer
+// removes a socket file left by a killed predecessor before starting the
+// process.
 func listenRPC(spec string) (net.Listener, string, error) {
 	network, addr, ok := strings.Cut(spec, ":")
 	if !ok || (network != "unix" && network != "tcp") {
-		return nil, "", fmt.Errorf("bad RPC address %q: want unix:/path or tcp:host:port", spec)
+		return nil, "", fmt.Errorf("bad rpc_listen %q: want unix:/path or tcp:host:port", spec)
 	}
 	l, err := net.Listen(network, addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("rpc listen: %w", err)
 	}
 	return l, network + ":" + l.Addr().String(), nil
+}
+
+// advertise returns the address other replicas dial: the deployer's, or
+// else the bound one, which must then name a host ("tcp:[::]:10000" would
+// reach whoever dials it, never this process).
+func advertise(advertised, bound string) (string, error) {
+	if advertised != "" {
+		return advertised, nil
+	}
+	if hostPort, ok := strings.CutPrefix(bound, "tcp:"); ok {
+		h, _, err := net.SplitHostPort(hostPort)
+		if ip := net.ParseIP(h); err != nil || ip == nil || ip.IsUnspecified() {
+			return "", fmt.Errorf("rpc server bound %s, which others cannot dial: the deployer must say what they dial (rpc_advertise)", bound)
+		}
+	}
+	return bound, nil
+}
+
+// build describes the running binary for Hello: its VCS revision if it
+// was built in a repository, else its main module's version.
+func build() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		return rev + modified
+	}
+	return info.Main.Path + "@" + info.Main.Version
 }
 
 // codegenName returns the registered full name of interface t.

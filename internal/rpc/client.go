@@ -15,6 +15,13 @@ import (
 
 // DialOptions configure a client connection. The zero value is usable.
 type DialOptions struct {
+	// Deployment identifies the build this process runs (for pilotage run,
+	// "<app>-<12 hex digits of the binary's sha256>"), at most
+	// MaxDeploymentLen bytes; Dial fails for a longer one. It is sent in the
+	// handshake, and a server announcing another deployment is refused: its
+	// method indexes and value layouts may differ from ours. Empty matches
+	// only an empty server Deployment.
+	Deployment string
 	// MaxFrameSize bounds the payload of a frame read from the server
 	// (default DefaultMaxFrameSize, at least MinMaxFrameSize). It is
 	// announced in the handshake: the server answers a call whose results
@@ -120,8 +127,12 @@ func (cl *call) release() { cl.wr <- struct{}{} }
 var callPool = sync.Pool{New: func() any { return &call{ch: make(chan struct{}, 1), wr: make(chan struct{}, 1)} }}
 
 // Dial connects to a Server and performs the handshake. Failures wrap
-// codegen.ErrUnavailable.
+// codegen.ErrUnavailable, and also ErrDeploymentMismatch if the server runs
+// another deployment; only an invalid opts.Deployment fails otherwise.
 func Dial(ctx context.Context, network, address string, opts DialOptions) (*Conn, error) {
+	if err := checkDeployment("DialOptions.Deployment", opts.Deployment); err != nil {
+		return nil, err
+	}
 	opts.setDefaults()
 	hctx, cancel := context.WithTimeout(ctx, opts.HandshakeTimeout)
 	defer cancel()
@@ -130,12 +141,15 @@ func Dial(ctx context.Context, network, address string, opts DialOptions) (*Conn
 	if err != nil {
 		return nil, unavailable(address, fmt.Errorf("dial: %w", err))
 	}
-	peer, err := clientHandshake(hctx, nc, opts.MaxFrameSize)
+	peer, err := clientHandshake(hctx, nc, opts.MaxFrameSize, opts.Deployment)
+	if err == nil && peer.deployment != opts.Deployment {
+		err = fmt.Errorf("handshake: %w", deploymentMismatch("server", address, peer.deployment, "this process", opts.Deployment))
+	}
 	if err != nil {
 		nc.Close()
 		return nil, unavailable(address, err)
 	}
-	return newConn(nc, address, opts, peer), nil
+	return newConn(nc, address, opts, peer.maxFrame), nil
 }
 
 // newConn starts serving a handshaken client connection to a server that
@@ -148,25 +162,24 @@ func newConn(nc net.Conn, addr string, opts DialOptions, peer int) *Conn {
 	return c
 }
 
-// clientHandshake exchanges prefaces and returns the server's frame limit.
-// The server's preface is read straight from nc, which holds no read buffer
-// until the handshake is done.
-func clientHandshake(ctx context.Context, nc net.Conn, maxFrame int) (int, error) {
+// clientHandshake exchanges prefaces and returns the server's. The server's
+// preface is read straight from nc, which holds no read buffer until the
+// handshake is done.
+func clientHandshake(ctx context.Context, nc net.Conn, maxFrame int, deployment string) (peerPreface, error) {
 	if d, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(d)
 	}
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	p := preface(maxFrame)
-	if _, err := nc.Write(p[:]); err != nil {
-		return 0, fmt.Errorf("handshake: %w", err)
+	if _, err := nc.Write(encodePreface(maxFrame, deployment)); err != nil {
+		return peerPreface{}, fmt.Errorf("handshake: %w", err)
 	}
 	peer, err := readPreface(nc)
 	if err != nil {
-		return 0, fmt.Errorf("handshake: %w", err)
+		return peerPreface{}, fmt.Errorf("handshake: %w", err)
 	}
 	if !stop() {
-		return 0, fmt.Errorf("handshake: %w", context.Cause(ctx))
+		return peerPreface{}, fmt.Errorf("handshake: %w", context.Cause(ctx))
 	}
 	return peer, nc.SetDeadline(time.Time{})
 }

@@ -268,12 +268,14 @@ func TestBadPreface(t *testing.T) {
 		closeSend bool // the server needs more bytes to decide
 	}{
 		{"HTTP/1.1", false},
-		{"PLTG\x01\x00\x00\x00", false}, // version 1: refused without waiting for more
-		{"PLTG\x02\x00\x00\x00", false}, // version 2: had no ping
-		{"PLTG\x04\x00\x00\x00\x00\x00\x01\x00", false},
+		{"PLTG\x01\x00\x00\x00", false},                 // version 1: refused without waiting for more
+		{"PLTG\x02\x00\x00\x00", false},                 // version 2: had no ping
+		{"PLTG\x03\x00\x00\x00\x00\x00\x01\x00", false}, // version 3: had no deployment
+		{"PLTG\x05\x00\x00\x00\x00\x00\x01\x00", false},
 		{string(small[:]), false},
 		{"PLT", true},
-		{"PLTG\x03\x00\x00\x00\x00", true},
+		{"PLTG\x04\x00\x00\x00\x00", true},
+		{"PLTG\x04\x00\x00\x00\x00\x00\x01\x00\x05abc", true}, // deployment cut short
 	} {
 		pre := tc.pre
 		nc, err := net.Dial("tcp", ts.addr)
@@ -298,9 +300,8 @@ func TestShutdownDrains(t *testing.T) {
 		a := startServer(t, network, ServerOptions{})
 		b := startServer(t, network, ServerOptions{})
 		c := a.dial(t, DialOptions{})
-		pool := NewPool(PoolOptions{})
+		pool := NewPool(PoolOptions{}, StaticResolver{Addrs: []string{a.poolAddr(), b.poolAddr()}})
 		defer pool.Close()
-		pool.Update([]string{a.poolAddr(), b.poolAddr()})
 		ctx := context.Background()
 
 		// Warm the pool so it holds a connection to a.

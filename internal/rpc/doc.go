@@ -5,20 +5,31 @@
 //
 // # Protocol
 //
-// Both ends first write a 12-byte preface:
+// Both ends first write a preface: 13 bytes, then a deployment id:
 //
 //	offset size field
 //	0      4    "PLTG"
-//	4      2    protocol version, little-endian uint16 (3)
+//	4      2    protocol version, little-endian uint16 (4)
 //	6      2    reserved, zero
 //	8      4    max frame size: the largest payload this side reads,
 //	            little-endian uint32, at least MinMaxFrameSize
+//	12     1    n: length of the deployment id, at most MaxDeploymentLen
+//	13     n    deployment id: the build this side runs (Deployment in
+//	            DialOptions and ServerOptions; may be empty)
 //
 // The client writes first; the server checks the client's preface and
 // answers with its own. The first 8 bytes are checked before the rest is
 // waited for, so a peer that speaks another version (version 1 had an 8-byte
-// preface, version 2 no ping) is disconnected at once. Both ends always run
-// the same build, so a version is never negotiated.
+// preface, version 2 no ping, version 3 no deployment id) is disconnected at
+// once. Methods are dispatched by index and values encoded by layout, which
+// is right only between ends of the same build: so the deployment ids must
+// be equal, byte for byte. A server facing a client of another deployment
+// still answers with its preface (so that the client can name the
+// deployment it met), then closes the connection without reading a frame;
+// the client, seeing the server's id, fails Dial with an error wrapping
+// ErrDeploymentMismatch and codegen.ErrUnavailable ("the server at X runs
+// deployment shop-b2; this process runs shop-a1: calls never cross
+// versions"). A version or deployment is never negotiated.
 //
 // Then each side writes frames. A frame is a 16-byte header followed by a
 // payload:

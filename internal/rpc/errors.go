@@ -10,6 +10,12 @@ import (
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("rpc: server closed")
 
+// ErrDeploymentMismatch is wrapped by the error of a handshake with a peer
+// that runs another deployment (see DialOptions.Deployment). Dial's error
+// also wraps codegen.ErrUnavailable: to a Pool, such an address is
+// unreachable.
+var ErrDeploymentMismatch = errors.New("rpc: peer runs another deployment")
+
 // ErrTooLarge is wrapped by the error of a call whose arguments exceed the
 // server's frame limit (reported by Conn.Call, before anything is sent) or
 // whose results exceed the caller's (reported by the server instead of the

@@ -35,9 +35,13 @@ const (
 	// larger MaxFrameSize options are lowered to it.
 	MaxMaxFrameSize = math.MaxUint32
 
-	protocolVersion = 3
-	prefaceLen      = 12
-	prefaceHead     = 8 // magic and version: enough to reject another version
+	protocolVersion = 4
+	prefaceLen      = 13 // the fixed part, before the deployment id
+	prefaceHead     = 8  // magic and version: enough to reject another version
+
+	// MaxDeploymentLen is the longest deployment id (DialOptions.Deployment,
+	// ServerOptions.Deployment) the preface can carry, in bytes.
+	MaxDeploymentLen = 255
 
 	// A payload at least this large is written from the caller's memory with
 	// writev instead of being copied into the send buffer.
@@ -176,34 +180,49 @@ func clampFrameSize(n int) int {
 	return min(max(n, MinMaxFrameSize), MaxMaxFrameSize)
 }
 
-// preface returns the handshake preface announcing maxFrame, the largest
-// payload this side accepts.
-func preface(maxFrame int) [prefaceLen]byte {
-	var p [prefaceLen]byte
-	copy(p[:], "PLTG")
+// encodePreface returns the handshake preface announcing maxFrame, the
+// largest payload this side accepts, and deployment, the build it runs
+// (at most MaxDeploymentLen bytes; checkDeployment says so beforehand).
+func encodePreface(maxFrame int, deployment string) []byte {
+	p := make([]byte, prefaceLen, prefaceLen+len(deployment))
+	copy(p, "PLTG")
 	binary.LittleEndian.PutUint16(p[4:], protocolVersion)
 	binary.LittleEndian.PutUint32(p[8:], uint32(maxFrame))
-	return p
+	p[12] = byte(len(deployment))
+	return append(p, deployment...)
 }
 
-// readPreface reads the peer's preface and returns the frame limit it
-// announced. It checks the magic and version before waiting for the rest, so
-// a peer of another version is refused at once rather than waited for. It
-// never reads past the preface, so r needs no buffer: the peer sends nothing
-// more before it has our preface.
-func readPreface(r io.Reader) (int, error) {
-	var p [prefaceLen]byte
-	n, err := io.ReadAtLeast(r, p[:], prefaceHead)
+// A peerPreface is what the peer announced in its preface.
+type peerPreface struct {
+	maxFrame   int    // the largest payload it reads
+	deployment string // the deployment it runs
+}
+
+// readPreface reads the peer's preface. It checks the magic and version
+// before waiting for the rest, so a peer of another version is refused at
+// once rather than waited for. It never reads past the preface, so r needs
+// no buffer: the peer sends nothing more before it has our preface.
+func readPreface(r io.Reader) (peerPreface, error) {
+	var p [prefaceLen + MaxDeploymentLen]byte
+	n, err := io.ReadAtLeast(r, p[:prefaceLen], prefaceHead)
 	if err != nil {
-		return 0, err
+		return peerPreface{}, err
 	}
 	if err := checkPrefaceHead(p[:prefaceHead]); err != nil {
-		return 0, err
+		return peerPreface{}, err
 	}
-	if _, err := io.ReadFull(r, p[n:]); err != nil {
-		return 0, unexpected(err)
+	if _, err := io.ReadFull(r, p[n:prefaceLen]); err != nil {
+		return peerPreface{}, unexpected(err)
 	}
-	return checkPreface(p[:])
+	maxFrame, depLen, err := checkPreface(p[:prefaceLen])
+	if err != nil {
+		return peerPreface{}, err
+	}
+	dep := p[prefaceLen : prefaceLen+depLen]
+	if _, err := io.ReadFull(r, dep); err != nil {
+		return peerPreface{}, unexpected(err)
+	}
+	return peerPreface{maxFrame: maxFrame, deployment: string(dep)}, nil
 }
 
 func checkPrefaceHead(p []byte) error {
@@ -219,14 +238,44 @@ func checkPrefaceHead(p []byte) error {
 	return nil
 }
 
-// checkPreface validates a whole preface and returns the peer's frame limit.
-func checkPreface(p []byte) (int, error) {
+// checkPreface validates the fixed part of a preface and returns the peer's
+// frame limit and the length of the deployment id that follows.
+func checkPreface(p []byte) (maxFrame, deploymentLen int, err error) {
 	if err := checkPrefaceHead(p); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	n := int(binary.LittleEndian.Uint32(p[8:]))
 	if n < MinMaxFrameSize {
-		return 0, fmt.Errorf("%w: peer announces a frame limit of %d bytes, below the minimum of %d", errProtocol, n, MinMaxFrameSize)
+		return 0, 0, fmt.Errorf("%w: peer announces a frame limit of %d bytes, below the minimum of %d", errProtocol, n, MinMaxFrameSize)
 	}
-	return n, nil
+	return n, int(p[12]), nil
+}
+
+// checkDeployment validates a Deployment option (field names the option).
+func checkDeployment(field, deployment string) error {
+	if len(deployment) > MaxDeploymentLen {
+		return fmt.Errorf("rpc: %s is %d bytes, over the limit of %d", field, len(deployment), MaxDeploymentLen)
+	}
+	return nil
+}
+
+// deploymentMismatch is the error of a handshake with a peer of another
+// deployment: calls are dispatched by method index and values encoded by
+// layout, which is right only between ends of the same build.
+func deploymentMismatch(peerRole, peerAddr, peerDeployment, self, ours string) error {
+	return &mismatchError{fmt.Sprintf("the %s at %s runs deployment %s; %s runs %s: calls never cross versions",
+		peerRole, peerAddr, deploymentName(peerDeployment), self, deploymentName(ours))}
+}
+
+// A mismatchError reads as a sentence and matches ErrDeploymentMismatch.
+type mismatchError struct{ msg string }
+
+func (e *mismatchError) Error() string        { return e.msg }
+func (e *mismatchError) Is(target error) bool { return target == ErrDeploymentMismatch }
+
+func deploymentName(d string) string {
+	if d == "" {
+		return `"" (none set)`
+	}
+	return d
 }

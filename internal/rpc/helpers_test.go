@@ -189,3 +189,7 @@ func forNetworks(t *testing.T, f func(t *testing.T, network string)) {
 		})
 	}
 }
+
+// preface returns the preface of a peer of no deployment announcing
+// maxFrame.
+func preface(maxFrame int) []byte { return encodePreface(maxFrame, "") }

@@ -166,9 +166,8 @@ func TestKeepaliveFrozenReplicaFailsOver(t *testing.T) {
 	path, proc := startChildServer(t)
 	healthy := startServer(t, "unix", ServerOptions{})
 	frozen := "unix://" + path
-	pool := NewPool(PoolOptions{Dial: testKeepalive, DialTimeout: 500 * time.Millisecond})
+	pool := NewPool(PoolOptions{Dial: testKeepalive, DialTimeout: 500 * time.Millisecond}, StaticResolver{Addrs: []string{frozen, healthy.poolAddr()}})
 	defer pool.Close()
-	pool.Update([]string{frozen, healthy.poolAddr()})
 
 	// Warm the pool until it holds a connection to each.
 	var toFrozen *Conn

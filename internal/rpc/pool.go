@@ -46,14 +46,17 @@ type Outage struct {
 }
 
 // A Pool spreads calls over the replicas of a component: one Conn per
-// address, dialed on first need, redialed with backoff.
+// address, dialed on first need, redialed with backoff. It takes the
+// addresses from a Resolver, and follows it as they change.
 //
 // Addresses are "unix:///path/to.sock" or "unix:/path/to.sock",
 // "tcp://host:port" or "tcp:host:port" (the form the supervisor sends), a
 // bare path (containing a '/', taken as a Unix socket) or a bare host:port
 // (TCP).
 type Pool struct {
-	opts PoolOptions
+	opts     PoolOptions
+	stop     context.CancelFunc // ends follow
+	followed chan struct{}      // closed when follow has returned
 
 	mu      sync.Mutex
 	eps     []*endpoint
@@ -62,6 +65,7 @@ type Pool struct {
 	next    int
 	closed  bool
 	changed chan struct{} // closed (and replaced) whenever a dial ends or the addresses change
+	version uint64        // of the endpoints applied last; 0 before the first
 }
 
 type endpoint struct {
@@ -74,8 +78,9 @@ type endpoint struct {
 	lastErr error
 }
 
-// NewPool returns an empty Pool; give it addresses with Update.
-func NewPool(opts PoolOptions) *Pool {
+// NewPool returns a Pool that follows r: until r first resolves, calls wait
+// for it as for a transient outage. Close stops following.
+func NewPool(opts PoolOptions, r Resolver) *Pool {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 2 * time.Second
 	}
@@ -88,22 +93,57 @@ func NewPool(opts PoolOptions) *Pool {
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = DefaultMaxWait
 	}
-	return &Pool{opts: opts, byAddr: map[string]*endpoint{}, changed: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	p := &Pool{
+		opts: opts, stop: stop, followed: make(chan struct{}),
+		byAddr: map[string]*endpoint{}, changed: make(chan struct{}),
+		outage: Outage{Reason: "its addresses are not known yet", Transient: true},
+	}
+	go p.follow(ctx, r)
+	return p
 }
 
-// Update sets the addresses calls go to, as Route with no outage.
-func (p *Pool) Update(addrs []string) { p.Route(addrs, Outage{}) }
+// follow applies the endpoints r resolves until ctx ends. A failed Resolve
+// is retried with backoff; the endpoints already applied stay in use.
+func (p *Pool) follow(ctx context.Context, r Resolver) {
+	defer close(p.followed)
+	var version uint64
+	var backoff time.Duration
+	for {
+		eps, err := r.Resolve(ctx, version)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			p.mu.Lock()
+			if p.version == 0 {
+				p.outage = Outage{Reason: "resolve its addresses: " + err.Error(), Transient: true}
+				p.wakeLocked()
+			}
+			p.mu.Unlock()
+			backoff = min(max(2*backoff, p.opts.MinBackoff), p.opts.MaxBackoff)
+			if sleep(ctx, backoff) != nil {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		version = eps.Version
+		p.route(eps)
+	}
+}
 
-// Route sets the addresses calls go to and, for when there are none, the
+// route sets the addresses calls go to and, for when there are none, the
 // outage callers are told of. Connections to removed addresses take no new
 // calls and close once their calls in flight have finished.
-func (p *Pool) Route(addrs []string, o Outage) {
+func (p *Pool) route(e Endpoints) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return
 	}
-	p.outage = o
+	p.outage, p.version = e.Outage, e.Version
+	addrs := e.Addrs
 	eps := make([]*endpoint, 0, len(addrs))
 	keep := make(map[string]*endpoint, len(addrs))
 	for _, a := range addrs {
@@ -130,10 +170,10 @@ func (p *Pool) Route(addrs []string, o Outage) {
 	p.wakeLocked() // waiters re-check the new set
 }
 
-// Close closes every connection; calls in flight fail.
+// Close closes every connection (calls in flight fail) and stops following
+// the Resolver, waiting for its Resolve to return.
 func (p *Pool) Close() error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.closed = true
 	for _, ep := range p.eps {
 		if ep.conn != nil {
@@ -143,6 +183,9 @@ func (p *Pool) Close() error {
 	}
 	p.eps, p.byAddr = nil, map[string]*endpoint{}
 	p.wakeLocked()
+	p.mu.Unlock()
+	p.stop()
+	<-p.followed
 	return nil
 }
 

@@ -16,9 +16,8 @@ func TestPoolOneServerClosed(t *testing.T) {
 	forNetworks(t, func(t *testing.T, network string) {
 		a := startServer(t, network, ServerOptions{})
 		b := startServer(t, network, ServerOptions{})
-		pool := NewPool(PoolOptions{})
+		pool := NewPool(PoolOptions{}, StaticResolver{Addrs: []string{a.poolAddr(), b.poolAddr()}})
 		defer pool.Close()
-		pool.Update([]string{a.poolAddr(), b.poolAddr()})
 
 		var ok, failed atomic.Int64
 		stop := make(chan struct{})
@@ -64,9 +63,8 @@ func TestPoolRetriesInterruptedOnlyIfIdempotent(t *testing.T) {
 		b := startServer(t, "unix", ServerOptions{})
 		var first atomic.Bool // shared: only the first invocation blocks
 		a.blockFirst, b.blockFirst = &first, &first
-		pool := NewPool(PoolOptions{})
+		pool := NewPool(PoolOptions{}, StaticResolver{Addrs: []string{a.poolAddr(), b.poolAddr()}})
 		defer pool.Close()
-		pool.Update([]string{a.poolAddr(), b.poolAddr()})
 
 		errc := make(chan error, 1)
 		go func() {
@@ -107,9 +105,8 @@ func killConns(s *Server) {
 func TestPoolDoesNotRetryMethodErrors(t *testing.T) {
 	a := startServer(t, "unix", ServerOptions{})
 	b := startServer(t, "unix", ServerOptions{})
-	pool := NewPool(PoolOptions{})
+	pool := NewPool(PoolOptions{}, StaticResolver{Addrs: []string{a.poolAddr(), b.poolAddr()}})
 	defer pool.Close()
-	pool.Update([]string{a.poolAddr(), b.poolAddr()})
 	_, err := pool.Call(context.Background(), testComponent, mUnavail, nil, true)
 	if !errors.Is(err, codegen.ErrUnavailable) {
 		t.Errorf("got %v, want the method's ErrUnavailable", err)
@@ -121,13 +118,14 @@ func TestPoolDoesNotRetryMethodErrors(t *testing.T) {
 
 func TestPoolNoUsableAddress(t *testing.T) {
 	ctx := context.Background()
-	pool := NewPool(PoolOptions{})
+	r := newManualResolver()
+	pool := NewPool(PoolOptions{}, r)
 	defer pool.Close()
 	if _, err := pool.Call(ctx, testComponent, mEcho, nil, true); !errors.Is(err, codegen.ErrUnavailable) {
 		t.Errorf("empty pool: got %v, want ErrUnavailable", err)
 	}
 	dir := t.TempDir()
-	pool.Update([]string{dir + "/a", "unix://" + dir + "/b"})
+	r.update(t, pool, []string{dir + "/a", "unix://" + dir + "/b"}, Outage{})
 	for i := range 3 {
 		start := time.Now()
 		_, err := pool.Call(ctx, testComponent, mEcho, nil, true)
@@ -141,7 +139,7 @@ func TestPoolNoUsableAddress(t *testing.T) {
 
 	// Once a server appears at an address, the pool reaches it after its backoff.
 	ts := startServer(t, "unix", ServerOptions{})
-	pool.Update([]string{dir + "/a", ts.addr})
+	r.update(t, pool, []string{dir + "/a", ts.addr}, Outage{})
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, err := pool.Call(ctx, testComponent, mEcho, encodeBytes(nil), true)
@@ -155,12 +153,12 @@ func TestPoolNoUsableAddress(t *testing.T) {
 	}
 }
 
-func TestPoolUpdateDrainsRemoved(t *testing.T) {
+func TestPoolDrainsRemoved(t *testing.T) {
 	a := startServer(t, "tcp", ServerOptions{})
 	b := startServer(t, "tcp", ServerOptions{})
-	pool := NewPool(PoolOptions{})
+	r := newManualResolver(a.addr)
+	pool := NewPool(PoolOptions{}, r)
 	defer pool.Close()
-	pool.Update([]string{a.addr})
 	ctx := context.Background()
 	slow := make(chan error, 1)
 	go func() {
@@ -168,7 +166,7 @@ func TestPoolUpdateDrainsRemoved(t *testing.T) {
 		slow <- err
 	}()
 	<-a.started
-	pool.Update([]string{b.addr})
+	r.update(t, pool, []string{b.addr}, Outage{})
 	for range 5 {
 		if _, err := pool.Call(ctx, testComponent, mEcho, encodeBytes(nil), false); err != nil {
 			t.Fatal(err)
@@ -200,9 +198,8 @@ func TestSplitAddr(t *testing.T) {
 // A component without addresses fails its callers at once with an error
 // naming it and the outage's reason.
 func TestPoolOutageFailsFast(t *testing.T) {
-	pool := NewPool(PoolOptions{})
+	pool := NewPool(PoolOptions{}, StaticResolver{Outage: Outage{Reason: "stopped by pilotage stop"}})
 	defer pool.Close()
-	pool.Route(nil, Outage{Reason: "stopped by pilotage stop"})
 	start := time.Now()
 	_, err := pool.Call(context.Background(), testComponent, mEcho, nil, true)
 	if !errors.Is(err, codegen.ErrUnavailable) {
@@ -220,10 +217,11 @@ func TestPoolOutageFailsFast(t *testing.T) {
 // through once one appears.
 func TestPoolTransientOutageWaits(t *testing.T) {
 	ts := startServer(t, "unix", ServerOptions{})
-	pool := NewPool(PoolOptions{})
+	r := newManualResolver()
+	r.set(nil, Outage{Reason: "restarting", Transient: true})
+	pool := NewPool(PoolOptions{}, r)
 	defer pool.Close()
-	pool.Route(nil, Outage{Reason: "restarting", Transient: true})
-	time.AfterFunc(200*time.Millisecond, func() { pool.Update([]string{ts.poolAddr()}) })
+	time.AfterFunc(200*time.Millisecond, func() { r.set([]string{ts.poolAddr()}, Outage{}) })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -242,9 +240,8 @@ func TestPoolTransientOutageWaits(t *testing.T) {
 // A transient outage that lasts is waited out for MaxWait at most, or
 // until the caller's deadline if that comes first.
 func TestPoolTransientOutageBounded(t *testing.T) {
-	pool := NewPool(PoolOptions{MaxWait: 300 * time.Millisecond})
+	pool := NewPool(PoolOptions{MaxWait: 300 * time.Millisecond}, StaticResolver{Outage: Outage{Reason: "restarting", Transient: true}})
 	defer pool.Close()
-	pool.Route(nil, Outage{Reason: "restarting", Transient: true})
 	start := time.Now()
 	_, err := pool.Call(context.Background(), testComponent, mEcho, nil, true)
 	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
@@ -259,10 +256,11 @@ func TestPoolTransientOutageBounded(t *testing.T) {
 		t.Errorf("with a 50ms deadline: %v, want DeadlineExceeded", err)
 	}
 	// A change to a permanent outage ends the wait at once.
-	pool2 := NewPool(PoolOptions{})
+	r := newManualResolver()
+	r.set(nil, Outage{Reason: "restarting", Transient: true})
+	pool2 := NewPool(PoolOptions{}, r)
 	defer pool2.Close()
-	pool2.Route(nil, Outage{Reason: "restarting", Transient: true})
-	time.AfterFunc(100*time.Millisecond, func() { pool2.Route(nil, Outage{Reason: "failed"}) })
+	time.AfterFunc(100*time.Millisecond, func() { r.set(nil, Outage{Reason: "failed"}) })
 	start = time.Now()
 	_, err = pool2.Call(context.Background(), testComponent, mEcho, nil, true)
 	if d := time.Since(start); d > 3*time.Second || err == nil || !strings.HasSuffix(err.Error(), "is unavailable: failed") {

@@ -449,9 +449,8 @@ func TestOversizedArgsFailAlone(t *testing.T) {
 	}
 
 	// Pool does not retry it.
-	pool := NewPool(PoolOptions{})
+	pool := NewPool(PoolOptions{}, StaticResolver{Addrs: []string{ts.poolAddr()}})
 	defer pool.Close()
-	pool.Update([]string{ts.poolAddr()})
 	before = ts.calls.Load()
 	if _, err := pool.Call(ctx, testComponent, mEcho, encodeBytes(make([]byte, 2<<20)), true); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("pool call returned %v, want ErrTooLarge", err)

@@ -15,6 +15,13 @@ import (
 
 // ServerOptions configure a Server. The zero value is usable.
 type ServerOptions struct {
+	// Deployment identifies the build this process runs, at most
+	// MaxDeploymentLen bytes (Serve fails at once for a longer one). It is
+	// sent in the handshake; a client announcing another deployment gets
+	// our preface (so that its error can name our deployment) and is then
+	// disconnected, its calls never dispatched. Empty matches only an empty
+	// client Deployment.
+	Deployment string
 	// MaxFrameSize bounds the payload of a frame read from a client
 	// (default DefaultMaxFrameSize, at least MinMaxFrameSize). It is
 	// announced in the handshake: clients refuse larger arguments locally.
@@ -38,15 +45,17 @@ type ServerOptions struct {
 	// DefaultFrameTimeout; negative: no bound). The wait for a frame to begin
 	// is not bounded: an idle connection stays open.
 	FrameTimeout time.Duration
-	// Logger receives connection errors (protocol violations, failed
-	// handshakes). Nil discards them.
+	// Logger receives connection errors: protocol violations and clients of
+	// another deployment (Warn), other failed handshakes (Debug: port
+	// scanners and TCP probes fail them too). Nil discards them.
 	Logger *slog.Logger
 }
 
 // A Server runs the handlers of registered components for the calls that
 // arrive on its listeners.
 type Server struct {
-	opts ServerOptions
+	opts   ServerOptions
+	optErr error // an invalid option: Serve fails with it
 
 	regMu sync.Mutex                            // serializes Register and Unregister
 	comps atomic.Pointer[map[uint64]*component] // copy on write; read on every request
@@ -78,7 +87,7 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{}, closed: make(chan struct{})}
+	s := &Server{opts: opts, optErr: checkDeployment("ServerOptions.Deployment", opts.Deployment), listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{}, closed: make(chan struct{})}
 	s.comps.Store(&map[uint64]*component{})
 	return s
 }
@@ -133,8 +142,13 @@ func (s *Server) lookup(id uint64) *component { return (*s.comps.Load())[id] }
 // of file descriptors, a connection aborted before it was accepted) is logged
 // and retried after a pause that doubles from 5ms to 1s, so a Server never
 // stops accepting by itself while it is open. Serve may be called for several
-// listeners at once.
+// listeners at once. With an invalid ServerOptions.Deployment, Serve closes l
+// and returns an error saying so at once.
 func (s *Server) Serve(l net.Listener) error {
+	if s.optErr != nil {
+		l.Close()
+		return s.optErr
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()

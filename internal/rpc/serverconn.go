@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -51,7 +52,11 @@ func (sc *serverConn) serve() {
 	// Until the handshake is done the connection holds no read buffer, so a
 	// client that never completes it costs next to nothing.
 	if err := sc.handshake(); err != nil {
-		sc.s.opts.Logger.Debug("rpc: handshake failed", "remote", sc.nc.RemoteAddr(), "err", err)
+		level := slog.LevelDebug
+		if errors.Is(err, ErrDeploymentMismatch) {
+			level = slog.LevelWarn // a peer of ours, misdeployed: worth seeing
+		}
+		sc.s.opts.Logger.Log(context.Background(), level, "rpc: handshake failed", "remote", sc.nc.RemoteAddr(), "err", err)
 		sc.close(err)
 		return
 	}
@@ -77,22 +82,26 @@ func (sc *serverConn) stopReading() {
 	<-sc.readDone
 }
 
-// handshake reads the client's preface (straight from the connection: it is
-// exactly prefaceLen bytes, and the client sends nothing more before it has
-// our answer) and answers with ours, within the handshake timeout.
+// handshake reads the client's preface (straight from the connection: the
+// client sends nothing more before it has our answer) and answers with ours,
+// within the handshake timeout. A client of another deployment gets our
+// preface too, so that it can say which deployment it met, and is then
+// refused.
 func (sc *serverConn) handshake() error {
 	sc.nc.SetDeadline(time.Now().Add(sc.s.opts.HandshakeTimeout))
 	peer, err := readPreface(sc.nc)
 	if err != nil {
 		return fmt.Errorf("rpc: handshake: %w", err)
 	}
-	sc.peer = peer
+	sc.peer = peer.maxFrame
 	sc.q.mu.Lock()
-	sc.q.maxQueued = queueLimit(sc.s.opts.MaxQueuedBytes, peer)
+	sc.q.maxQueued = queueLimit(sc.s.opts.MaxQueuedBytes, peer.maxFrame)
 	sc.q.mu.Unlock()
-	p := preface(sc.s.opts.MaxFrameSize)
-	if _, err := sc.nc.Write(p[:]); err != nil {
+	if _, err := sc.nc.Write(encodePreface(sc.s.opts.MaxFrameSize, sc.s.opts.Deployment)); err != nil {
 		return fmt.Errorf("rpc: handshake: %w", err)
+	}
+	if peer.deployment != sc.s.opts.Deployment {
+		return fmt.Errorf("rpc: handshake: %w", deploymentMismatch("client", remoteName(sc.nc), peer.deployment, "this server", sc.s.opts.Deployment))
 	}
 	if err := sc.nc.SetDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("rpc: handshake: %w", err)
@@ -104,6 +113,15 @@ func (sc *serverConn) handshake() error {
 	}
 	sc.ready = true
 	return nil
+}
+
+// remoteName names the client of nc for an error message; the remote end of
+// a Unix socket is usually unnamed.
+func remoteName(nc net.Conn) string {
+	if a := nc.RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
+		return a.String()
+	}
+	return "the other end of " + nc.LocalAddr().String()
 }
 
 func (sc *serverConn) readLoop(br *bufio.Reader) error {

@@ -182,18 +182,21 @@ func init() {
 		Interface: reflect.TypeFor[Calc](),
 		Type:      reflect.TypeFor[calc](),
 		Refs:      nil,
+		Graph:     "⟦pilotage:component:v1:59267d95:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Calc\",\"refs\":[],\"listeners\":[],\"main\":false}⟧",
 		LocalStub: func(impl any) any { return pilotage_calc_local{impl.(*calc)} },
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Front](),
 		Type:      reflect.TypeFor[front](),
 		Refs:      []string{"github.com/pilotage/pilotage/internal/testapp.Calc"},
+		Graph:     "⟦pilotage:component:v1:f4e6b406:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Front\",\"refs\":[\"github.com/pilotage/pilotage/internal/testapp.Calc\"],\"listeners\":[],\"main\":false}⟧",
 		LocalStub: func(impl any) any { return pilotage_front_local{impl.(*front)} },
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Web](),
 		Type:      reflect.TypeFor[web](),
 		Refs:      nil,
+		Graph:     "⟦pilotage:component:v1:e6e441f7:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Web\",\"refs\":[],\"listeners\":[\"site\"],\"main\":false,\"config\":{\"kind\":\"table\",\"fields\":[{\"key\":\"fail_init\",\"type\":{\"kind\":\"bool\"}}]}}⟧",
 		LocalStub: func(impl any) any { return pilotage_web_local{impl.(*web)} },
 	})
 	codegen.RegisterError("errors.ErrUnsupported", errors.ErrUnsupported)

@@ -99,6 +99,13 @@ func (c *calc) Sleep(ctx context.Context, d time.Duration) (int, error) {
 
 func (c *calc) PID(context.Context) (int, error) { return os.Getpid(), nil }
 
+// Shutdown logs "shutdown" at debug level, so tests see the order of
+// shutdowns.
+func (c *calc) Shutdown(ctx context.Context) error {
+	c.Logger(ctx).Debug("shutdown")
+	return nil
+}
+
 // Front depends on Calc, so tests see calls between components.
 type Front interface {
 	HalfViaCalc(ctx context.Context, n int) (int, error)
@@ -114,6 +121,12 @@ type front struct {
 
 func (f *front) HalfViaCalc(ctx context.Context, n int) (int, error) {
 	return f.calc.Get().Half(ctx, n)
+}
+
+// Shutdown logs "shutdown" at debug level, as calc's does.
+func (f *front) Shutdown(ctx context.Context) error {
+	f.Logger(ctx).Debug("shutdown")
+	return nil
 }
 
 func (f *front) Total(_ context.Context, amounts []money.Amount) (money.Amount, error) {

@@ -79,6 +79,7 @@ func init() {
 		Interface: reflect.TypeFor[Cart](),
 		Type:      reflect.TypeFor[cart](),
 		Refs:      []string{"github.com/pilotage/pilotage/examples/shop/catalog.Catalog"},
+		Graph:     "⟦pilotage:component:v1:94191dd1:{\"name\":\"github.com/pilotage/pilotage/examples/shop/cart.Cart\",\"refs\":[\"github.com/pilotage/pilotage/examples/shop/catalog.Catalog\"],\"listeners\":[],\"main\":false}⟧",
 		LocalStub: func(impl any) any { return pilotage_cart_local{impl.(*cart)} },
 	})
 	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/cart.ErrBadQuantity", ErrBadQuantity)

@@ -93,6 +93,7 @@ func init() {
 		Interface: reflect.TypeFor[Catalog](),
 		Type:      reflect.TypeFor[catalog](),
 		Refs:      nil,
+		Graph:     "⟦pilotage:component:v1:f3698b42:{\"name\":\"github.com/pilotage/pilotage/examples/shop/catalog.Catalog\",\"refs\":[],\"listeners\":[],\"main\":false,\"config\":{\"kind\":\"table\",\"fields\":[{\"key\":\"currency\",\"type\":{\"kind\":\"string\"}}]}}⟧",
 		LocalStub: func(impl any) any { return pilotage_catalog_local{impl.(*catalog)} },
 	})
 	codegen.RegisterError("errors.ErrUnsupported", errors.ErrUnsupported)

@@ -144,6 +144,7 @@ func init() {
 		Interface: reflect.TypeFor[Checkout](),
 		Type:      reflect.TypeFor[checkout](),
 		Refs:      []string{"github.com/pilotage/pilotage/examples/shop/cart.Cart", "github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "github.com/pilotage/pilotage/examples/shop/shipping.Shipping", "github.com/pilotage/pilotage/examples/shop/payment.Payment"},
+		Graph:     "⟦pilotage:component:v1:882af05e:{\"name\":\"github.com/pilotage/pilotage/examples/shop/checkout.Checkout\",\"refs\":[\"github.com/pilotage/pilotage/examples/shop/cart.Cart\",\"github.com/pilotage/pilotage/examples/shop/catalog.Catalog\",\"github.com/pilotage/pilotage/examples/shop/shipping.Shipping\",\"github.com/pilotage/pilotage/examples/shop/payment.Payment\"],\"listeners\":[],\"main\":false}⟧",
 		LocalStub: func(impl any) any { return pilotage_checkout_local{impl.(*checkout)} },
 	})
 	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/checkout.ErrEmptyCart", ErrEmptyCart)

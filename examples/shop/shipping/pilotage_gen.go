@@ -76,6 +76,7 @@ func init() {
 		Interface: reflect.TypeFor[Shipping](),
 		Type:      reflect.TypeFor[shipping](),
 		Refs:      nil,
+		Graph:     "⟦pilotage:component:v1:1618eb6c:{\"name\":\"github.com/pilotage/pilotage/examples/shop/shipping.Shipping\",\"refs\":[],\"listeners\":[],\"main\":false}⟧",
 		LocalStub: func(impl any) any { return pilotage_shipping_local{impl.(*shipping)} },
 	})
 }

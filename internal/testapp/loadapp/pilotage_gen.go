@@ -32,6 +32,7 @@ func init() {
 		Interface: reflect.TypeFor[pilotage.Main](),
 		Type:      reflect.TypeFor[server](),
 		Refs:      []string{"github.com/pilotage/pilotage/internal/testapp.Front", "github.com/pilotage/pilotage/internal/testapp.Calc"},
+		Graph:     "⟦pilotage:component:v1:bc9443cf:{\"name\":\"github.com/pilotage/pilotage.Main\",\"refs\":[\"github.com/pilotage/pilotage/internal/testapp.Front\",\"github.com/pilotage/pilotage/internal/testapp.Calc\"],\"listeners\":[\"http\"],\"main\":true}⟧",
 		LocalStub: func(impl any) any { return pilotage_server_local{impl.(*server)} },
 	})
 	codegen.RegisterError("net/http.ErrAbortHandler", http.ErrAbortHandler)

@@ -1,38 +1,44 @@
 package cli
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/analyze"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/controltest"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 )
 
-type fakeBackend struct{ units []analyze.Unit }
-
-func (fakeBackend) Status() *control.Status { return &control.Status{} }
-func (fakeBackend) Act(context.Context, string, string) (*control.ActionResult, error) {
-	return nil, control.ErrNotFound
+// startupBackend serves app shop whose startup is units.
+func startupBackend(t *testing.T, dir string, units []api.StartupUnit) *controltest.Backend {
+	t.Helper()
+	b := controltest.New()
+	if err := b.Set(api.KindApp, "/apps/shop", api.AppStatus{State: api.Ready, StateDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(api.KindStartup, "/apps/shop/startup", api.StartupStatus{Units: units}); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
-func (b fakeBackend) Analyze() []control.AnalyzeUnit { return b.units }
 
 func TestAnalyzeCommand(t *testing.T) {
 	root := stateHome(t)
 	dir := filepath.Join(root, "shop")
-	lock, err := control.Lock(dir, "shop")
+	lock, err := state.Lock(dir, "shop")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Close()
 	t0 := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
-	srv, err := control.Listen(dir, fakeBackend{[]analyze.Unit{
+	srv, err := control.Listen(dir, startupBackend(t, dir, []api.StartupUnit{
 		{Name: "frontend", Start: ms(100), Ready: ms(150), After: []string{"redis"}},
 		{Name: "redis", Start: ms(0), Ready: ms(90)},
-	}})
+	}), control.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,8 @@ at a time is drained, stopped and started again, and the next waits until
 it is ready, so the component keeps serving throughout. A component with
 one replica, or none serving, is stopped and started; its callers wait for
 it meanwhile. With restart_dependents = true in [run.components.NAME], the
-components that depend on it are restarted too.`)
+components that depend on it are restarted too. One replica, named as in
+the logs ("cart.Cart/1"), is restarted alone.`)
 }
 
 // actionOutcome prints the result of op, or returns it as an error when

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/logstore"
 )
 
@@ -30,7 +33,8 @@ func logsCmd() *command {
 		short: "print the logs of an app's processes",
 		long: `Logs prints the logs that "pilotage run" keeps of an app's processes and
 units (in <state dir>/logs, bounded and rotated), merged in time order, as
-"source | message" lines.
+"source | message" lines: through its supervisor's control API while the
+app runs, from the files when it does not.
 
 A component selects the processes hosting it: "catalog" (a package),
 "catalog.Catalog" or "catalog.Catalog/1" (one replica); "redis" selects a
@@ -64,16 +68,57 @@ if an app of that name or ID has state, else a component.
 			if err != nil {
 				return err
 			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			q.Context = ctx
+			if a.Running {
+				// Through the supervisor, as for an app elsewhere; its
+				// files only if it cannot be reached (it just stopped).
+				printed, err := logsOfSupervisor(ctx, a.StateDir, q, stdout)
+				if printed || !errors.Is(err, api.ErrUnavailable) {
+					return err
+				}
+			}
 			logs := filepath.Join(a.StateDir, "logs")
 			if _, err := os.Stat(logs); errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("no logs in %s", a.StateDir)
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			q.Context = ctx
 			return logstore.Read(logs, q, stdout)
 		},
 	}
+}
+
+// logsOfSupervisor prints the log lines q selects as the supervisor of
+// state directory dir streams them (GET /v2/logs), as logstore.Read
+// prints them; printed says whether any was.
+func logsOfSupervisor(ctx context.Context, dir string, q logstore.Query, stdout io.Writer) (printed bool, err error) {
+	c := control.Dial(dir)
+	defer c.Close()
+	app, err := c.App(ctx)
+	if err != nil {
+		return false, err
+	}
+	out := bufio.NewWriter(stdout)
+	live := false
+	err = c.Logs(ctx, api.Join(api.Apps, app), control.LogQuery{Tail: q.Tail, Since: q.Since, Follow: q.Follow, Sources: q.Sources},
+		func(l api.LogLine) error {
+			printed = true
+			if l.CaughtUp {
+				live = true
+				return out.Flush()
+			}
+			if err := logstore.Print(out, logstore.Record{Time: l.Time, Source: l.Source, Message: l.Message, Width: l.Width}, q.Timestamps); err != nil {
+				return err
+			}
+			if live {
+				return out.Flush()
+			}
+			return nil
+		})
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	return printed, err
 }
 
 // logsArgs splits the arguments of logs into an app (maybe empty) and
@@ -85,7 +130,7 @@ func logsArgs(args []string) (app string, comps []string, err error) {
 	if len(args) > 1 {
 		return args[0], args[1:], nil
 	}
-	if os.Getenv(control.StateDirEnv) != "" || strings.ContainsAny(args[0], `/\`) {
+	if os.Getenv(state.StateDirEnv) != "" || strings.ContainsAny(args[0], `/\`) {
 		return "", args, nil
 	}
 	ok, err := isApp(args[0])

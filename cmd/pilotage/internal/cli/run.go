@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/generate"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/logstore"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
@@ -112,22 +112,22 @@ func runApp(ctx context.Context, target, configPath string, force bool, stdout, 
 			return fmt.Errorf("%w (it comes from %s; set [app] name in pilotage.toml)", err, abs)
 		}
 	}
-	stateDir, err := control.StateDir(app, abs)
+	stateDir, err := state.StateDir(app, abs)
 	if err != nil {
 		return err
 	}
 	// The lock comes first: two runs of one app must not build the same
 	// binary at once.
-	lock, err := control.Lock(stateDir, app)
+	lock, err := state.Lock(stateDir, app)
 	if err != nil {
 		return err
 	}
 	defer lock.Close() // once Run has it, closing again is harmless
-	info := control.AppInfo{Name: app, Binary: binary, Config: cfgPath}
+	info := state.AppInfo{Name: app, Binary: binary, Config: cfgPath}
 	if source {
 		info.Dir = dir
 	}
-	if err := control.WriteAppInfo(stateDir, info); err != nil {
+	if err := state.WriteAppInfo(stateDir, info); err != nil {
 		return err
 	}
 	if source {

@@ -101,6 +101,12 @@ func TestRunSurvivesLostTerminal(t *testing.T) {
 	if out, err := restart.CombinedOutput(); err != nil {
 		t.Fatalf("restart: %v\n%s", err, out)
 	}
+	// The logs of a running app come through its control API.
+	logs := exec.Command(pilotage, "logs", "pilotage")
+	logs.Env = cmd.Env
+	if out, err := logs.CombinedOutput(); err != nil || !strings.Contains(string(out), "pilotage | restart component testapp.Calc requested") {
+		t.Errorf("logs pilotage: %v\n%s", err, out)
+	}
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		stderrMu.Lock()

@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 )
 
 // appLookupHelp says how a command finds the app, for its help text;
@@ -16,13 +17,13 @@ running` + orStopped + `.
 $PILOTAGE_STATE_DIR, if set, holds the only app there is.`
 }
 
-// findApp returns the app a command means (see control.Find): named app
+// findApp returns the app a command means (see state.Find): named app
 // (by name or ID), else the app of the current directory, else the only
 // one running, else, if stopped is set, the only one with state.
-func findApp(app string, stopped bool) (*control.App, error) {
+func findApp(app string, stopped bool) (*state.App, error) {
 	// Without a current directory (it was removed), the other rules apply.
 	cwd, _ := os.Getwd()
-	return control.Find(control.Query{App: app, Cwd: cwd, Stopped: stopped})
+	return state.Find(state.Query{App: app, Cwd: cwd, Stopped: stopped})
 }
 
 // dialApp connects to the supervisor of the running app that app names
@@ -37,11 +38,11 @@ func dialApp(app string) (*control.Client, error) {
 
 // isApp reports whether name is the name or ID of an app with state.
 func isApp(name string) (bool, error) {
-	root, err := control.StateRoot()
+	root, err := state.StateRoot()
 	if err != nil {
 		return false, err
 	}
-	apps, err := control.Apps(root)
+	apps, err := state.Apps(root)
 	if err != nil {
 		return false, err
 	}

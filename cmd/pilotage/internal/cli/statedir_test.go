@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/logstore"
 )
 
@@ -16,17 +17,17 @@ import (
 // "pilotage run" does, with one log line of catalog.Catalog/0 saying line.
 func newApp(t *testing.T, name, source, line string) string {
 	t.Helper()
-	dir, err := control.StateDir(name, source)
+	dir, err := state.StateDir(name, source)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(source, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := control.PrepareDir(dir); err != nil {
+	if err := state.PrepareDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	if err := control.WriteAppInfo(dir, control.AppInfo{Name: name, Dir: source}); err != nil {
+	if err := state.WriteAppInfo(dir, state.AppInfo{Name: name, Dir: source}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := logstore.Open(filepath.Join(dir, "logs"), logstore.Options{})
@@ -83,7 +84,7 @@ func TestLogsOfOnlyRunningApp(t *testing.T) {
 	src := t.TempDir()
 	newApp(t, "bank", filepath.Join(src, "bank"), "bank's")
 	shop := newApp(t, "shop", filepath.Join(src, "shop"), "shop's")
-	lock, err := control.Lock(shop, "shop")
+	lock, err := state.Lock(shop, "shop")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,16 +93,6 @@ func TestLogsOfOnlyRunningApp(t *testing.T) {
 	if out, errs, code := run(t, "logs", "catalog"); code != 0 || out != "catalog.Catalog/0 | shop's\n" {
 		t.Errorf("logs catalog: %d %q %q", code, out, errs)
 	}
-}
-
-// statusBackend answers Status with its state directory.
-type statusBackend struct {
-	fakeBackend
-	dir string
-}
-
-func (b statusBackend) Status() *control.Status {
-	return &control.Status{App: "shop", StateDir: b.dir, Units: []control.UnitStatus{}}
 }
 
 // With two checkouts of one app running, status talks to the one of the
@@ -114,12 +105,12 @@ func TestStatusPicksApp(t *testing.T) {
 	var dirs []string
 	for _, s := range []string{srcA, srcB} {
 		dir := newApp(t, "shop", s, "")
-		lock, err := control.Lock(dir, "shop")
+		lock, err := state.Lock(dir, "shop")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer lock.Close()
-		srv, err := control.Listen(dir, statusBackend{dir: dir})
+		srv, err := control.Listen(dir, startupBackend(t, dir, nil), control.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,10 +12,16 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"time"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 )
 
 // Client talks to the supervisor whose state directory it was dialed with.
+// Its errors carry the API's codes: errors.Is(err, api.ErrNotFound) and so
+// on.
 type Client struct {
 	dir  string
 	http *http.Client
@@ -37,90 +44,213 @@ func Dial(dir string) *Client {
 // Close releases idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
-// Status returns the status of every component and unit.
-func (c *Client) Status(ctx context.Context) (*Status, error) {
-	var s Status
-	if err := c.do(ctx, http.MethodGet, "/v1/status", &s); err != nil {
+// Get returns the resource at path.
+func (c *Client) Get(ctx context.Context, path string) (*api.Resource, error) {
+	var r api.Resource
+	if err := c.call(ctx, http.MethodGet, "/v2/get", path, nil, &r); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return &r, nil
 }
 
-// Analyze returns the start and ready times of components and units.
-func (c *Client) Analyze(ctx context.Context) ([]AnalyzeUnit, error) {
-	var u []AnalyzeUnit
-	if err := c.do(ctx, http.MethodGet, "/v1/analyze", &u); err != nil {
+// List returns the children of the resource at path or, recursive, every
+// resource below it.
+func (c *Client) List(ctx context.Context, path string, recursive bool) (*api.List, error) {
+	q := url.Values{}
+	if recursive {
+		q.Set("recursive", "true")
+	}
+	var l api.List
+	if err := c.call(ctx, http.MethodGet, "/v2/list", path, q, &l); err != nil {
 		return nil, err
 	}
-	return u, nil
+	return &l, nil
 }
 
-// Stop stops every replica of the group hosting name (a component or unit).
-func (c *Client) Stop(ctx context.Context, name string) (*ActionResult, error) {
-	return c.act(ctx, "stop", name)
+// WatchOptions say what a watch covers and where it starts.
+type WatchOptions struct {
+	// Recursive covers everything below the path, not only it and its
+	// children.
+	Recursive bool
+	// ResourceVersion, if not zero, starts the watch after that version
+	// (of a List, or of the last event received). Zero starts it with
+	// ADDED events for what is there now.
+	ResourceVersion uint64
 }
 
-// Start starts a stopped or failed component or unit.
-func (c *Client) Start(ctx context.Context, name string) (*ActionResult, error) {
-	return c.act(ctx, "start", name)
+// Watch starts a watch of the resource at path and its children. It fails
+// with an error matching api.ErrExpired if opts.ResourceVersion is older
+// than the supervisor remembers.
+func (c *Client) Watch(ctx context.Context, path string, opts WatchOptions) (*Watch, error) {
+	q := url.Values{}
+	if opts.Recursive {
+		q.Set("recursive", "true")
+	}
+	if opts.ResourceVersion != 0 {
+		q.Set("resource_version", strconv.FormatUint(opts.ResourceVersion, 10))
+	}
+	resp, err := c.open(ctx, http.MethodGet, "/v2/watch", path, q)
+	if err != nil {
+		return nil, err
+	}
+	return &Watch{body: resp.Body, dec: json.NewDecoder(bufio.NewReader(resp.Body))}, nil
 }
 
-// Restart stops then starts a component or unit.
-func (c *Client) Restart(ctx context.Context, name string) (*ActionResult, error) {
-	return c.act(ctx, "restart", name)
+// A Watch is a stream of events.
+type Watch struct {
+	body io.ReadCloser
+	dec  *json.Decoder
 }
 
-// act asks for op on name. The supervisor waits for it to settle until a
-// little before ctx's deadline (or DefaultActionWait), so that its answer,
-// settled or not, arrives in time.
-func (c *Client) act(ctx context.Context, op, name string) (*ActionResult, error) {
-	path := "/v1/units/" + url.PathEscape(name) + "/" + op
+// Next returns the next event. An ERROR event is returned as its error
+// (matching api.ErrExpired when the watch fell behind); the end of the
+// stream (the supervisor stopped, the context ended) as an error too.
+func (w *Watch) Next() (api.Event, error) {
+	var ev api.Event
+	if err := w.dec.Decode(&ev); err != nil {
+		if errors.Is(err, io.EOF) {
+			return ev, api.Errorf(api.CodeUnavailable, "control: watch: the supervisor ended the stream")
+		}
+		return ev, api.Errorf(api.CodeUnavailable, "control: watch: %w", err)
+	}
+	if ev.Type == api.ErrorEvent {
+		if ev.Error == nil {
+			return ev, api.Errorf(api.CodeInternal, "control: watch: error event without an error")
+		}
+		return ev, ev.Error
+	}
+	return ev, nil
+}
+
+// Close ends the watch.
+func (w *Watch) Close() error { return w.body.Close() }
+
+// Act performs action on the resource at path and returns its result once
+// it settled. The supervisor waits for that until a little before ctx's
+// deadline (or DefaultActionWait), so that its answer, settled or not,
+// arrives in time.
+func (c *Client) Act(ctx context.Context, path, action string) (*api.ActionResult, error) {
+	q := url.Values{"action": {action}}
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)
 		wait := left - max(left/10, 2*time.Second)
 		if wait < 100*time.Millisecond {
 			wait = max(left/2, time.Millisecond)
 		}
-		path += "?wait=" + url.QueryEscape(wait.Round(time.Millisecond).String())
+		q.Set("wait", wait.Round(time.Millisecond).String())
 	}
-	var r ActionResult
-	if err := c.do(ctx, http.MethodPost, path, &r); err != nil {
+	var r api.ActionResult
+	if err := c.call(ctx, http.MethodPost, "/v2/act", path, q, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
-func (c *Client) do(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://pilotage"+path, nil)
-	if err != nil {
-		return fmt.Errorf("control: %w", err)
+// Logs calls emit with the log lines of the processes under path that q
+// selects; with q.Follow, until ctx is done (then it returns nil). It
+// returns emit's first error.
+func (c *Client) Logs(ctx context.Context, path string, q LogQuery, emit func(api.LogLine) error) error {
+	v := url.Values{}
+	if q.Tail > 0 {
+		v.Set("tail", strconv.Itoa(q.Tail))
 	}
-	resp, err := c.http.Do(req)
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.Format(time.RFC3339Nano))
+	}
+	if q.Follow {
+		v.Set("follow", "true")
+	}
+	v["source"] = q.Sources
+	resp, err := c.open(ctx, http.MethodGet, "/v2/logs", path, v)
 	if err != nil {
-		var ne *net.OpError
-		if errors.As(err, &ne) {
-			sock := filepath.Join(c.dir, SocketName)
-			if errors.Is(ne.Err, fs.ErrPermission) {
-				return &permissionError{msg: fmt.Sprintf("control: cannot reach the supervisor at %s: permission denied: %s", sock, whyDenied(sock, c.dir)), err: ne.Err}
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(bufio.NewReader(resp.Body))
+	for {
+		var l api.LogLine
+		if err := dec.Decode(&l); err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+				return nil
+			case ctx.Err() != nil && q.Follow:
+				return nil
 			}
-			return fmt.Errorf("control: cannot reach the supervisor at %s: %w", sock, ne.Err)
+			return api.Errorf(api.CodeUnavailable, "control: logs: %w", err)
 		}
-		return fmt.Errorf("control: %w", err)
+		if l.Error != nil {
+			return l.Error
+		}
+		if err := emit(l); err != nil {
+			return err
+		}
+	}
+}
+
+// call makes a request of route for path and decodes its answer into out.
+func (c *Client) call(ctx context.Context, method, route, path string, q url.Values, out any) error {
+	resp, err := c.open(ctx, method, route, path, q)
+	if err != nil {
+		return err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("control: %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e errorBody
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return errors.New(e.Error)
-		}
-		return fmt.Errorf("control: %s %s: %s", method, path, resp.Status)
+		return api.Errorf(api.CodeUnavailable, "control: %s %s: %w", route, path, err)
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("control: %s %s: decode: %w", method, path, err)
+		return api.Errorf(api.CodeInternal, "control: %s %s: decode: %w", route, path, err)
 	}
 	return nil
+}
+
+// open makes a request of route for path and returns the response if it
+// is 200, else the error it carries.
+func (c *Client) open(ctx context.Context, method, route, path string, q url.Values) (*http.Response, error) {
+	clean, err := api.Clean(path)
+	if err != nil {
+		return nil, err
+	}
+	u := &url.URL{Scheme: "http", Host: "pilotage", Path: route + unescaped(clean), RawPath: route + clean, RawQuery: q.Encode()}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("control: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.dialError(err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var e api.ErrorBody
+	if json.Unmarshal(body, &e) == nil && e.Error != nil && e.Error.Code != "" {
+		return nil, e.Error
+	}
+	return nil, api.NewError(api.CodeForStatus(resp.StatusCode), fmt.Sprintf("control: %s %s: %s", route, clean, resp.Status))
+}
+
+// unescaped returns the clean path p with its elements decoded, for
+// url.URL.Path (RawPath keeps them encoded on the wire).
+func unescaped(p string) string {
+	u, err := url.PathUnescape(p)
+	if err != nil {
+		return p
+	}
+	return u
+}
+
+// dialError explains a failure to reach the supervisor.
+func (c *Client) dialError(err error) error {
+	var ne *net.OpError
+	if !errors.As(err, &ne) {
+		return api.Errorf(api.CodeUnavailable, "control: %w", err)
+	}
+	sock := filepath.Join(c.dir, SocketName)
+	if errors.Is(ne.Err, fs.ErrPermission) {
+		return api.Wrap(api.CodeUnavailable, fmt.Sprintf("control: cannot reach the supervisor at %s: permission denied: %s", sock, state.WhyDenied(sock, c.dir)), ne.Err)
+	}
+	return api.Errorf(api.CodeUnavailable, "control: cannot reach the supervisor at %s: %w", sock, ne.Err)
 }

@@ -1,16 +1,17 @@
-// Package control is the control API of a running "pilotage run"
-// supervisor: HTTP and JSON over the Unix socket control.sock in the
-// application's state directory. The supervisor serves it (Serve); the
-// pilotage commands status, stop, start, restart and analyze are clients
-// (Dial).
+// Package control serves and dials the control API of a running
+// "pilotage run" supervisor: the tree of resources package api describes,
+// as HTTP and JSON over the Unix socket control.sock (SocketName) in the
+// application's state directory.
 //
-//	GET  /v1/status                      the Status of every component and unit
-//	POST /v1/units/{name}/{stop|start|restart}[?wait=50s]
-//	                                     acts, and waits up to wait (default
-//	                                     30s) for the result to settle
-//	GET  /v1/analyze                     start/ready times and dependencies
+// The supervisor serves it (Listen, with a Backend: a snapshot of its
+// resources, a notification when they change, actions and logs); the
+// server versions the snapshots, keeps a bounded history of their changes
+// for watches, and checks paths and actions before the backend acts. The
+// pilotage commands are clients (Dial): Get, List, Watch, Act and Logs
+// speak the API; Status, Stop, Start, Restart and Analyze build on them
+// what the commands print, in the shapes they always printed (Status is
+// what "pilotage status -json" prints).
 //
-// The package also knows the layout of state directories (StateDir, one
-// per app and source directory, described by AppFile), finds the app a
-// command means (Find), and holds the single-instance lock (Lock).
+// The layout of state directories, their lock and the app a command means
+// are package state's.
 package control

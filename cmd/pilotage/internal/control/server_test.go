@@ -2,9 +2,11 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,7 +17,7 @@ func TestServerBoundsConnections(t *testing.T) {
 	defer func(d time.Duration, n int) { idleTimeout, maxConns = d, n }(idleTimeout, maxConns)
 	idleTimeout, maxConns = 300*time.Millisecond, 5
 	dir := tempDir(t)
-	srv, err := Listen(dir, &fakeBackend{})
+	srv, err := Listen(dir, newSliceBackend(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +31,7 @@ func TestServerBoundsConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if _, err := io.WriteString(c, "GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		if _, err := io.WriteString(c, "GET /v2/get/ HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
 		buf := make([]byte, 4096)
@@ -61,7 +63,7 @@ func TestServerBoundsConnections(t *testing.T) {
 	defer cl.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := cl.Status(context.Background())
+		_, err := cl.Get(context.Background(), "/")
 		if err == nil {
 			break
 		}
@@ -69,5 +71,36 @@ func TestServerBoundsConnections(t *testing.T) {
 			t.Fatalf("status after the idle connections closed: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A failure of the server other than Close is reported, not discarded.
+func TestServerFailureLogged(t *testing.T) {
+	logged := make(chan string, 10)
+	srv, err := Listen(tempDir(t), newSliceBackend(), Options{Logf: func(f string, args ...any) { logged <- fmt.Sprintf(f, args...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.ln.Close() // as if the socket failed under the server
+	select {
+	case msg := <-logged:
+		if !strings.Contains(msg, "stopped serving") {
+			t.Errorf("logged %q", msg)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the failure was not logged")
+	}
+	srv2, err := Listen(tempDir(t), newSliceBackend(), Options{Logf: func(f string, args ...any) { logged <- fmt.Sprintf(f, args...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case msg := <-logged:
+		t.Errorf("Close logged %q", msg)
+	default:
 	}
 }

@@ -2,11 +2,14 @@ package generate
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pilotage/pilotage/internal/graph"
 )
 
 // TestApp generates code for testdata/app.txtar (interfaces and
@@ -65,6 +68,7 @@ func TestApp(t *testing.T) {
 	if strings.TrimSpace(out) != "OK" {
 		t.Errorf("program output:\n%s", out)
 	}
+	checkEmbeddedGraph(t, dir)
 	if t.Failed() {
 		return
 	}
@@ -129,4 +133,33 @@ func readGenFiles(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// checkEmbeddedGraph builds the app of testdata/app.txtar and checks the
+// component graph the pilotage tool reads from the binary.
+func checkEmbeddedGraph(t *testing.T, dir string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "app")
+	mustGo(t, dir, "build", "-o", bin, ".")
+	g, err := graph.Read(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range g.Components {
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(b))
+	}
+	want := []string{
+		`{"name":"example.com/app/api.Clock","refs":["example.com/app/clockimpl.Ticker"],"listeners":[],"main":false,"config":{"kind":"table","fields":[{"key":"zone","type":{"kind":"string"}},{"key":"drift","type":{"kind":"table","fields":[{"key":"max","type":{"kind":"duration"}}]}}]}}`,
+		`{"name":"example.com/app/api.Store","refs":["example.com/app/api.Clock"],"listeners":["store"],"main":false}`,
+		`{"name":"example.com/app/clockimpl.Ticker","refs":[],"listeners":[],"main":false}`,
+		`{"name":"github.com/pilotage/pilotage.Main","refs":["example.com/app/api.Store"],"listeners":["http"],"main":true}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("graph read from the binary:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

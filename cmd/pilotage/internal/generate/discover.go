@@ -48,6 +48,7 @@ type impl struct {
 	pos       token.Pos // the Implements field
 	refs      []ref
 	listeners []listener
+	config    types.Type // the type argument of its pilotage.WithConfig; nil if none
 }
 
 // name is "pkgname.type", for messages.
@@ -190,6 +191,8 @@ func (a *app) discoverType(p *packages.Package, tn *types.TypeName, ps *problems
 				}
 				im.refs = append(im.refs, ref{comp: c, pos: f.Pos()})
 			}
+		case isPilotage(f.Type(), "WithConfig"):
+			im.config = typeArg(f.Type())
 		case isPilotage(f.Type(), "Listener"):
 			name := strings.ToLower(f.Name())
 			if tag, ok := reflect.StructTag(st.Tag(i)).Lookup("pilotage"); ok && tag != "" {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/pilotage/pilotage/internal/fingerprint"
+	"github.com/pilotage/pilotage/internal/graph"
 	"golang.org/x/tools/go/packages"
 )
 
@@ -96,7 +97,11 @@ func (g *pkgGen) generate() ([]byte, error) {
 			cg, cg, mainName, f.imp("reflect", "reflect"), f.typ(g.main.comp.named), cg, cg)
 	}
 	for _, im := range g.impls {
-		g.registerImpl(im)
+		record, err := graphRecord(im)
+		if err != nil {
+			return nil, err
+		}
+		g.registerImpl(im, record)
 	}
 	for _, v := range g.errs {
 		name := v.obj.Name()
@@ -200,8 +205,9 @@ func (g *pkgGen) registerInterface(c *component) {
 	f.printf("ServerStub: func(%s any) []%s.Handler {\n%s\n},\n})\n", f.l("impl"), cg, server)
 }
 
-// registerImpl writes the RegisterImplementation call of im.
-func (g *pkgGen) registerImpl(im *impl) {
+// registerImpl writes the RegisterImplementation call of im, whose graph
+// record is record.
+func (g *pkgGen) registerImpl(im *impl, record string) {
 	f, cg := g.f, g.f.codegen()
 	var refs []string
 	seen := map[string]bool{}
@@ -216,6 +222,26 @@ func (g *pkgGen) registerImpl(im *impl) {
 		refList = "[]string{" + strings.Join(refs, ", ") + "}"
 	}
 	rf := f.imp("reflect", "reflect")
-	f.printf("%s.RegisterImplementation(%s.Implementation{\nInterface: %s.TypeFor[%s](),\nType: %s.TypeFor[%s](),\nRefs: %s,\nLocalStub: func(%s any) any { return %s{%s.(*%s)} },\n})\n",
-		cg, cg, rf, f.typ(im.comp.named), rf, im.obj.Name(), refList, f.l("impl"), localType(im), f.l("impl"), im.obj.Name())
+	f.printf("%s.RegisterImplementation(%s.Implementation{\nInterface: %s.TypeFor[%s](),\nType: %s.TypeFor[%s](),\nRefs: %s,\nGraph: %q,\nLocalStub: func(%s any) any { return %s{%s.(*%s)} },\n})\n",
+		cg, cg, rf, f.typ(im.comp.named), rf, im.obj.Name(), refList, record, f.l("impl"), localType(im), f.l("impl"), im.obj.Name())
+}
+
+// graphRecord returns the description of im that the pilotage tool reads
+// from the binary (see package graph).
+func graphRecord(im *impl) (string, error) {
+	c := graph.Component{Name: im.comp.name, Main: im.comp.isMain}
+	seen := map[string]bool{}
+	for _, r := range im.refs {
+		if !seen[r.comp.name] {
+			seen[r.comp.name] = true
+			c.Refs = append(c.Refs, r.comp.name)
+		}
+	}
+	for _, l := range im.listeners {
+		c.Listeners = append(c.Listeners, l.name)
+	}
+	if im.config != nil {
+		c.Config = configSchema(im.config)
+	}
+	return graph.Record(c)
 }

@@ -48,6 +48,33 @@ const pollInterval = 200 * time.Millisecond
 // padded to a common width. When following, it returns nil once q.Context
 // is done.
 func Read(dir string, q Query, w io.Writer) error {
+	r := &reader{dir: dir, q: q, out: bufio.NewWriter(w), tailers: map[string]*tailer{}}
+	return r.read()
+}
+
+// A Record is one record of the logs, as Stream hands it over.
+type Record struct {
+	Time    time.Time
+	Source  string
+	Message string
+	// Width is how wide Read pads source names at this record: the
+	// longest of the first selected record of each file, and of the
+	// sources met since.
+	Width int
+}
+
+// Stream calls emit with the records Read would print, in the same order,
+// and returns emit's first error. With q.Follow, it calls caughtUp (if
+// not nil) once the stored records were handed over, before the new ones.
+// q.Timestamps does not apply.
+func Stream(dir string, q Query, emit func(Record) error, caughtUp func() error) error {
+	r := &reader{dir: dir, q: q, emit: emit, caughtUp: caughtUp, tailers: map[string]*tailer{}}
+	return r.read()
+}
+
+// read prints or emits the records of r.q.
+func (r *reader) read() error {
+	dir, q := r.dir, r.q
 	ctx := q.Context
 	if ctx == nil {
 		ctx = context.Background()
@@ -60,7 +87,6 @@ func Read(dir string, q Query, w io.Writer) error {
 			return err
 		}
 	}
-	r := &reader{dir: dir, q: q, out: bufio.NewWriter(w), tailers: map[string]*tailer{}}
 	defer r.closeAll()
 	names, err := r.scan()
 	if err != nil {
@@ -86,8 +112,13 @@ func Read(dir string, q Query, w io.Writer) error {
 	if err := r.merge(its); err != nil {
 		return err
 	}
-	if err := r.out.Flush(); err != nil || !q.Follow {
+	if err := r.flush(); err != nil || !q.Follow {
 		return err
+	}
+	if r.caughtUp != nil {
+		if err := r.caughtUp(); err != nil {
+			return err
+		}
 	}
 
 	tick := time.NewTicker(pollInterval)
@@ -169,11 +200,21 @@ func matchPrefix(name, q, seps string) bool {
 }
 
 type reader struct {
-	dir     string
-	q       Query
-	out     *bufio.Writer
-	width   int
-	tailers map[string]*tailer // by file name without ".log"
+	dir      string
+	q        Query
+	out      *bufio.Writer      // for Read
+	emit     func(Record) error // for Stream, if out is nil
+	caughtUp func() error       // for Stream; may be nil
+	width    int
+	tailers  map[string]*tailer // by file name without ".log"
+}
+
+// flush writes out what Read buffered.
+func (r *reader) flush() error {
+	if r.out == nil {
+		return nil
+	}
+	return r.out.Flush()
 }
 
 // scan returns the sorted file names (without ".log") in the directory
@@ -242,10 +283,21 @@ func (r *reader) want(rec record) bool {
 
 func (r *reader) print(rec record) error {
 	r.width = max(r.width, len(rec.src)) // a source new since the start
-	if r.q.Timestamps {
-		r.out.WriteString(rec.t.Local().Format("2006-01-02 15:04:05.000 "))
+	out := Record{Time: rec.t, Source: rec.src, Message: rec.msg, Width: r.width}
+	if r.out == nil {
+		return r.emit(out)
 	}
-	_, err := fmt.Fprintf(r.out, "%-*s | %s\n", r.width, rec.src, rec.msg)
+	return Print(r.out, out, r.q.Timestamps)
+}
+
+// Print writes rec as Read does: "source | message", the source padded to
+// rec.Width, after the record's local time if timestamps is set.
+func Print(w io.Writer, rec Record, timestamps bool) error {
+	ts := ""
+	if timestamps {
+		ts = rec.Time.Local().Format("2006-01-02 15:04:05.000 ")
+	}
+	_, err := fmt.Fprintf(w, "%s%-*s | %s\n", ts, rec.Width, rec.Source, rec.Message)
 	return err
 }
 
@@ -353,7 +405,7 @@ func (r *reader) poll() error {
 			return err
 		}
 	}
-	return r.out.Flush()
+	return r.flush()
 }
 
 func (r *reader) closeAll() {

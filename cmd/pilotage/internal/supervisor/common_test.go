@@ -14,7 +14,7 @@ import (
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/internal/config"
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/graph"
 )
 
 func mustConfig(text string) *config.File {
@@ -25,8 +25,8 @@ func mustConfig(text string) *config.File {
 	return cfg
 }
 
-func mustDesc(s string) *proclet.Description {
-	var d proclet.Description
+func mustDesc(s string) *graph.Graph {
+	var d graph.Graph
 	if err := json.Unmarshal([]byte(s), &d); err != nil {
 		panic(err)
 	}
@@ -35,11 +35,11 @@ func mustDesc(s string) *proclet.Description {
 
 // desc builds a Description from "name:ref1,ref2" items; a name starting
 // with "*" is main; "name@listener" gives it a listener.
-func desc(items ...string) *proclet.Description {
-	d := &proclet.Description{}
+func desc(items ...string) *graph.Graph {
+	d := &graph.Graph{}
 	for _, it := range items {
 		name, refs, _ := strings.Cut(it, ":")
-		ci := proclet.ComponentInfo{Refs: []string{}, Listeners: []string{}}
+		ci := graph.Component{Refs: []string{}, Listeners: []string{}}
 		if strings.HasPrefix(name, "*") {
 			ci.Main = true
 			name = name[1:]
@@ -100,7 +100,7 @@ type harness struct {
 }
 
 // start runs a supervisor of d with cfg and the fake proclet settings env.
-func start(t *testing.T, d *proclet.Description, cfg string, env ...string) *harness {
+func start(t *testing.T, d *graph.Graph, cfg string, env ...string) *harness {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {

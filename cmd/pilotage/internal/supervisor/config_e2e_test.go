@@ -12,10 +12,11 @@ import (
 )
 
 // New checks every component section of the configuration file against
-// the component's config type, which only the app binary knows (its
-// describe run does it), and fails with every problem before anything
-// starts: a misspelt key in testapp.Web's section used to make its
-// replicas exit until it was marked failed, and the app never got ready.
+// the component's config schema, which "pilotage generate" embeds in the
+// app binary and New reads from it without running it, and fails with
+// every problem before anything starts: a misspelt key in testapp.Web's
+// section used to make its replicas exit until it was marked failed, and
+// the app never got ready.
 func TestNewChecksComponentConfigUpFront(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a real application")

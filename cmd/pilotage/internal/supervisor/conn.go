@@ -1,30 +1,33 @@
 package supervisor
 
 import (
-	"bufio"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/envelope"
 )
 
 // writeTimeout bounds one write to a proclet that stopped reading.
 const writeTimeout = 5 * time.Second
 
-// ctlConn is the supervisor's end of a proclet's control socket. Writes go
-// through an outbox drained by one goroutine, so a slow proclet never
-// blocks the supervisor; only the latest Routes matters, so a newer one
-// replaces an unsent one.
+// ctlConn is the supervisor's end of a proclet's envelope socket: the
+// supervisor is one deployer of the envelope protocol. Writes go through
+// an outbox drained by one goroutine, so a slow proclet never blocks the
+// supervisor; Init goes first, and only the latest Routes matters, so a
+// newer one replaces an unsent one.
 type ctlConn struct {
-	conn net.Conn
+	raw  net.Conn
+	conn *envelope.Conn
 
 	mu     sync.Mutex
-	routes *proclet.Message
+	init   *envelope.Init
+	routes *envelope.Routes
 	ping   uint64 // sequence number of a ping to send, or 0
 	stop   bool
 	closed bool
@@ -37,21 +40,29 @@ func socketpair() (*ctlConn, *os.File, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
-	mine := os.NewFile(uintptr(fds[0]), "pilotage-control")
-	theirs := os.NewFile(uintptr(fds[1]), "pilotage-control-child")
+	mine := os.NewFile(uintptr(fds[0]), "pilotage-envelope")
+	theirs := os.NewFile(uintptr(fds[1]), "pilotage-envelope-child")
 	defer mine.Close() // FileConn dups it
 	c, err := net.FileConn(mine)
 	if err != nil {
 		theirs.Close()
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
-	cc := &ctlConn{conn: c, wake: make(chan struct{}, 1)}
+	cc := &ctlConn{raw: c, conn: envelope.NewConn(c, envelope.Deployer), wake: make(chan struct{}, 1)}
 	go cc.writeLoop()
 	return cc, theirs, nil
 }
 
+// sendInit queues the proclet's Init, sent before anything else.
+func (c *ctlConn) sendInit(m envelope.Init) {
+	c.mu.Lock()
+	c.init = &m
+	c.mu.Unlock()
+	c.poke()
+}
+
 // sendRoutes queues m, replacing a queued Routes message.
-func (c *ctlConn) sendRoutes(m proclet.Message) {
+func (c *ctlConn) sendRoutes(m envelope.Routes) {
 	c.mu.Lock()
 	c.routes = &m
 	c.mu.Unlock()
@@ -82,48 +93,49 @@ func (c *ctlConn) poke() {
 }
 
 func (c *ctlConn) writeLoop() {
-	enc := json.NewEncoder(c.conn)
 	stopSent := false
 	for range c.wake {
 		c.mu.Lock()
-		routes, ping, stop, closed := c.routes, c.ping, c.stop && !stopSent, c.closed
-		c.routes, c.ping = nil, 0
+		init, routes, ping, stop, closed := c.init, c.routes, c.ping, c.stop && !stopSent, c.closed
+		c.init, c.routes, c.ping = nil, nil, 0
 		c.mu.Unlock()
 		if closed {
 			return
 		}
-		var msgs []proclet.Message
+		var msgs []envelope.Message
+		if init != nil {
+			msgs = append(msgs, *init)
+		}
 		if routes != nil {
 			msgs = append(msgs, *routes)
 		}
 		if ping != 0 {
-			msgs = append(msgs, proclet.Message{Type: proclet.Ping, Seq: ping})
+			msgs = append(msgs, envelope.Ping{Seq: ping})
 		}
 		if stop {
-			msgs = append(msgs, proclet.Message{Type: proclet.Stop})
+			msgs = append(msgs, envelope.Stop{})
 			stopSent = true
 		}
 		for _, m := range msgs {
-			m.Time = time.Now()
-			_ = c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := enc.Encode(m); err != nil {
+			_ = c.raw.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := c.conn.Send(m); err != nil {
 				return // the proclet is gone or stuck; its exit is handled elsewhere
 			}
 		}
 	}
 }
 
-// readLoop delivers the proclet's messages to handle until EOF.
-func (c *ctlConn) readLoop(handle func(proclet.Message)) {
-	sc := bufio.NewScanner(c.conn)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		var m proclet.Message
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			continue // a newer proclet's message; ignore what we don't understand
+// readLoop delivers the proclet's messages to handle until EOF, and
+// returns nil then, or the protocol error that ended the conversation (a
+// proclet of another protocol version, an unknown message).
+func (c *ctlConn) readLoop(handle func(envelope.Message)) error {
+	for {
+		m, err := c.conn.Receive()
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
+			return nil
 		}
-		if m.Time.IsZero() {
-			m.Time = time.Now()
+		if err != nil {
+			return err
 		}
 		handle(m)
 	}

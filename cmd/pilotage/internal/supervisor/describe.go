@@ -1,66 +1,85 @@
 package supervisor
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
-	"strings"
-	"time"
 
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/config"
+	"github.com/pilotage/pilotage/internal/graph"
 )
 
-// describeTimeout bounds the run of the binary with PILOTAGE_DESCRIBE=1.
-const describeTimeout = 30 * time.Second
-
-// Describe runs binary with PILOTAGE_DESCRIBE=1 in dir and decodes the
-// Description it prints. The binary also checks the configuration file at
-// configPath (if not empty) against its components' config types, which
-// only it knows, as the proclets will read it; Describe fails with every
-// problem found, one per line, so that nothing starts with a section that
-// does not fit.
-func Describe(ctx context.Context, binary, dir, configPath string) (*proclet.Description, error) {
-	ctx, cancel := context.WithTimeout(ctx, describeTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary)
-	cmd.Dir = dir
-	// The file checked is the one the supervisor chose, not one named by
-	// the caller's environment.
-	cmd.Env = withoutVar(os.Environ(), proclet.ConfigEnvVar)
-	cmd.Env = append(cmd.Env, proclet.DescribeEnvVar+"=1")
-	if configPath != "" {
-		cmd.Env = append(cmd.Env, proclet.ConfigEnvVar+"="+configPath)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg != "" {
-			msg = ":\n" + msg
-		}
-		return nil, fmt.Errorf("describe %s: %w%s", binary, err, msg)
-	}
-	var d proclet.Description
-	if err := json.Unmarshal(stdout.Bytes(), &d); err != nil {
-		return nil, fmt.Errorf("describe %s: the binary printed no component description (does its main call pilotage.Run?): %w", binary, err)
-	}
-	if len(d.ConfigErrors) > 0 {
-		return nil, errors.New(strings.Join(d.ConfigErrors, "\n"))
-	}
-	return &d, nil
+// A binary is what the supervisor learns from an application binary
+// without running it.
+type binary struct {
+	graph *graph.Graph // the component graph "pilotage generate" embedded; nil unless read
+	hash  string       // hex SHA-256 of its bytes
 }
 
-// withoutVar returns env without the settings of the variable name.
-func withoutVar(env []string, name string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
-			out = append(out, kv)
+// readBinary reads the binary at path: its hash and, if describe, the
+// component graph embedded in it (which works whatever platform it was
+// built for).
+func readBinary(path string, describe bool) (binary, error) {
+	if !describe { // the hash alone: no need to hold the bytes
+		f, err := os.Open(path)
+		if err != nil {
+			return binary{}, fmt.Errorf("read the application binary: %w", err)
 		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return binary{}, fmt.Errorf("read the application binary: %w", err)
+		}
+		return binary{hash: hex.EncodeToString(h.Sum(nil))}, nil
 	}
-	return out
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return binary{}, fmt.Errorf("read the application binary: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	b := binary{hash: hex.EncodeToString(sum[:])}
+	if b.graph, err = graph.Parse(data); err != nil {
+		return binary{}, fmt.Errorf("describe %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// Describe reads the component graph embedded in binary and checks cfg
+// against it (see CheckConfig), so that nothing starts with a section that
+// does not fit.
+func Describe(binary string, cfg *config.File) (*graph.Graph, error) {
+	b, err := readBinary(binary, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckConfig(b.graph, cfg); err != nil {
+		return nil, err
+	}
+	return b.graph, nil
+}
+
+// deploymentID names the build a run deploys: "<app>-<the first 12 hex
+// digits of the binary's SHA-256>". Every RPC connection between its
+// processes carries it, so a process of another build is never called.
+func deploymentID(app, binaryHash string) string { return app + "-" + binaryHash[:12] }
+
+// CheckConfig checks cfg against the components of g, as each proclet will
+// (host.CheckConfig, which remains the final word): every [components.X]
+// section names one component and fits its config schema (no unknown
+// keys, no value of the wrong kind), and every [listeners.X] names a
+// declared listener. It reports every problem.
+func CheckConfig(g *graph.Graph, cfg *config.File) error {
+	configs := map[string]any{}
+	var listeners []string
+	for _, c := range g.Components {
+		configs[c.Name] = nil
+		if c.Config != nil {
+			configs[c.Name] = newConfigValue(c.Config)
+		}
+		listeners = append(listeners, c.Listeners...)
+	}
+	return errors.Join(cfg.CheckComponentConfigs(configs), cfg.CheckListeners(listeners))
 }

@@ -1,9 +1,7 @@
 package supervisor
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,20 +9,18 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/envelope"
 )
 
 // The test binary doubles as the processes a supervisor starts, selected by
 // the environment:
 //
 //	__pilotage-unit-shim  the shim of a unit (RunShim)
-//	PILOTAGE_PROCLET   a fake proclet speaking the protocol (fakeProclet)
-//	PILOTAGE_DESCRIBE  prints $FAKE_DESC
+//	PILOTAGE_ENVELOPE  a fake proclet speaking the envelope protocol (fakeProclet)
 //	FAKE_ROLE=sleep    a unit's program that sleeps until killed
 //	FAKE_ROLE=supervisor  a supervisor (runHelperSupervisor), under a limit of
 //	                      $FAKE_NOFILE file descriptors if set
@@ -41,6 +37,7 @@ import (
 //	FAKE_RETURN=group=dur  once ready, wait dur, send AppDone and exit 0 (the
 //	                       app function returned)
 //	FAKE_DEAF=group        never answer pings
+//	FAKE_PROTOCOL=group=n  say hello with envelope protocol version n
 //
 // Like a real proclet, the fake one exits 0 on SIGTERM.
 func TestMain(m *testing.M) {
@@ -51,11 +48,8 @@ func TestMain(m *testing.M) {
 		os.Setenv("GORACE", strings.TrimSpace(g+" atexit_sleep_ms=0"))
 	}
 	switch {
-	case os.Getenv(proclet.EnvVar) != "":
+	case os.Getenv(envelope.EnvVar) != "":
 		os.Exit(fakeProclet())
-	case os.Getenv(proclet.DescribeEnvVar) != "":
-		fmt.Println(os.Getenv("FAKE_DESC"))
-		os.Exit(0)
 	case os.Getenv("FAKE_ROLE") == "sleep":
 		fmt.Println("unit sleeping")
 		signal.Ignore(syscall.SIGINT)
@@ -68,12 +62,12 @@ func TestMain(m *testing.M) {
 }
 
 // fakeFor returns the value of the first item of a "a=1,b=2" or "a,b" list
-// that names the group of env or its replica ("b.B" or "b.B/1").
-func fakeFor(list string, env proclet.Env) (string, bool) {
-	if v, ok := fakeSetting(list, fmt.Sprintf("%s/%d", env.Group, env.Replica)); ok {
+// that names the group of init or its replica ("b.B" or "b.B/1").
+func fakeFor(list string, init envelope.Init) (string, bool) {
+	if v, ok := fakeSetting(list, init.Replica); ok {
 		return v, true
 	}
-	return fakeSetting(list, env.Group)
+	return fakeSetting(list, init.Group)
 }
 
 // fakeSetting returns the value of key in a "a=1,b=2" or "a,b" list.
@@ -88,26 +82,22 @@ func fakeSetting(list, key string) (string, bool) {
 }
 
 func fakeProclet() int {
-	var env proclet.Env
-	if err := json.Unmarshal([]byte(os.Getenv(proclet.EnvVar)), &env); err != nil {
-		fmt.Fprintln(os.Stderr, "fake proclet: bad env:", err)
-		return 2
-	}
-	f := os.NewFile(proclet.ControlFD, "control")
-	conn, err := net.FileConn(f)
+	fd, _ := strconv.Atoi(os.Getenv(envelope.EnvVar))
+	f := os.NewFile(uintptr(fd), "envelope")
+	raw, err := net.FileConn(f)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "fake proclet: control socket:", err)
+		fmt.Fprintln(os.Stderr, "fake proclet: envelope socket:", err)
 		return 2
 	}
 	f.Close()
-	var mu sync.Mutex
-	enc := json.NewEncoder(conn)
-	send := func(m proclet.Message) {
-		m.Time = time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		_ = enc.Encode(m)
+	conn := envelope.NewConn(raw, envelope.Runtime)
+	first, err := conn.Receive()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake proclet: init:", err)
+		return 2
 	}
+	env := first.(envelope.Init)
+	send := func(m envelope.Message) { _ = conn.Send(m) }
 	_, ignoreStop := fakeSetting(os.Getenv("FAKE_STUBBORN"), env.Group)
 	if ignoreStop {
 		signal.Ignore(syscall.SIGTERM)
@@ -120,27 +110,29 @@ func fakeProclet() int {
 			os.Exit(0)
 		}()
 	}
-	sockPath := strings.TrimPrefix(env.RPCAddress, "unix:")
+	sockPath := strings.TrimPrefix(env.RPCListen, "unix:")
 	rpc, err := net.Listen("unix", sockPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fake proclet: rpc:", err)
 		return 2
 	}
 	defer rpc.Close()
-	send(proclet.Message{Type: proclet.Hello, PID: os.Getpid(), Address: env.RPCAddress})
+	if v, ok := fakeFor(os.Getenv("FAKE_PROTOCOL"), env); ok {
+		fmt.Fprintf(raw, `{"type":"hello","protocol":%s,"pid":%d,"rpc_address":"%s"}`+"\n", v, os.Getpid(), env.RPCListen)
+	} else {
+		send(envelope.Hello{PID: os.Getpid(), RPCAddress: env.RPCListen})
+	}
 
 	firstRoutes := make(chan struct{})
 	go func() {
-		sc := bufio.NewScanner(conn)
-		sc.Buffer(nil, 16<<20)
 		first := true
-		for sc.Scan() {
-			var m proclet.Message
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				continue
+		for {
+			m, err := conn.Receive()
+			if err != nil {
+				break
 			}
-			switch m.Type {
-			case proclet.Routes:
+			switch m := m.(type) {
+			case envelope.Routes:
 				var parts []string
 				for c, addrs := range m.Routes {
 					parts = append(parts, fmt.Sprintf("%s=%d", shortName(c), len(addrs)))
@@ -150,11 +142,11 @@ func fakeProclet() int {
 					first = false
 					close(firstRoutes)
 				}
-			case proclet.Ping:
+			case envelope.Ping:
 				if _, deaf := fakeFor(os.Getenv("FAKE_DEAF"), env); !deaf {
-					send(proclet.Message{Type: proclet.Pong, Seq: m.Seq})
+					send(envelope.Pong{Seq: m.Seq})
 				}
-			case proclet.Stop:
+			case envelope.Stop:
 				fmt.Println("stop received")
 				if !ignoreStop {
 					rpc.Close()
@@ -171,9 +163,11 @@ func fakeProclet() int {
 		os.Exit(1)
 	}()
 	<-firstRoutes // the contract: routes arrive before any component starts
-	fmt.Printf("starting %s replica %d\n", env.Group, env.Replica)
+	// The supervisor's replica ids are "<group>/<index>".
+	_, index, _ := strings.Cut(env.Replica, "/")
+	fmt.Printf("starting %s replica %s\n", env.Group, index)
 	if path, crash := fakeFor(os.Getenv("FAKE_CRASH"), env); crash && (path == "" || fileExists(path)) {
-		send(proclet.Message{Type: proclet.Failed, Error: "boom"})
+		send(envelope.Failed{Error: "boom"})
 		return 3
 	}
 	var slow time.Duration
@@ -181,9 +175,9 @@ func fakeProclet() int {
 		slow, _ = time.ParseDuration(v)
 	}
 	for _, c := range env.Components {
-		send(proclet.Message{Type: proclet.ComponentStarting, Component: c})
+		send(envelope.ComponentStarting{Component: c, Time: time.Now()})
 		time.Sleep(slow)
-		send(proclet.Message{Type: proclet.ComponentReady, Component: c})
+		send(envelope.ComponentReady{Component: c, Time: time.Now()})
 	}
 	for name, addr := range env.Listeners {
 		ln, err := net.Listen("tcp", addr)
@@ -191,16 +185,16 @@ func fakeProclet() int {
 			fmt.Fprintln(os.Stderr, "fake proclet: listener:", err)
 			return 2
 		}
-		body := fmt.Sprintf("%s/%d pid %d", env.Group, env.Replica, os.Getpid())
+		body := fmt.Sprintf("%s pid %d", env.Replica, os.Getpid())
 		go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, body) }))
-		send(proclet.Message{Type: proclet.Listening, Listener: name, Address: ln.Addr().String()})
+		send(envelope.Listening{Listener: name, Address: ln.Addr().String()})
 	}
-	send(proclet.Message{Type: proclet.Ready})
-	fmt.Printf("ready %s replica %d\n", env.Group, env.Replica)
+	send(envelope.Ready{})
+	fmt.Printf("ready %s replica %s\n", env.Group, index)
 	if v, ok := fakeSetting(os.Getenv("FAKE_RETURN"), env.Group); ok {
 		d, _ := time.ParseDuration(v)
 		time.Sleep(d)
-		send(proclet.Message{Type: proclet.AppDone})
+		send(envelope.AppDone{})
 		return 0
 	}
 	select {}

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 )
 
 // reconcile starts what should run and can (every dependency has a ready
@@ -24,7 +22,7 @@ func (s *Supervisor) reconcile() {
 		if why := blocker(n); why != "" {
 			n.why = why
 			for _, sl := range n.slots {
-				sl.state, sl.why = control.Starting, why
+				sl.state, sl.why = stateStarting, why
 			}
 			continue
 		}
@@ -33,6 +31,7 @@ func (s *Supervisor) reconcile() {
 	s.spawnPending()
 	s.updateRouting()
 	s.checkReady()
+	s.notifyChange()
 }
 
 // blocker says what n waits for, or "".
@@ -42,7 +41,7 @@ func blocker(n *node) string {
 			continue
 		}
 		why := fmt.Sprintf("waiting for %s %s", d.kind(), d.Name)
-		failed := d.failed || nodeState(d) == control.Failed
+		failed := d.failed || nodeState(d) == stateFailed
 		switch {
 		case failed:
 			why += " (failed)"
@@ -91,7 +90,7 @@ func (s *Supervisor) spawnPending() {
 				continue
 			}
 			if starting >= s.maxStarting {
-				sl.state, sl.why = control.Starting, fmt.Sprintf("queued: %d processes are starting (at most %d at once)", starting, s.maxStarting)
+				sl.state, sl.why = stateStarting, fmt.Sprintf("queued: %d processes are starting (at most %d at once)", starting, s.maxStarting)
 				continue
 			}
 			sl.pending = false
@@ -114,7 +113,7 @@ func (s *Supervisor) spawnSlot(sl *slot) bool {
 		return false
 	}
 	sl.p = p
-	sl.state, sl.why = control.Starting, ""
+	sl.state, sl.why = stateStarting, ""
 	return true
 }
 
@@ -193,7 +192,7 @@ func (s *Supervisor) withdraw(p *proc, failure string) {
 	wasServing := p.serving()
 	p.stopping, p.failure = true, failure
 	p.ready = false
-	p.slot.state = control.Stopping
+	p.slot.state = stateStopping
 	if wasServing {
 		s.updateRouting()
 	}
@@ -220,8 +219,8 @@ func (s *Supervisor) takeDown(n *node) {
 		if sl.p != nil {
 			sl.p.respawn = false
 			s.stopProc(sl.p, "")
-		} else if sl.state != control.Failed || !n.failed {
-			sl.state = control.Stopped
+		} else if sl.state != stateFailed || !n.failed {
+			sl.state = stateStopped
 		}
 	}
 }
@@ -254,8 +253,8 @@ func (s *Supervisor) shutdown() {
 		n.rolling, n.rollingSlot = nil, nil
 		for _, sl := range n.slots {
 			sl.cancelRestart()
-			if sl.p == nil && sl.state != control.Failed {
-				sl.state = control.Stopped
+			if sl.p == nil && sl.state != stateFailed {
+				sl.state = stateStopped
 			}
 		}
 	}

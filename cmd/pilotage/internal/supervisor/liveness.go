@@ -3,18 +3,27 @@ package supervisor
 import (
 	"fmt"
 	"time"
-
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 )
 
 // Default liveness checking of proclets (Options.PingInterval, ...): a
-// proclet answers pings from the goroutine reading its control socket, so
+// proclet answers pings from the goroutine reading its envelope socket, so
 // silence means the process is frozen (SIGSTOP, a debugger, a machine
 // swapping) or its runtime is wedged, never that the app is busy.
 const (
 	DefaultPingInterval          = 500 * time.Millisecond
 	DefaultUnresponsiveAfter     = 2 * time.Second
 	DefaultKillUnresponsiveAfter = 10 * time.Second
+)
+
+// Health checking of a proclet's components, which the proclet does itself
+// (envelope.Health in its Init): a check every DefaultHealthInterval,
+// failing if it takes longer than DefaultHealthTimeout; the proclet reports
+// Unhealthy once DefaultHealthFailureThreshold checks in a row failed, and
+// the supervisor then replaces it.
+const (
+	DefaultHealthInterval         = time.Second
+	DefaultHealthTimeout          = 5 * time.Second
+	DefaultHealthFailureThreshold = 1
 )
 
 // watchLiveness pings p every PingInterval from its hello until it exits.
@@ -62,7 +71,7 @@ func (s *Supervisor) watchLiveness(p *proc) {
 			p.unresponsive = true
 			sl := p.slot
 			if p.ready {
-				sl.state = control.Unresponsive
+				sl.state = stateUnresponsive
 			}
 			sl.why = fmt.Sprintf("not responding to pings for %s: out of routing; killed if silent for %s", silent.Round(100*time.Millisecond), s.opts.KillUnresponsiveAfter)
 			s.out.logf("%s is %s", sl.source(), sl.why)
@@ -83,7 +92,7 @@ func (s *Supervisor) pong(p *proc) {
 	p.unresponsive = false
 	sl := p.slot
 	if p.ready && !p.stopping {
-		sl.state, sl.why = control.Ready, ""
+		sl.state, sl.why = stateReady, ""
 	}
 	s.out.logf("%s responds again; back in routing", sl.source())
 	s.updateRouting()

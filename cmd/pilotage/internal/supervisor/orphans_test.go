@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 )
 
 // After SIGKILL of the supervisor, no process it started survives: not the
@@ -30,7 +31,7 @@ func TestNoOrphansAfterSupervisorSIGKILL(t *testing.T) {
 	cfg := "[run]\nreplicas = 2\n[units.sleeper]\ncommand = \"" + self + "\"\nenv = [\"FAKE_ROLE=sleep\"]\n" +
 		"[units.forker]\ncommand = \"sh\"\nargs = [\"-c\", \"sleep 300 & echo child $!; wait\"]\n"
 	cmd := exec.Command(self, "-test.run=^$")
-	cmd.Env = append(os.Environ(), "FAKE_ROLE=supervisor", control.StateDirEnv+"="+dir,
+	cmd.Env = append(os.Environ(), "FAKE_ROLE=supervisor", state.StateDirEnv+"="+dir,
 		"FAKE_DESC="+string(d), "FAKE_CONFIG="+cfg, "FAKE_STUBBORN=b.B")
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -13,7 +13,7 @@ import (
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/internal/config"
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/graph"
 )
 
 // DefaultReplicas is the number of processes per group when the
@@ -26,7 +26,12 @@ const DefaultReplicas = 2
 // A Plan is the layout of an application as processes: its nodes (groups of
 // colocated components, and [units] programs) in start order.
 type Plan struct {
-	App        string
+	App string
+	// Deployment identifies the build being run: "<app>-<the first 12 hex
+	// digits of the binary's SHA-256>". Every process gets it, and the RPC
+	// connections between them carry it, so that a process of another
+	// build is never called. Set by New.
+	Deployment string
 	Nodes      []*Node           // dependencies before dependents
 	Components []*Component      // sorted by full name
 	Listeners  map[string]string // listener name -> public address ("127.0.0.1:0" for any free port)
@@ -86,7 +91,7 @@ func shortName(full string) string { return full[strings.LastIndex(full, "/")+1:
 
 // NewPlan lays out the application described by desc according to cfg.
 // Errors about the configuration start with their place in the file.
-func NewPlan(app string, desc *proclet.Description, cfg *config.File) (*Plan, error) {
+func NewPlan(app string, desc *graph.Graph, cfg *config.File) (*Plan, error) {
 	if cfg == nil {
 		cfg = config.Empty()
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/graph"
 )
 
 func TestPlanGroupsReplicasAndOrder(t *testing.T) {
@@ -76,7 +76,7 @@ after = ["db"]
 // a main that prints and returns (the README's Hello) must not run twice.
 func TestPlanDefaultReplicas(t *testing.T) {
 	for _, tc := range []struct {
-		desc        *proclet.Description
+		desc        *graph.Graph
 		cfg         string
 		main, other int
 	}{
@@ -167,7 +167,7 @@ func TestBackoff(t *testing.T) {
 // names, the short name is ambiguous (the error lists both), and the
 // replicas' sockets are plain file names in the socket directory.
 func TestPlanSameShortName(t *testing.T) {
-	d := &proclet.Description{Components: []proclet.ComponentInfo{
+	d := &graph.Graph{Components: []graph.Component{
 		{Name: "example.com/app/main.Main", Main: true, Refs: []string{"example.com/app/v1/store.Store", "example.com/app/v2/store.Store"}},
 		{Name: "example.com/app/v1/store.Store"},
 		{Name: "example.com/app/v2/store.Store"},

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +11,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/envelope"
 )
 
 // A proc is one running process of a slot: a proclet or a unit's program.
@@ -98,18 +97,6 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("start %s: %w", sl.source(), err)
 	}
-	env, err := json.Marshal(proclet.Env{
-		App:        s.plan.App,
-		Group:      n.Name,
-		Replica:    sl.index,
-		Components: n.Components,
-		Listeners:  listeners,
-		RPCAddress: "unix:" + sock,
-		ConfigPath: s.opts.ConfigPath,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", sl.source(), err)
-	}
 	conn, child, err := socketpair()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", sl.source(), err)
@@ -118,8 +105,8 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 	cmd := exec.Command(s.opts.Binary)
 	cmd.Dir = s.opts.Dir
 	cmd.Env = append(os.Environ(), s.opts.Env...)
-	cmd.Env = append(cmd.Env, proclet.EnvVar+"="+string(env)) // the config path travels in it
-	cmd.ExtraFiles = []*os.File{child}                        // fd 3, proclet.ControlFD
+	cmd.ExtraFiles = []*os.File{child} // fd 3: the first of ExtraFiles
+	cmd.Env = append(cmd.Env, envelope.EnvVar+"=3")
 	readDone := make(chan struct{})
 	p, err := s.startProc(sl, cmd, readDone, nil)
 	if err != nil {
@@ -127,10 +114,27 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 		return nil, err
 	}
 	p.conn = conn
+	conn.sendInit(envelope.Init{
+		App:        s.plan.App,
+		Deployment: s.plan.Deployment,
+		Group:      n.Name,
+		Replica:    sl.source(),
+		Components: n.Components,
+		Listeners:  listeners,
+		RPCListen:  "unix:" + sock,
+		ConfigPath: s.opts.ConfigPath,
+		Health: envelope.Health{
+			Interval:         envelope.Duration(DefaultHealthInterval),
+			Timeout:          envelope.Duration(DefaultHealthTimeout),
+			FailureThreshold: DefaultHealthFailureThreshold,
+		},
+	})
 	conn.sendRoutes(s.routesMessage()) // before the proclet starts any component
 	go func() {
 		defer close(readDone)
-		conn.readLoop(func(m proclet.Message) { s.handle(p, m) })
+		if err := conn.readLoop(func(m envelope.Message) { s.handle(p, m) }); err != nil {
+			s.protocolError(p, err)
+		}
 	}()
 	return p, nil
 }

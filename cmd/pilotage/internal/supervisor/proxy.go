@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/envelope"
 )
 
 // Limits of a listener proxy; see docs/config.md.
@@ -65,7 +65,7 @@ type proxy struct {
 
 	mu        sync.Mutex
 	backends  []string
-	outage    proclet.Outage
+	outage    envelope.Outage
 	changed   chan struct{} // closed (and replaced) when backends change
 	conns     map[net.Conn]struct{}
 	closed    bool
@@ -132,7 +132,7 @@ func (s *Supervisor) startProxies() error {
 		opts := s.proxyOptions(name)
 		opts.budget, opts.logf = budget, s.out.logf
 		px := &proxy{name: name, ln: ln, opts: opts, sem: make(chan struct{}, opts.maxConns),
-			changed: make(chan struct{}), conns: map[net.Conn]struct{}{}, outage: proclet.Outage{Reason: "starting", Transient: true}}
+			changed: make(chan struct{}), conns: map[net.Conn]struct{}{}, outage: envelope.Outage{Reason: "starting", Transient: true}}
 		px.wg.Add(1)
 		go px.serve()
 		s.proxies = append(s.proxies, px)
@@ -149,7 +149,7 @@ func (s *Supervisor) closeProxies() {
 func (px *proxy) addr() string { return px.ln.Addr().String() }
 
 // setBackends sets the ready replicas' addresses, and why there are none.
-func (px *proxy) setBackends(b []string, o proclet.Outage) {
+func (px *proxy) setBackends(b []string, o envelope.Outage) {
 	px.mu.Lock()
 	defer px.mu.Unlock()
 	if px.closed {

@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/internal/config"
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/envelope"
 )
 
 // A node is the running state of a plan Node. Fields are guarded by
@@ -43,8 +42,8 @@ type node struct {
 type slot struct {
 	node     *node
 	index    int
-	p        *proc  // the live process, or nil
-	state    string // control.Starting, ...
+	p        *proc // the live process, or nil
+	state    runState
 	why      string
 	failures int         // consecutive quick failures, for the backoff
 	window   []time.Time // automatic restarts within the start interval
@@ -98,7 +97,7 @@ func (n *node) kind() string {
 }
 
 // handle applies a message from the proclet of p.
-func (s *Supervisor) handle(p *proc, m proclet.Message) {
+func (s *Supervisor) handle(p *proc, m envelope.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sl := p.slot
@@ -106,41 +105,60 @@ func (s *Supervisor) handle(p *proc, m proclet.Message) {
 		return // from a process already reaped
 	}
 	n := sl.node
-	switch m.Type {
-	case proclet.Hello:
-		p.rpcAddr = m.Address
+	switch m := m.(type) {
+	case envelope.Hello:
+		p.rpcAddr = m.RPCAddress
 		s.bg.Add(1)
 		go s.watchLiveness(p)
-	case proclet.Pong:
+	case envelope.Pong:
 		s.pong(p)
-	case proclet.Listening:
+	case envelope.Listening:
 		p.listeners[m.Listener] = m.Address
-	case proclet.ComponentStarting:
+	case envelope.ComponentStarting:
 		if _, ok := n.compStart[m.Component]; !ok && n.compStart != nil {
-			n.compStart[m.Component] = m.Time
+			n.compStart[m.Component] = timeOr(m.Time, time.Now())
 		}
-	case proclet.ComponentReady:
+	case envelope.ComponentReady:
 		if _, ok := n.compReady[m.Component]; !ok && n.compReady != nil {
-			n.compReady[m.Component] = m.Time
+			n.compReady[m.Component] = timeOr(m.Time, time.Now())
 		}
-	case proclet.Ready:
+	case envelope.Ready:
 		s.markReady(p)
-	case proclet.Unhealthy:
+	case envelope.Unhealthy:
 		why := "unhealthy"
-		if m.Component != "" {
-			why += ": " + shortName(m.Component)
-		}
 		if m.Error != "" {
 			why += ": " + m.Error
 		}
 		s.out.logf("%s is %s; restarting it", sl.source(), why)
 		s.stopProc(p, why)
-	case proclet.AppDone:
+	case envelope.AppDone:
 		p.appDone = true
-	case proclet.Failed:
+	case envelope.Failed:
 		p.lastError = m.Error
 		n.lastErr = m.Error
 	}
+}
+
+// timeOr returns t, or def if t is zero.
+func timeOr(t, def time.Time) time.Time {
+	if t.IsZero() {
+		return def
+	}
+	return t
+}
+
+// protocolError handles a proclet that broke the envelope protocol (one
+// built with another version of the module, say): it is killed, and err
+// is the reason of its exit. s.mu is not held.
+func (s *Supervisor) protocolError(p *proc, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.slot.p != p {
+		return
+	}
+	p.lastError, p.slot.node.lastErr = err.Error(), err.Error()
+	s.out.logf("%s: %v; killing it", p.slot.source(), err)
+	s.killProc(p, err.Error())
 }
 
 // markReady records that p is ready and publishes its addresses.
@@ -152,7 +170,7 @@ func (s *Supervisor) markReady(p *proc) {
 	n := sl.node
 	p.ready = true
 	p.readyAt = time.Now()
-	sl.state = control.Ready
+	sl.state = stateReady
 	sl.why = ""
 	if n.readyAt.IsZero() {
 		n.readyAt = p.readyAt
@@ -191,18 +209,18 @@ func (s *Supervisor) exited(p *proc, err error) {
 	switch {
 	case p.stopping && p.failure == "" && p.respawn:
 		// Replaced by a rolling restart: start the new process at once.
-		sl.state, sl.why = control.Restarting, "restart requested"
+		sl.state, sl.why = stateRestarting, "restart requested"
 		s.out.logf("%s stopped (%s); starting its replacement", sl.source(), reason)
 		if !s.shutting && n.want {
 			sl.pending = true
 		}
 	case p.stopping && p.failure == "":
-		sl.state = control.Stopped
+		sl.state = stateStopped
 		s.out.logf("%s stopped (%s)", sl.source(), reason)
 	case n.Main && p.appDone:
 		// AppDone, not the exit status, tells an app that finished from a
 		// replica stopped by a signal (which exits 0 too).
-		sl.state = control.Stopped
+		sl.state = stateStopped
 		sl.done = true
 		sl.why = "the app function returned"
 		s.out.logf("%s: the app function returned", sl.source())
@@ -216,10 +234,10 @@ func (s *Supervisor) exited(p *proc, err error) {
 		sl.why, n.lastErr, n.why = why, why, why
 		n.launched = false
 		if err != nil || p.failure != "" {
-			sl.state = control.Failed
+			sl.state = stateFailed
 			n.failed = true
 		} else {
-			sl.state = control.Stopped
+			sl.state = stateStopped
 			n.done = true
 		}
 	default:

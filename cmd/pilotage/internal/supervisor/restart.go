@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 )
 
 // Backoff between restarts of one replica: the first restart is immediate,
@@ -41,8 +39,8 @@ func (s *Supervisor) restartSlot(sl *slot, why string, uptime time.Duration) {
 	n.lastErr = why
 	sl.why = why
 	if s.shutting || !n.want || n.failed || !n.launched {
-		if sl.state != control.Failed {
-			sl.state = control.Stopped
+		if sl.state != stateFailed {
+			sl.state = stateStopped
 		}
 		return
 	}
@@ -61,10 +59,10 @@ func (s *Supervisor) restartSlot(sl *slot, why string, uptime time.Duration) {
 	if len(sl.window) >= s.startLimit {
 		delay = s.cooldown
 		sl.window, sl.failures = nil, 0
-		sl.state = control.Failed
+		sl.state = stateFailed
 		sl.why = fmt.Sprintf("%s; start limit hit: %d restarts within %s; trying again in %s", why, s.startLimit, s.startInterval, delay)
 		s.out.logf("%s failed: %s", sl.source(), sl.why)
-		if nodeState(n) == control.Failed {
+		if nodeState(n) == stateFailed {
 			n.why = sl.why
 			s.out.logf("%s %s failed: no replica can run; each is tried again after its cool-down", n.kind(), n.Name)
 		}
@@ -76,7 +74,7 @@ func (s *Supervisor) restartSlot(sl *slot, why string, uptime time.Duration) {
 		delay = backoff(sl.failures)
 		sl.failures++
 		sl.window = append(sl.window, now)
-		sl.state = control.Restarting
+		sl.state = stateRestarting
 		after := ""
 		if delay > 0 {
 			after = " in " + delay.String()
@@ -184,7 +182,7 @@ func (s *Supervisor) restartDependents(n *node) {
 		return
 	}
 	for _, d := range n.dependents {
-		if !d.want || d.failed || d.done || nodeState(d) == control.Failed || !(d.launched || d.live()) {
+		if !d.want || d.failed || d.done || nodeState(d) == stateFailed || !(d.launched || d.live()) {
 			continue
 		}
 		s.out.logf("restarting %s %s because %s restarted (restart_dependents)", d.kind(), d.Name, n.Name)

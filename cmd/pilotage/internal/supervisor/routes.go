@@ -4,8 +4,7 @@ import (
 	"reflect"
 	"sort"
 
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/envelope"
 )
 
 // routes maps every component to the RPC addresses of its serving
@@ -35,39 +34,39 @@ func (s *Supervisor) routes() map[string][]string {
 // one is expected back soon (a replica is starting, restarting or
 // frozen): then callers wait for it rather than fail at once. s.mu is
 // held.
-func outage(n *node) proclet.Outage {
+func outage(n *node) envelope.Outage {
 	switch state := nodeState(n); {
 	case !n.want:
-		return proclet.Outage{Reason: "stopped"}
-	case state == control.Failed:
-		return proclet.Outage{Reason: "failed: " + n.why}
+		return envelope.Outage{Reason: "stopped"}
+	case state == stateFailed:
+		return envelope.Outage{Reason: "failed: " + n.why}
 	case !n.launched:
 		if n.why != "" {
-			return proclet.Outage{Reason: "not started: " + n.why}
+			return envelope.Outage{Reason: "not started: " + n.why}
 		}
-		return proclet.Outage{Reason: "not started", Transient: true}
+		return envelope.Outage{Reason: "not started", Transient: true}
 	}
 	for _, sl := range n.slots {
-		if sl.p != nil && !sl.p.stopping || sl.pending || sl.timer != nil && sl.state == control.Restarting {
+		if sl.p != nil && !sl.p.stopping || sl.pending || sl.timer != nil && sl.state == stateRestarting {
 			reason := "starting"
 			switch {
 			case sl.p != nil && sl.p.unresponsive:
 				reason = "unresponsive"
-			case sl.state == control.Restarting || sl.restarts > 0:
+			case sl.state == stateRestarting || sl.restarts > 0:
 				reason = "restarting"
 			}
 			if sl.why != "" {
 				reason += ": " + sl.why
 			}
-			return proclet.Outage{Reason: reason, Transient: true}
+			return envelope.Outage{Reason: reason, Transient: true}
 		}
 	}
-	return proclet.Outage{Reason: "no ready replica: " + n.why}
+	return envelope.Outage{Reason: "no ready replica: " + n.why}
 }
 
-func (s *Supervisor) routesMessage() proclet.Message {
+func (s *Supervisor) routesMessage() envelope.Routes {
 	routes := s.routes()
-	outages := map[string]proclet.Outage{}
+	outages := map[string]envelope.Outage{}
 	for _, n := range s.nodes {
 		if n.IsUnit() || len(routes[n.Components[0]]) > 0 {
 			continue
@@ -77,7 +76,7 @@ func (s *Supervisor) routesMessage() proclet.Message {
 			outages[c] = o
 		}
 	}
-	return proclet.Message{Type: proclet.Routes, Routes: routes, Outages: outages}
+	return envelope.Routes{Routes: routes, Outages: outages}
 }
 
 // updateRouting pushes fresh routes to every live proclet and fresh
@@ -118,7 +117,7 @@ func (s *Supervisor) backends(name string) []string {
 }
 
 // listenerOutage is the outage of the group serving listener name.
-func (s *Supervisor) listenerOutage(name string) proclet.Outage {
+func (s *Supervisor) listenerOutage(name string) envelope.Outage {
 	for _, n := range s.nodes {
 		for _, l := range n.Listeners {
 			if l == name {
@@ -126,5 +125,5 @@ func (s *Supervisor) listenerOutage(name string) proclet.Outage {
 			}
 		}
 	}
-	return proclet.Outage{Reason: "no component serves it"}
+	return envelope.Outage{Reason: "no component serves it"}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 )
 
 // stateCheckInterval is how often the supervisor checks that its state
@@ -39,17 +40,21 @@ type stateWatch struct {
 	s        *Supervisor
 	dir      string
 	interval time.Duration
-	info     *control.AppInfo // app.json as the run wrote it; nil if it did not
-	binary   *os.File         // the app's binary, kept open if it lives in the state directory
+	info     *state.AppInfo // app.json as the run wrote it; nil if it did not
+	binary   *os.File       // the app's binary, kept open if it lives in the state directory
 	stop     chan struct{}
 	done     chan struct{} // closed when the loop returned; nil if not started
 
-	mu       sync.Mutex
-	lock     *os.File        // the lock this supervisor holds; nil while it holds none
-	retaken  bool            // lock was taken by the watch, which closes it
-	srv      *control.Server // nil while the control API is not served
-	other    int             // pid of another supervisor holding the lock, last reported
-	failure  string          // the last failure to repair, reported once
+	mu      sync.Mutex
+	lock    *os.File        // the lock this supervisor holds; nil while it holds none
+	retaken bool            // lock was taken by the watch, which closes it
+	srv     *control.Server // nil while the control API is not served
+	other   int             // pid of another supervisor holding the lock, last reported
+	failure string          // the last failure to repair, reported once
+
+	// problems has a mutex of its own: the control API reads it while
+	// w.mu may be held around the server's Listen or Close.
+	pmu      sync.Mutex
 	problems []string
 }
 
@@ -66,7 +71,7 @@ func (s *Supervisor) serveControl(lock *os.File) (*stateWatch, error) {
 
 func newStateWatch(s *Supervisor, lock *os.File) *stateWatch {
 	w := &stateWatch{s: s, dir: s.opts.StateDir, lock: lock, stop: make(chan struct{})}
-	if info, err := control.ReadAppInfo(w.dir); err == nil && info.PID == os.Getpid() {
+	if info, err := state.ReadAppInfo(w.dir); err == nil && info.PID == os.Getpid() {
 		w.info = &info
 	}
 	// A binary built into the state directory goes with it, and every
@@ -80,22 +85,22 @@ func newStateWatch(s *Supervisor, lock *os.File) *stateWatch {
 }
 
 // watchedBackend is the supervisor as the control API shows it: with the
-// problems of its state directory in Status.
+// problems of its state directory in the app's status.
 type watchedBackend struct {
 	*Supervisor
 	w *stateWatch
 }
 
-func (b watchedBackend) Status() *control.Status {
-	st := b.Supervisor.Status()
-	st.Problems = b.w.problemList()
-	return st
-}
+// Snapshot is the Supervisor's, with the problems.
+func (b watchedBackend) Snapshot() []control.Item { return b.resources(b.w.problemList()) }
+
+// Status is the Supervisor's, with the problems.
+func (b watchedBackend) Status() *control.Status { return statusOf(b.Snapshot()) }
 
 // listen serves the control API on a new socket. w.mu is held or the loop
 // not started.
 func (w *stateWatch) listen() error {
-	srv, err := control.Listen(w.dir, watchedBackend{w.s, w})
+	srv, err := control.Listen(w.dir, watchedBackend{w.s, w}, control.Options{Logf: w.s.out.logf})
 	if err != nil {
 		return err
 	}
@@ -148,8 +153,8 @@ func (w *stateWatch) Close() error {
 }
 
 func (w *stateWatch) problemList() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.pmu.Lock()
+	defer w.pmu.Unlock()
 	return append([]string(nil), w.problems...)
 }
 
@@ -157,10 +162,13 @@ func (w *stateWatch) problemList() []string {
 // w.mu is held.
 func (w *stateWatch) problem(msg string) {
 	w.s.out.logf("%s", msg)
+	w.pmu.Lock()
+	defer w.pmu.Unlock()
 	w.problems = append(w.problems, time.Now().Format("15:04:05")+" "+msg)
 	if len(w.problems) > maxProblems {
 		w.problems = w.problems[len(w.problems)-maxProblems:]
 	}
+	w.s.notifyChange()
 }
 
 // failed reports a failure to repair, unless it is the one reported last.
@@ -203,18 +211,18 @@ func (w *stateWatch) holdsLock() bool {
 	if err != nil {
 		return false
 	}
-	fi, err := os.Stat(filepath.Join(w.dir, control.LockName))
+	fi, err := os.Stat(filepath.Join(w.dir, state.LockName))
 	return err == nil && os.SameFile(fi, held)
 }
 
 // relock recreates the state directory and takes its lock again, unless
 // another supervisor holds it. w.mu is held.
 func (w *stateWatch) relock() bool {
-	if err := control.PrepareDir(w.dir); err != nil {
+	if err := state.PrepareDir(w.dir); err != nil {
 		w.failed(fmt.Sprintf("cannot recreate the state directory: %v", err))
 		return false
 	}
-	pid, running, err := control.Probe(w.dir)
+	pid, running, err := state.Probe(w.dir)
 	if err != nil {
 		w.failed(fmt.Sprintf("cannot check the lock of %s: %v", w.dir, err))
 		return false
@@ -226,7 +234,7 @@ func (w *stateWatch) relock() bool {
 		}
 		return false
 	}
-	lock, err := control.Lock(w.dir, w.s.opts.App)
+	lock, err := state.Lock(w.dir, w.s.opts.App)
 	if err != nil {
 		w.failed(fmt.Sprintf("cannot take the lock of %s again: %v", w.dir, err))
 		return false
@@ -246,11 +254,11 @@ func (w *stateWatch) relock() bool {
 // w.mu is held.
 func (w *stateWatch) repair(done ...string) {
 	redone := done
-	if w.info != nil && missing(filepath.Join(w.dir, control.AppFile)) {
-		if err := control.WriteAppInfo(w.dir, *w.info); err != nil {
-			w.failed(fmt.Sprintf("cannot recreate %s: %v", control.AppFile, err))
+	if w.info != nil && missing(filepath.Join(w.dir, state.AppFile)) {
+		if err := state.WriteAppInfo(w.dir, *w.info); err != nil {
+			w.failed(fmt.Sprintf("cannot recreate %s: %v", state.AppFile, err))
 		} else {
-			redone = append(redone, control.AppFile)
+			redone = append(redone, state.AppFile)
 		}
 	}
 	if w.binary != nil && missing(w.s.opts.Binary) {
@@ -274,7 +282,7 @@ func (w *stateWatch) repair(done ...string) {
 	socks := w.s.sockDir()
 	sockDirGone := missing(socks)
 	if sockDirGone {
-		if err := control.PrepareDir(socks); err != nil {
+		if err := state.PrepareDir(socks); err != nil {
 			w.failed(fmt.Sprintf("cannot recreate the replicas' sockets directory: %v", err))
 		} else {
 			redone = append(redone, "the sockets directory")

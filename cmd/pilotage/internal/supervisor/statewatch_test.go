@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/logstore"
 )
 
@@ -51,7 +52,7 @@ func TestStateDirRemovedWhileRunning(t *testing.T) {
 			t.Errorf("no supervisor line saying %q", want)
 		}
 	}
-	if _, err := control.Lock(h.dir, "test"); err == nil || !strings.Contains(err.Error(), "app test is already running (pid "+itoa(os.Getpid())+")") {
+	if _, err := state.Lock(h.dir, "test"); err == nil || !strings.Contains(err.Error(), "app test is already running (pid "+itoa(os.Getpid())+")") {
 		t.Errorf("second lock: %v", err)
 	}
 	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
@@ -98,12 +99,12 @@ func newWatched(t *testing.T, dir, binary string, lock *os.File) (*Supervisor, *
 func TestStateWatchOtherSupervisor(t *testing.T) {
 	t.Parallel()
 	dir := stateDir(t)
-	lock, err := control.Lock(dir, "test")
+	lock, err := state.Lock(dir, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Close()
-	if err := control.WriteAppInfo(dir, control.AppInfo{Name: "test", Dir: "/src/test"}); err != nil {
+	if err := state.WriteAppInfo(dir, state.AppInfo{Name: "test", Dir: "/src/test"}); err != nil {
 		t.Fatal(err)
 	}
 	binary := filepath.Join(dir, "bin", "test") // as built by pilotage run; never run here
@@ -119,7 +120,7 @@ func TestStateWatchOtherSupervisor(t *testing.T) {
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	other, err := control.Lock(dir, "other")
+	other, err := state.Lock(dir, "other")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestStateWatchOtherSupervisor(t *testing.T) {
 	if st := (watchedBackend{s, w}).Status(); !hasProblem(st, want) {
 		t.Errorf("problems: %q", st.Problems)
 	}
-	for _, name := range []string{control.SocketName, control.AppFile, "bin", "sock", "logs"} {
+	for _, name := range []string{control.SocketName, state.AppFile, "bin", "sock", "logs"} {
 		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
 			t.Errorf("%s made in the other supervisor's directory", name)
 		}
@@ -141,7 +142,7 @@ func TestStateWatchOtherSupervisor(t *testing.T) {
 	other.Close()
 	// A child forked by a parallel test may hold the lock until it execs.
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, running := control.Running(dir); !running {
+		if _, running := state.Running(dir); !running {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -160,13 +161,13 @@ func TestStateWatchOtherSupervisor(t *testing.T) {
 	if err != nil || len(st.Problems) < 3 {
 		t.Errorf("status: %+v, %v", st, err)
 	}
-	if info, err := control.ReadAppInfo(dir); err != nil || info.Dir != "/src/test" || info.PID != os.Getpid() {
+	if info, err := state.ReadAppInfo(dir); err != nil || info.Dir != "/src/test" || info.PID != os.Getpid() {
 		t.Errorf("app.json: %+v, %v", info, err)
 	}
 	if fi, err := os.Stat(binary); err != nil || fi.Mode().Perm() != 0o750 || fi.Size() != int64(len("#!/bin/false\n")) {
 		t.Errorf("binary: %v, %v", fi, err)
 	}
-	if _, err := control.Lock(dir, "other"); err == nil || !strings.Contains(err.Error(), "in use by app test") {
+	if _, err := state.Lock(dir, "other"); err == nil || !strings.Contains(err.Error(), "in use by app test") {
 		t.Errorf("lock of another app: %v", err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "logs", "pilotage.log"))

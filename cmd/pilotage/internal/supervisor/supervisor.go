@@ -12,9 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 	"github.com/pilotage/pilotage/internal/config"
-	"github.com/pilotage/pilotage/internal/proclet"
+	"github.com/pilotage/pilotage/internal/envelope"
+	"github.com/pilotage/pilotage/internal/graph"
 )
 
 // Default timeouts and limits.
@@ -41,14 +42,16 @@ type Options struct {
 	Dir        string       // working directory of the processes
 	Config     *config.File // nil for none
 	ConfigPath string       // passed to proclets; may be empty
-	StateDir   string       // see control.StateDir
-	// Lock is the single-instance lock of StateDir (control.Lock) if the
+	StateDir   string       // see state.StateDir
+	// Lock is the single-instance lock of StateDir (state.Lock) if the
 	// caller took it; Run then releases it when it returns. If nil, Run
 	// takes it.
 	Lock *os.File
 
-	// Description of the application; if nil, New asks the binary.
-	Description *proclet.Description
+	// Description of the application; if nil, New reads the component
+	// graph embedded in the binary (without running it) and checks Config
+	// against it.
+	Description *graph.Graph
 
 	Stdout io.Writer // prefixed output of every process, and the supervisor's
 	Stderr io.Writer // told once if writing to Stdout fails; may be nil
@@ -100,7 +103,9 @@ type Supervisor struct {
 	shutting     bool
 	finishedOnce bool
 	proxies      []*proxy
-	lastRoutes   proclet.Message // as last pushed, see updateRouting
+	lastRoutes   envelope.Routes // as last pushed, see updateRouting
+
+	changes chan struct{} // signaled by notifyChange, for the control API
 }
 
 // New describes and lays out the application; nothing is started yet.
@@ -129,18 +134,22 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	if opts.KillUnresponsiveAfter <= 0 {
 		opts.KillUnresponsiveAfter = DefaultKillUnresponsiveAfter
 	}
+	bin, err := readBinary(opts.Binary, opts.Description == nil)
+	if err != nil {
+		return nil, err
+	}
 	desc := opts.Description
 	if desc == nil {
-		d, err := Describe(ctx, opts.Binary, opts.Dir, opts.ConfigPath)
-		if err != nil {
+		if err := CheckConfig(bin.graph, opts.Config); err != nil {
 			return nil, err
 		}
-		desc = d
+		desc = bin.graph
 	}
 	plan, err := NewPlan(opts.App, desc, opts.Config)
 	if err != nil {
 		return nil, err
 	}
+	plan.Deployment = deploymentID(opts.App, bin.hash)
 	if err := plan.CheckUnitCommands(opts.Dir); err != nil {
 		return nil, err
 	}
@@ -167,6 +176,7 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 		finished:      make(chan struct{}),
 		mainDone:      make(chan struct{}),
 		byName:        map[string]*node{},
+		changes:       make(chan struct{}, 1),
 	}
 	if s.startLimit <= 0 {
 		s.startLimit = DefaultStartLimit
@@ -181,7 +191,7 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	for i, pn := range plan.Nodes {
 		n := &node{Node: pn, order: i}
 		for r := range pn.Replicas {
-			n.slots = append(n.slots, &slot{node: n, index: r, state: control.Stopped})
+			n.slots = append(n.slots, &slot{node: n, index: r, state: stateStopped})
 		}
 		w := len(pn.Name)
 		if !pn.IsUnit() {
@@ -233,7 +243,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	lock := s.opts.Lock
 	if lock == nil {
 		var err error
-		if lock, err = control.Lock(s.opts.StateDir, s.opts.App); err != nil {
+		if lock, err = state.Lock(s.opts.StateDir, s.opts.App); err != nil {
 			return err
 		}
 	}
@@ -281,7 +291,7 @@ func (s *Supervisor) sockDir() string { return filepath.Join(s.opts.StateDir, "s
 // prepareSockDir creates dir, or, if an earlier run left it, removes the
 // sockets in it, and only those.
 func prepareSockDir(dir string) error {
-	if err := control.PrepareDir(dir); err != nil {
+	if err := state.PrepareDir(dir); err != nil {
 		return err
 	}
 	ents, err := os.ReadDir(dir)

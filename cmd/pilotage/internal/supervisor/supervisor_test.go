@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 )
 
 // A component whose dependency is slow to become ready starts after it, the
@@ -289,7 +290,7 @@ func TestSecondInstanceRefused(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), mode)
 		}
 	}
-	if pid, ok := control.Running(h.dir); !ok || pid != os.Getpid() {
+	if pid, ok := state.Running(h.dir); !ok || pid != os.Getpid() {
 		t.Errorf("Running = %d, %v", pid, ok)
 	}
 }

@@ -34,6 +34,7 @@ func init() {
 		Interface: reflect.TypeFor[payment.Payment](),
 		Type:      reflect.TypeFor[processor](),
 		Refs:      nil,
+		Graph:     "⟦pilotage:component:v1:0ad5dec6:{\"name\":\"github.com/pilotage/pilotage/examples/shop/payment.Payment\",\"refs\":[],\"listeners\":[],\"main\":false}⟧",
 		LocalStub: func(impl any) any { return pilotage_processor_local{impl.(*processor)} },
 	})
 }

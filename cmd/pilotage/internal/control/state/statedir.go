@@ -1,4 +1,4 @@
-package control
+package state
 
 import (
 	"crypto/sha256"
@@ -17,11 +17,9 @@ import (
 // StateDirEnv overrides the state directory of every application.
 const StateDirEnv = "PILOTAGE_STATE_DIR"
 
-// File names inside a state directory.
-const (
-	SocketName = "control.sock"
-	LockName   = "lock"
-)
+// LockName is the file of a state directory that its supervisor holds
+// locked (flock) while it runs, holding "pid app".
+const LockName = "lock"
 
 // StateRoot returns the directory holding the state directories of all
 // applications: $XDG_STATE_HOME/pilotage, else ~/.local/state/pilotage.
@@ -121,12 +119,13 @@ func stateDirError(dir, path string, err error) error {
 	if !errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("state directory %s: %w", dir, err)
 	}
-	return &permissionError{msg: fmt.Sprintf("state directory %s: permission denied: %s", dir, whyDenied(path, dir)), err: err}
+	return &permissionError{msg: fmt.Sprintf("state directory %s: permission denied: %s", dir, WhyDenied(path, dir)), err: err}
 }
 
-// whyDenied explains a permission denied on path: who owns it, or, if the
-// user does, its mode. If path cannot be examined, dir is.
-func whyDenied(path, dir string) string {
+// WhyDenied explains a permission denied on path, inside state directory
+// dir: who owns it, or, if the user does, its mode. If path cannot be
+// examined, dir is.
+func WhyDenied(path, dir string) string {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		if fi, err = os.Lstat(dir); err != nil {

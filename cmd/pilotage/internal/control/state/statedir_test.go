@@ -1,8 +1,8 @@
-package control
+package state
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // stateRoot makes XDG_STATE_HOME a fresh directory and returns the state
@@ -146,34 +147,12 @@ func TestFind(t *testing.T) {
 	findErr(Query{Cwd: elsewhere}, "no app is running")
 }
 
-// The socket of a second server, listening after the first one's was
-// removed, outlives the first one's Close.
-func TestServerCloseKeepsReplacedSocket(t *testing.T) {
-	dir := tempDir(t)
-	first, err := Listen(dir, &fakeBackend{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(filepath.Join(dir, SocketName))
-	second, err := Listen(dir, &fakeBackend{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer second.Close()
-	first.Close()
-	c := Dial(dir)
-	defer c.Close()
-	if _, err := c.Status(context.Background()); err != nil {
-		t.Errorf("second server after the first closed: %v", err)
-	}
-}
-
 // otherUserEnv makes TestPermissionDenied run as another user, in a
 // child process.
 const otherUserEnv = "PILOTAGE_TEST_OTHER_USER"
 
 // A state directory the user may not read is reported as such, not as "no
-// app is running", by Find and by a client dialing its socket. Permission
+// app is running", by Find. Permission
 // checks do not apply to root: run as root, the test runs its checks in a
 // copy of the test binary run as uid 65534 (nobody).
 func TestPermissionDenied(t *testing.T) {
@@ -196,11 +175,6 @@ func TestPermissionDenied(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Close()
-	srv, err := Listen(dir, &fakeBackend{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	if os.Geteuid() != 0 {
 		if err := os.Chmod(dir, 0); err != nil {
 			t.Fatal(err)
@@ -217,7 +191,7 @@ func TestPermissionDenied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exe := filepath.Join(base, "control.test")
+	exe := filepath.Join(base, "state.test")
 	if err := copyFile(exe, self); err != nil {
 		t.Fatal(err)
 	}
@@ -255,12 +229,6 @@ func checkPermissionDenied(t *testing.T, byRoot bool) {
 			t.Errorf("Find(%+v): %v\nwant: %s", q, err, want)
 		}
 	}
-	c := Dial(dir)
-	defer c.Close()
-	_, err = c.Status(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "cannot reach the supervisor at "+filepath.Join(dir, SocketName)+": permission denied: ") {
-		t.Errorf("Status: %v", err)
-	}
 }
 
 func copyFile(dst, src string) error {
@@ -278,4 +246,120 @@ func copyFile(dst, src string) error {
 		return err
 	}
 	return out.Close()
+}
+
+func TestLockAndRunning(t *testing.T) {
+	root := tempDir(t)
+	t.Setenv(StateDirEnv, "")
+	t.Setenv("XDG_STATE_HOME", root)
+	dir, err := StateDir("shop", "/src/shop")
+	if err != nil || filepath.Dir(dir) != filepath.Join(root, "pilotage") || !strings.HasPrefix(filepath.Base(dir), "shop-") {
+		t.Fatalf("StateDir = %q, %v", dir, err)
+	}
+	if _, err := Find(Query{}); err == nil || !strings.Contains(err.Error(), "no app is running") {
+		t.Errorf("Find with nothing running: %v", err)
+	}
+	f, err := Lock(dir, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("state dir mode %v", fi.Mode().Perm())
+	}
+	if _, err := Lock(dir, "shop"); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("app shop is already running (pid %d)", os.Getpid())) {
+		t.Errorf("second lock: %v", err)
+	}
+	if a, err := Find(Query{}); err != nil || a.StateDir != dir || !a.Running || a.PID != os.Getpid() {
+		t.Errorf("Find = %+v, %v", a, err)
+	}
+	if a, err := Find(Query{App: "shop"}); err != nil || a.StateDir != dir {
+		t.Errorf("Find(shop) = %+v, %v", a, err)
+	}
+	f.Close()
+	if _, ok := Running(dir); ok {
+		t.Error("still running after unlock")
+	}
+	if _, err := Find(Query{App: "shop"}); err == nil || !strings.Contains(err.Error(), "not running") {
+		t.Errorf("Find after stop: %v", err)
+	}
+	if _, err := StateDir("../x", "/src/x"); err == nil {
+		t.Error("StateDir accepted a path")
+	}
+}
+
+// An existing state directory is used as it is: not chmod'ed, its files
+// kept. One that others can write to, or that is not a directory, is
+// refused.
+func TestLockExistingDir(t *testing.T) {
+	dir := filepath.Join(tempDir(t), "mine")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Lock(dir, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o755 {
+		t.Errorf("mode changed to %v", fi.Mode().Perm())
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "notes.txt")); err != nil || string(b) != "keep" {
+		t.Errorf("notes.txt: %q, %v", b, err)
+	}
+	open := filepath.Join(tempDir(t), "open")
+	os.Mkdir(open, 0o777)
+	os.Chmod(open, 0o777)
+	if _, err := Lock(open, "shop"); err == nil || !strings.Contains(err.Error(), "writable by others") {
+		t.Errorf("world-writable dir: %v", err)
+	}
+	file := filepath.Join(tempDir(t), "file")
+	os.WriteFile(file, nil, 0o600)
+	if _, err := Lock(file, "shop"); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("file: %v", err)
+	}
+}
+
+// The lock names the app holding it; a status probe (an instant shared
+// lock) does not make a starting run fail; an app name that does not
+// match the app running in $PILOTAGE_STATE_DIR is reported.
+func TestLockHolder(t *testing.T) {
+	dir := tempDir(t)
+	t.Setenv(StateDirEnv, dir)
+	f, err := os.OpenFile(filepath.Join(dir, LockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(50 * time.Millisecond); f.Close() }()
+	lock, err := Lock(dir, "shop")
+	if err != nil {
+		t.Fatalf("Lock while a probe holds a shared lock: %v", err)
+	}
+	defer lock.Close()
+	if _, err := Lock(dir, "bank"); err == nil || !strings.Contains(err.Error(), "in use by app shop (pid ") {
+		t.Errorf("lock of another app: %v", err)
+	}
+	if a, err := Find(Query{App: "shop"}); err != nil || a.StateDir != dir {
+		t.Errorf("Find(shop) = %+v, %v", a, err)
+	}
+	if _, err := Find(Query{App: "bank"}); err == nil || !strings.Contains(err.Error(), "app bank is not running in "+dir+": app shop is") {
+		t.Errorf("Find(bank): %v", err)
+	}
+}
+
+func tempDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "pc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

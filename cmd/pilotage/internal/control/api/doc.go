@@ -1,0 +1,96 @@
+// Package api defines the wire format of pilotage's control API: the tree
+// of resources a supervisor serves, their statuses, the events of a watch,
+// the log lines it streams and the error codes of its answers. It holds
+// data types and path rules only, so that every client (the pilotage
+// commands, the shell, a web view) shares them; package control serves
+// and dials it.
+//
+// # Resources
+//
+// Every node of the tree is a Resource: a kind, a path, a name (the
+// path's last element), a resource version and a status whose type
+// depends on the kind. Paths are stable for as long as the app runs:
+//
+//	/                                         Collection
+//	/apps                                     Collection
+//	/apps/<app>                               App
+//	/apps/<app>/components                    Collection
+//	/apps/<app>/components/<c>                Component  stop start restart
+//	/apps/<app>/components/<c>/replicas       Collection
+//	/apps/<app>/components/<c>/replicas/<r>   Replica    restart
+//	/apps/<app>/groups                        Collection
+//	/apps/<app>/groups/<g>                    Group      stop start restart
+//	/apps/<app>/units                         Collection
+//	/apps/<app>/units/<u>                     Unit       stop start restart
+//	/apps/<app>/units/<u>/replicas/0          Replica    restart
+//	/apps/<app>/listeners                     Collection
+//	/apps/<app>/listeners/<l>                 Listener
+//	/apps/<app>/startup                       Startup
+//
+// A component is named by its short name ("cart.Cart"), or by its full
+// name when two components share the short one; a group by its name (the
+// short names of its components joined by '+', or their full names where
+// those collide); a replica by its index.
+// The replicas of a component are those of its group: a colocated
+// group's processes host every component of it, so one process appears
+// under each. Acting on a component acts on its whole group. Path
+// elements are percent-encoded where they hold '/', '%' or other bytes a
+// URL path segment may not (Join, Split). "/" and "/apps" always exist;
+// every other collection exists while it holds something, but those of
+// an app (components, groups, units, listeners), which exist while the
+// app does. Later kinds (config keys, locks, leaders, traces) are new
+// collections under /apps/<app>.
+//
+// # Versions
+//
+// Every change of a resource (added, status or actions modified, deleted)
+// takes the next resource version: versions only grow, and they start,
+// each time a supervisor starts serving, above every version it served
+// before (they begin at that time in microseconds), so a version from
+// another run is never taken for one of this run. A List carries the
+// version it is consistent with; a watch from that version delivers
+// every later change (changes the supervisor saw in one look coalesce),
+// until the supervisor has forgotten it: it keeps a bounded history, and
+// then the watch fails with CodeExpired (410) and the client lists again.
+// A watch that falls behind by more than the server buffers for it ends
+// with an ERROR event, CodeExpired too. A listener's counters are current
+// in a get or list, but their change alone is not an event.
+//
+// # HTTP
+//
+// The API is HTTP/1.1 with JSON bodies, on the Unix socket control.sock
+// of the app's state directory. <path> is a resource path as above:
+//
+//	GET  /v2/get/<path>                       the Resource
+//	GET  /v2/list/<path>[?recursive=true]     a List of its children (or of
+//	                                          every resource below it)
+//	GET  /v2/watch/<path>[?resource_version=N][&recursive=true]
+//	                                          Events, one JSON object per
+//	                                          line, of the resource and its
+//	                                          children (or everything below
+//	                                          it): those after N, or,
+//	                                          without N, ADDED for what is
+//	                                          there now and a BOOKMARK of
+//	                                          the current version; then
+//	                                          every change, and a BOOKMARK
+//	                                          after a quiet while
+//	POST /v2/act/<path>?action=A[&wait=30s]   performs A (one of the
+//	                                          resource's actions) and
+//	                                          answers an ActionResult once
+//	                                          it settled or wait passed
+//	GET  /v2/logs/<path>[?tail=N][&since=T][&follow=true][&source=S...]
+//	                                          LogLines, one per line, of
+//	                                          the processes under path (a
+//	                                          component, group, unit or
+//	                                          replica; the app for all,
+//	                                          then narrowed by source as
+//	                                          "pilotage logs" selects),
+//	                                          T in RFC 3339; following, a
+//	                                          CaughtUp line once the stored
+//	                                          lines were sent
+//
+// A failed request is answered with the HTTP status of its Code and an
+// ErrorBody; a stream that fails midway ends with an ERROR event, or a
+// LogLine with Error set. Unknown routes answer not_found: the v1 routes
+// of earlier releases are gone.
+package api

@@ -1,0 +1,230 @@
+package envelope
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// ProtocolVersion is the version of this protocol. Init and Hello carry it,
+// and a peer speaking another version is refused: bump it on any change
+// the other side would misread.
+const ProtocolVersion = 1
+
+// EnvVar names the environment variable that tells the runtime it runs
+// under a deployer: its value is the number of the inherited file
+// descriptor of the socket to the deployer.
+const EnvVar = "PILOTAGE_ENVELOPE"
+
+// MaxLineSize bounds one message on the wire, newline excluded.
+const MaxLineSize = 16 << 20
+
+// A Message is one line on the socket: one of the types below.
+type Message interface {
+	// MessageType is the value of the message's "type" field.
+	MessageType() string
+}
+
+// Deployer → runtime.
+
+// Init is the deployer's first message: everything the runtime needs to
+// know about itself.
+type Init struct {
+	Protocol int    `json:"protocol"` // set by Conn.Send
+	App      string `json:"app"`
+	// Deployment identifies the build and rollout this replica belongs to;
+	// RPC connections between replicas of different deployments are
+	// refused.
+	Deployment string            `json:"deployment"`
+	Group      string            `json:"group"`      // the colocation group's name
+	Replica    string            `json:"replica"`    // the deployer's id of this replica: "cart.Cart/1", a pod name
+	Components []string          `json:"components"` // full names of the hosted components
+	Listeners  map[string]string `json:"listeners,omitempty"`
+	// Listeners maps a listener's name to the address to bind; a listener
+	// not named binds "127.0.0.1:0".
+
+	// RPCListen is where to serve RPC: "unix:/path" or "tcp:host:port"
+	// ("tcp::10000" for every interface).
+	RPCListen string `json:"rpc_listen"`
+	// RPCAdvertise is the address other replicas dial, in the same form
+	// ("tcp:10.1.2.3:10000"); empty means the bound address of RPCListen,
+	// which must then be dialable as is.
+	RPCAdvertise string        `json:"rpc_advertise,omitempty"`
+	ConfigPath   string        `json:"config_path,omitempty"` // pilotage.toml, for component config
+	Health       Health        `json:"health"`
+	Coordination *Coordination `json:"coordination,omitempty"`
+}
+
+// Health says how the runtime checks its components' health.
+type Health struct {
+	Interval Duration `json:"interval"` // between checks
+	Timeout  Duration `json:"timeout"`  // a check running longer fails
+	// FailureThreshold is how many checks in a row must fail before the
+	// runtime reports Unhealthy.
+	FailureThreshold int `json:"failure_threshold"`
+}
+
+// Coordination is reserved for the coordination store's endpoints; no
+// runtime reads it yet.
+type Coordination struct {
+	Endpoints []string `json:"endpoints,omitempty"`
+}
+
+// Routes is the full routing table: every component's ready replicas.
+type Routes struct {
+	Routes  map[string][]string `json:"routes"`            // component full name -> RPC addresses
+	Outages map[string]Outage   `json:"outages,omitempty"` // why a component without an address has none
+}
+
+// An Outage says why a component has no ready replica.
+type Outage struct {
+	Reason string `json:"reason"` // "stopped", "restarting: killed by signal killed", ...
+	// Transient means replicas are starting or restarting: callers wait
+	// for one (within their deadline, and a bound) rather than fail at once.
+	Transient bool `json:"transient,omitempty"`
+}
+
+// Ping asks for a Pong with the same Seq.
+type Ping struct {
+	Seq uint64 `json:"seq"`
+}
+
+// Stop asks the runtime to shut down and exit.
+type Stop struct{}
+
+// Runtime → deployer.
+
+// Hello is the runtime's first message, once its RPC server listens.
+type Hello struct {
+	Protocol   int    `json:"protocol"` // set by Conn.Send
+	PID        int    `json:"pid"`
+	RPCAddress string `json:"rpc_address"`     // advertised: what goes into Routes
+	Build      string `json:"build,omitempty"` // the binary's VCS revision or module version; informational
+}
+
+// Listening reports a listener's bound address.
+type Listening struct {
+	Listener string `json:"listener"`
+	Address  string `json:"address"` // host:port
+}
+
+// ComponentStarting reports that a component's start began: its
+// dependencies are ready.
+type ComponentStarting struct {
+	Component string    `json:"component"`
+	Time      time.Time `json:"time,omitzero"`
+}
+
+// ComponentReady reports that a component's Init returned nil.
+type ComponentReady struct {
+	Component string    `json:"component"`
+	Time      time.Time `json:"time,omitzero"`
+}
+
+// Ready reports that every hosted component is ready and healthy.
+type Ready struct{}
+
+// Unhealthy reports that the last Failures health checks in a row failed,
+// Failures having reached Health.FailureThreshold.
+type Unhealthy struct {
+	Error    string `json:"error"`
+	Failures int    `json:"failures"`
+}
+
+// AppDone reports that the app function returned nil: the process exits
+// 0 next and should not be restarted.
+type AppDone struct{}
+
+// Failed carries the error the runtime is about to exit with. Its shape
+// never changes, so a runtime can send it to refuse an Init of another
+// protocol version.
+type Failed struct {
+	Error string `json:"error"`
+}
+
+// Pong answers a Ping.
+type Pong struct {
+	Seq uint64 `json:"seq"`
+}
+
+// Message types.
+const (
+	TypeInit              = "init"
+	TypeRoutes            = "routes"
+	TypePing              = "ping"
+	TypeStop              = "stop"
+	TypeHello             = "hello"
+	TypeListening         = "listening"
+	TypeComponentStarting = "component_starting"
+	TypeComponentReady    = "component_ready"
+	TypeReady             = "ready"
+	TypeUnhealthy         = "unhealthy"
+	TypeAppDone           = "app_done"
+	TypeFailed            = "failed"
+	TypePong              = "pong"
+)
+
+func (Init) MessageType() string              { return TypeInit }
+func (Routes) MessageType() string            { return TypeRoutes }
+func (Ping) MessageType() string              { return TypePing }
+func (Stop) MessageType() string              { return TypeStop }
+func (Hello) MessageType() string             { return TypeHello }
+func (Listening) MessageType() string         { return TypeListening }
+func (ComponentStarting) MessageType() string { return TypeComponentStarting }
+func (ComponentReady) MessageType() string    { return TypeComponentReady }
+func (Ready) MessageType() string             { return TypeReady }
+func (Unhealthy) MessageType() string         { return TypeUnhealthy }
+func (AppDone) MessageType() string           { return TypeAppDone }
+func (Failed) MessageType() string            { return TypeFailed }
+func (Pong) MessageType() string              { return TypePong }
+
+// decoders maps each message type a side receives to its decoder.
+var decoders = map[Side]map[string]func([]byte) (Message, error){
+	Runtime: {
+		TypeInit:   decode[Init],
+		TypeRoutes: decode[Routes],
+		TypePing:   decode[Ping],
+		TypeStop:   decode[Stop],
+	},
+	Deployer: {
+		TypeHello:             decode[Hello],
+		TypeListening:         decode[Listening],
+		TypeComponentStarting: decode[ComponentStarting],
+		TypeComponentReady:    decode[ComponentReady],
+		TypeReady:             decode[Ready],
+		TypeUnhealthy:         decode[Unhealthy],
+		TypeAppDone:           decode[AppDone],
+		TypeFailed:            decode[Failed],
+		TypePong:              decode[Pong],
+	},
+}
+
+func decode[M Message](line []byte) (Message, error) {
+	var m M
+	if err := json.Unmarshal(line, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// A Duration is a time.Duration written as a string ("500ms") on the wire.
+type Duration time.Duration
+
+// MarshalJSON writes d as "1.5s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a duration string ("1.5s").
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
