@@ -200,7 +200,7 @@ func TestActions(t *testing.T) {
 	if _, err := c.Stop(ctx, "cart.Cart/0"); !errors.Is(err, api.ErrBadRequest) || !strings.Contains(err.Error(), "it accepts: restart") {
 		t.Errorf("stop cart.Cart/0: %v", err)
 	}
-	if _, err := c.Restart(ctx, "cart.Cart/7"); !errors.Is(err, api.ErrNotFound) {
+	if _, err := c.Restart(ctx, "cart.Cart/7"); !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), "cart.Cart has no replica 7 (its replicas are 0 to") {
 		t.Errorf("restart cart.Cart/7: %v", err)
 	}
 	want := "restart /apps/shop/components/cart.Cart/replicas/1,stop /apps/shop/components/example.com%2Fb%2Fstore.Store,start /apps/shop/units/redis,restart /apps/shop/components/cart.Cart/replicas/0"

@@ -70,9 +70,24 @@ func (c *Client) Resolve(ctx context.Context, name string) (string, error) {
 			if r := t.byPath[rp]; r != nil && r.Kind == api.KindReplica {
 				return rp, nil
 			}
+			if n := t.children(p + "/" + api.Replicas); n > 0 {
+				return "", api.Errorf(api.CodeNotFound, "%s has no replica %s (its replicas are 0 to %d)", name[:i], name[i+1:], n-1)
+			}
 		}
 	}
 	return t.resolve(name)
+}
+
+// children returns the number of resources directly in the collection at
+// path.
+func (t *treeView) children(path string) int {
+	n := 0
+	for p := range t.byPath {
+		if api.Parent(p) == path {
+			n++
+		}
+	}
+	return n
 }
 
 // isIndex reports whether s is a replica index: digits, without a
@@ -109,12 +124,15 @@ func (t *treeView) resolve(name string) (string, error) {
 			found = append(found, r.Path)
 		}
 	}
+	if len(found) == 1 {
+		return found[0], nil
+	}
+	// A group of one component has the component's name: the component
+	// (whose path has replicas) comes first.
 	if r := t.byPath[api.Join(api.Apps, app, api.Groups, name)]; r != nil && r.Kind == api.KindGroup {
 		return r.Path, nil
 	}
 	switch len(found) {
-	case 1:
-		return found[0], nil
 	case 0:
 		return "", fmt.Errorf("%w: %q (components: %s)", ErrNotFound, name, strings.Join(shorts, ", "))
 	}

@@ -105,7 +105,7 @@ func (s *Supervisor) restartReplica(sl *slot, action string) error {
 		return api.Errorf(api.CodeConflict, "%s finished its work", sl.source())
 	}
 	s.out.logf("restart of %s requested", sl.source())
-	n.rolling = []*slot{sl}
+	n.rolling, n.rollingOne = []*slot{sl}, true
 	s.rollNext(n)
 	return nil
 }

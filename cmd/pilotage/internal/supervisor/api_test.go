@@ -48,6 +48,11 @@ func TestControlAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	// By name, as "pilotage restart b.B/1" does: the component's group has
+	// the component's name, and the replica must still be found.
+	if p, err := c.Resolve(ctx, "b.B/1"); err != nil || p != b+"/replicas/1" {
+		t.Fatalf("Resolve(b.B/1) = %q, %v", p, err)
+	}
 	res, err := c.Act(ctx, b+"/replicas/1", api.ActionRestart)
 	if err != nil || !res.Settled || res.State != api.Ready {
 		t.Fatalf("restart b.B/1: %+v, %v", res, err)

@@ -29,6 +29,7 @@ type node struct {
 	// before is ready again.
 	rolling     []*slot // replicas still to replace
 	rollingSlot *slot   // the replica being replaced, or nil
+	rollingOne  bool    // the rolling restart is of one replica (restartReplica)
 
 	// Timestamps of the current activation, for analyze.
 	startedAt, readyAt time.Time

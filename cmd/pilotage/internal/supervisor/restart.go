@@ -136,6 +136,7 @@ func (s *Supervisor) restartNode(n *node) {
 		// A rolling restart is under way: replace every other replica
 		// after the one being replaced, never two at once.
 		n.rolling = slices.DeleteFunc(append([]*slot(nil), n.slots...), func(sl *slot) bool { return sl == n.rollingSlot })
+		n.rollingOne = false
 	case len(n.slots) > 1 && n.launched && n.hasReady():
 		n.rolling = append([]*slot(nil), n.slots...)
 		s.rollNext(n)
@@ -152,6 +153,7 @@ func (s *Supervisor) restartNode(n *node) {
 // A replica with no process (restarting, failed) is started at once. s.mu
 // is held.
 func (s *Supervisor) rollNext(n *node) {
+	last := n.rollingSlot
 	n.rollingSlot = nil
 	for len(n.rolling) > 0 {
 		sl := n.rolling[0]
@@ -170,7 +172,12 @@ func (s *Supervisor) rollNext(n *node) {
 		s.stopProc(sl.p, "")
 		return
 	}
-	s.out.logf("%s %s restarted", n.kind(), n.Name)
+	if n.rollingOne && last != nil {
+		s.out.logf("replica %s restarted", last.source())
+	} else {
+		s.out.logf("%s %s restarted", n.kind(), n.Name)
+	}
+	n.rollingOne = false
 }
 
 // restartDependents restarts, if n has restart_dependents (PartOf= seen
