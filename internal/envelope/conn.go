@@ -140,7 +140,9 @@ func (c *Conn) Receive() (Message, error) {
 		if err := c.checkGreeting(head.Type, head.Protocol); err != nil {
 			return nil, err
 		}
-		c.greeted = true
+		// A Failed sent before Hello does not greet: a Hello after it is
+		// still checked.
+		c.greeted = head.Type != TypeFailed
 	}
 	dec, ok := decoders[c.self][head.Type]
 	if !ok {

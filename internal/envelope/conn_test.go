@@ -186,9 +186,13 @@ func TestFirstMessageMustGreet(t *testing.T) {
 
 	// A runtime may fail instead of saying hello.
 	d, w := rawPeer(t, Deployer)
-	writeLines(w, `{"type":"failed","error":"bad init"}`)
+	writeLines(w, `{"type":"failed","error":"bad init"}`, `{"type":"hello","protocol":99}`)
 	if m := receive(t, d); m != (Failed{Error: "bad init"}) {
 		t.Errorf("got %#v, want the Failed message", m)
+	}
+	// A Hello after it is still checked.
+	if _, err := d.Receive(); !errors.Is(err, ErrMismatch) {
+		t.Errorf("hello of protocol 99 after failed: got %v, want ErrMismatch", err)
 	}
 }
 

@@ -11,9 +11,14 @@ import (
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
-// LegacyEnvVar is how pilotage commands before the envelope protocol
-// started an app's processes; an app started that way is refused.
-const LegacyEnvVar = "PILOTAGE_PROCLET"
+// How pilotage commands before the envelope protocol started an app's
+// processes (LegacyEnvVar), and learnt its components by running it
+// (legacyDescribeEnvVar); an app started either way is refused, rather
+// than run as a whole local app that the older command did not ask for.
+const (
+	LegacyEnvVar         = "PILOTAGE_PROCLET"
+	legacyDescribeEnvVar = "PILOTAGE_DESCRIBE"
+)
 
 // Connect returns the socket to the deployer named by $PILOTAGE_ENVELOPE,
 // or ok=false when this process was not started by a deployer. It unsets
@@ -23,8 +28,10 @@ func Connect() (conn net.Conn, ok bool, err error) {
 	v := os.Getenv(envelope.EnvVar)
 	os.Unsetenv(envelope.EnvVar)
 	if v == "" {
-		if os.Getenv(LegacyEnvVar) != "" {
-			return nil, true, fmt.Errorf("%w: this app was started by a pilotage command older than its github.com/pilotage/pilotage module ($%s is set, $%s is not): upgrade the pilotage command", envelope.ErrMismatch, LegacyEnvVar, envelope.EnvVar)
+		for _, legacy := range []string{LegacyEnvVar, legacyDescribeEnvVar} {
+			if os.Getenv(legacy) != "" {
+				return nil, true, fmt.Errorf("%w: this app was started by a pilotage command older than its github.com/pilotage/pilotage module ($%s is set, $%s is not): upgrade the pilotage command", envelope.ErrMismatch, legacy, envelope.EnvVar)
+			}
 		}
 		return nil, false, nil
 	}

@@ -107,6 +107,9 @@ func run(ctx context.Context, ec *envelope.Conn, init envelope.Init, opts Option
 		return err
 	}
 	if err := awaitRoutes(ctx, events, firstRoutes); err != nil {
+		if errors.Is(err, errStoppedBeforeStart) {
+			return nil // an ordinary stop, not a failure
+		}
 		return err
 	}
 
@@ -192,6 +195,9 @@ func run(ctx context.Context, ec *envelope.Conn, init envelope.Init, opts Option
 	}
 }
 
+// errStoppedBeforeStart is awaitRoutes' error for a Stop that came first.
+var errStoppedBeforeStart = errors.New("stopped before starting")
+
 // awaitRoutes waits for the deployer's first Routes message.
 func awaitRoutes(ctx context.Context, events <-chan event, firstRoutes <-chan struct{}) error {
 	timeout := time.NewTimer(firstRoutesTimeout)
@@ -201,7 +207,7 @@ func awaitRoutes(ctx context.Context, events <-chan event, firstRoutes <-chan st
 		return nil
 	case e := <-events:
 		if e.stop {
-			return errors.New("stopped before starting")
+			return errStoppedBeforeStart
 		}
 		return fmt.Errorf("before the first routes: %w", endError(e.err))
 	case <-timeout.C:

@@ -444,3 +444,31 @@ func (h recorderHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h recorderHandler) WithGroup(string) slog.Handler { return h }
+
+// TestStopBeforeRoutes: a Stop that comes before the first routes is an
+// ordinary stop, not a failure.
+func TestStopBeforeRoutes(t *testing.T) {
+	d := launch(t)
+	d.send(newInit(t, calcName))
+	expect[envelope.Hello](d)
+	d.send(envelope.Stop{})
+	if err := d.result(); err != nil {
+		t.Errorf("Run after a stop before routes = %v, want nil", err)
+	}
+}
+
+// TestConnectRefusesOlderCommand: an app run by a pilotage command that
+// predates the envelope (to describe it, or as a proclet) is refused
+// rather than run as a whole local app.
+func TestConnectRefusesOlderCommand(t *testing.T) {
+	for _, v := range []string{"PILOTAGE_DESCRIBE", proclet.LegacyEnvVar} {
+		t.Run(v, func(t *testing.T) {
+			t.Setenv(envelope.EnvVar, "")
+			t.Setenv(v, "1")
+			_, ok, err := proclet.Connect()
+			if !ok || !errors.Is(err, envelope.ErrMismatch) || !strings.Contains(err.Error(), "upgrade the pilotage command") {
+				t.Errorf("Connect with $%s set = %v, %v; want a refusal saying to upgrade the command", v, ok, err)
+			}
+		})
+	}
+}

@@ -114,6 +114,10 @@ func (p *Pool) follow(ctx context.Context, r Resolver) {
 		if ctx.Err() != nil {
 			return
 		}
+		if err == nil && (eps.Version == 0 || eps.Version == version) {
+			// A resolver breaking its contract must not make this spin.
+			err = fmt.Errorf("the resolver answered version %d for a change from version %d", eps.Version, version)
+		}
 		if err != nil {
 			p.mu.Lock()
 			if p.version == 0 {

@@ -129,3 +129,35 @@ func TestPoolResolverFailure(t *testing.T) {
 		t.Errorf("once the resolver recovers: %v", err)
 	}
 }
+
+// stuckResolver answers at once, always with the version it was given:
+// a resolver that breaks the long-poll contract.
+type stuckResolver struct {
+	calls chan time.Time
+}
+
+func (r stuckResolver) Resolve(ctx context.Context, version uint64) (Endpoints, error) {
+	select {
+	case r.calls <- time.Now():
+	case <-ctx.Done():
+		return Endpoints{}, ctx.Err()
+	}
+	return Endpoints{Version: version}, nil
+}
+
+// TestPoolBacksOffStuckResolver: a resolver that answers "no change" at
+// once is called with backoff, not in a busy loop.
+func TestPoolBacksOffStuckResolver(t *testing.T) {
+	r := stuckResolver{calls: make(chan time.Time)}
+	pool := NewPool(PoolOptions{MinBackoff: 20 * time.Millisecond}, r)
+	defer pool.Close()
+	first := <-r.calls
+	var last time.Time
+	for range 3 {
+		last = <-r.calls
+	}
+	// Backoffs of 20, 40 and 80ms at least between the four calls.
+	if d := last.Sub(first); d < 140*time.Millisecond {
+		t.Errorf("4 calls of a stuck resolver within %v: want backoff between them", d)
+	}
+}

@@ -21,3 +21,24 @@ func TestProcletProtocolMismatch(t *testing.T) {
 		}
 	}
 }
+
+// A proclet that names what it was not given (a second hello, a listener
+// or component it does not have) is killed for it: nothing it sends can
+// grow the supervisor's state or start another liveness watch.
+func TestProcletBreakingProtocolKilled(t *testing.T) {
+	t.Parallel()
+	for what, want := range map[string]string{
+		"hello":     "a second hello",
+		"listening": `listening on "bogus", a listener it does not have`,
+		"component": `"example.com/bogus.Bogus", a component it does not host`,
+	} {
+		t.Run(what, func(t *testing.T) {
+			t.Parallel()
+			h := start(t, desc("*main.Main:c.C", "c.C"), "[run]\nreplicas = 1\nstart_limit = 1\n", "FAKE_BOGUS=c.C="+what)
+			h.eventually("c.C to fail", func() bool { return h.unit("c.C").State == control.Failed })
+			if why := h.unit("c.C").Why; !strings.Contains(why, want) {
+				t.Errorf("why = %q, want it to say %q", why, want)
+			}
+		})
+	}
+}

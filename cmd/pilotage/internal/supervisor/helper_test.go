@@ -38,6 +38,9 @@ import (
 //	                       app function returned)
 //	FAKE_DEAF=group        never answer pings
 //	FAKE_PROTOCOL=group=n  say hello with envelope protocol version n
+//	FAKE_BOGUS=group=what  after hello, break the protocol: "hello" (a
+//	                       second one), "listening" or "component" (on
+//	                       a listener or component it was not given)
 //
 // Like a real proclet, the fake one exits 0 on SIGTERM.
 func TestMain(m *testing.M) {
@@ -121,6 +124,16 @@ func fakeProclet() int {
 		fmt.Fprintf(raw, `{"type":"hello","protocol":%s,"pid":%d,"rpc_address":"%s"}`+"\n", v, os.Getpid(), env.RPCListen)
 	} else {
 		send(envelope.Hello{PID: os.Getpid(), RPCAddress: env.RPCListen})
+	}
+	if v, ok := fakeFor(os.Getenv("FAKE_BOGUS"), env); ok {
+		switch v {
+		case "hello":
+			send(envelope.Hello{PID: os.Getpid(), RPCAddress: env.RPCListen})
+		case "listening":
+			send(envelope.Listening{Listener: "bogus", Address: "127.0.0.1:1"})
+		case "component":
+			send(envelope.ComponentStarting{Component: "example.com/bogus.Bogus"})
+		}
 	}
 
 	firstRoutes := make(chan struct{})

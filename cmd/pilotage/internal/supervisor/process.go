@@ -40,6 +40,7 @@ type proc struct {
 	appDone      bool   // the app function returned (AppDone)
 	lastError    string // from a Failed message
 	rpcAddr      string
+	greeted      bool              // its Hello came
 	listeners    map[string]string // listener name -> address the replica bound
 	cancel       func()            // stops the readiness probe of a unit
 }
@@ -92,6 +93,9 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 	listeners := map[string]string{}
 	for _, l := range n.Listeners {
 		listeners[l] = "127.0.0.1:0"
+	}
+	if err := s.checkBinary(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", sl.source(), err)
 	}
 	sock := s.socketPath(sl)
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {

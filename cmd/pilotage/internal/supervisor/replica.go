@@ -1,7 +1,9 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pilotage/pilotage/internal/config"
@@ -106,23 +108,29 @@ func (s *Supervisor) handle(p *proc, m envelope.Message) {
 		return // from a process already reaped
 	}
 	n := sl.node
+	// What a proclet names must be what it was given: its maps and
+	// goroutines then stay bounded whatever it sends.
 	switch m := m.(type) {
 	case envelope.Hello:
-		p.rpcAddr = m.RPCAddress
+		if p.greeted {
+			s.refuse(p, errors.New("a second hello"))
+			return
+		}
+		p.greeted, p.rpcAddr = true, m.RPCAddress
 		s.bg.Add(1)
 		go s.watchLiveness(p)
 	case envelope.Pong:
 		s.pong(p)
 	case envelope.Listening:
+		if !slices.Contains(n.Listeners, m.Listener) {
+			s.refuse(p, fmt.Errorf("listening on %q, a listener it does not have", m.Listener))
+			return
+		}
 		p.listeners[m.Listener] = m.Address
 	case envelope.ComponentStarting:
-		if _, ok := n.compStart[m.Component]; !ok && n.compStart != nil {
-			n.compStart[m.Component] = timeOr(m.Time, time.Now())
-		}
+		s.componentTime(p, n.compStart, m.Component, m.Time)
 	case envelope.ComponentReady:
-		if _, ok := n.compReady[m.Component]; !ok && n.compReady != nil {
-			n.compReady[m.Component] = timeOr(m.Time, time.Now())
-		}
+		s.componentTime(p, n.compReady, m.Component, m.Time)
 	case envelope.Ready:
 		s.markReady(p)
 	case envelope.Unhealthy:
@@ -137,6 +145,18 @@ func (s *Supervisor) handle(p *proc, m envelope.Message) {
 	case envelope.Failed:
 		p.lastError = m.Error
 		n.lastErr = m.Error
+	}
+}
+
+// componentTime records in times (if not nil) when component c of p's
+// group started or became ready, the first time it is told. s.mu is held.
+func (s *Supervisor) componentTime(p *proc, times map[string]time.Time, c string, at time.Time) {
+	if !slices.Contains(p.slot.node.Components, c) {
+		s.refuse(p, fmt.Errorf("it reports on %q, a component it does not host", c))
+		return
+	}
+	if _, ok := times[c]; !ok && times != nil {
+		times[c] = timeOr(at, time.Now())
 	}
 }
 
@@ -157,6 +177,12 @@ func (s *Supervisor) protocolError(p *proc, err error) {
 	if p.slot.p != p {
 		return
 	}
+	s.refuse(p, err)
+}
+
+// refuse kills p for breaking the protocol: err is the reason of its
+// exit. s.mu is held.
+func (s *Supervisor) refuse(p *proc, err error) {
 	p.lastError, p.slot.node.lastErr = err.Error(), err.Error()
 	s.out.logf("%s: %v; killing it", p.slot.source(), err)
 	s.killProc(p, err.Error())

@@ -85,6 +85,7 @@ type Supervisor struct {
 	opts          Options
 	shimPath      string
 	plan          *Plan
+	binStamp      binStamp // of opts.Binary when its build was last checked (checkBinary)
 	out           *output
 	startLimit    int
 	startInterval time.Duration
@@ -134,6 +135,10 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	if opts.KillUnresponsiveAfter <= 0 {
 		opts.KillUnresponsiveAfter = DefaultKillUnresponsiveAfter
 	}
+	stamp, err := stampOf(opts.Binary) // before reading: a change meanwhile is seen at the first spawn
+	if err != nil {
+		return nil, fmt.Errorf("the application binary: %w", err)
+	}
 	bin, err := readBinary(opts.Binary, opts.Description == nil)
 	if err != nil {
 		return nil, err
@@ -168,6 +173,7 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 		opts:          opts,
 		shimPath:      shimPath,
 		plan:          plan,
+		binStamp:      stamp,
 		startLimit:    opts.Config.Run.StartLimit,
 		startInterval: opts.Config.Run.StartInterval.Duration,
 		cooldown:      DefaultRestartCooldown,
