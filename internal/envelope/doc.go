@@ -16,7 +16,11 @@
 // carry ProtocolVersion, a message type this side does not know, a line
 // too long, or bad JSON. Such an error says what to upgrade: the app's
 // github.com/pilotage/pilotage module (then rebuild the app), or the
-// pilotage command. Fields a side does not know are ignored.
+// pilotage command. Fields a side does not know are ignored, so a field
+// may be added within a version; a message type may not: every type
+// belongs to a ProtocolVersion, and a new one comes with the next
+// version, so that an older peer is told to upgrade rather than left to
+// guess what it missed.
 //
 // # Conversation
 //

@@ -71,16 +71,22 @@ if an app of that name or ID has state, else a component.
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			q.Context = ctx
+			var viaSupervisor error
 			if a.Running {
 				// Through the supervisor, as for an app elsewhere; its
-				// files only if it cannot be reached (it just stopped).
+				// files if it fails before the first line (it just
+				// stopped, it is of another release).
 				printed, err := logsOfSupervisor(ctx, a.StateDir, q, stdout)
-				if printed || !errors.Is(err, api.ErrUnavailable) {
+				if printed || err == nil || ctx.Err() != nil {
 					return err
 				}
+				viaSupervisor = err
 			}
 			logs := filepath.Join(a.StateDir, "logs")
 			if _, err := os.Stat(logs); errors.Is(err, os.ErrNotExist) {
+				if viaSupervisor != nil {
+					return fmt.Errorf("no logs in %s, and the supervisor's failed: %w", a.StateDir, viaSupervisor)
+				}
 				return fmt.Errorf("no logs in %s", a.StateDir)
 			}
 			return logstore.Read(logs, q, stdout)

@@ -2,13 +2,19 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/logstore"
 )
 
@@ -98,5 +104,46 @@ func TestLogsCommand(t *testing.T) {
 	_, errs, code = run(t, "logs", "shop", "-bogus")
 	if code != 2 || strings.Count(errs, "usage: pilotage logs") != 1 {
 		t.Errorf("bad flag: %d %q", code, errs)
+	}
+}
+
+// Logs of a running app are read from its files when its supervisor
+// fails before the first line: of an earlier release (a plain-text 404),
+// or failing otherwise.
+func TestLogsFallBackToFiles(t *testing.T) {
+	root := stateHome(t, "shop")
+	dir := filepath.Join(root, "shop")
+	s, err := logstore.Open(filepath.Join(dir, "logs"), logstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Writer("redis")
+	io.WriteString(w, "ready\n")
+	w.Close()
+	s.Close()
+	lock, err := state.Lock(dir, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	failing := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(api.ErrorBody{Error: api.NewError(api.CodeInternal, "broken")})
+	})
+	for name, h := range map[string]http.Handler{"older": http.NotFoundHandler(), "failing": failing} {
+		sock := filepath.Join(dir, control.SocketName)
+		os.Remove(sock)
+		ln, err := net.Listen("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(ln)
+		out, errs, code := run(t, "logs", "shop")
+		srv.Close()
+		if code != 0 || out != "redis | ready\n" {
+			t.Errorf("logs of a running app whose supervisor is %s: %d %q %q", name, code, out, errs)
+		}
 	}
 }

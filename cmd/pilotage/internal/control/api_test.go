@@ -2,8 +2,11 @@ package control_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -510,5 +513,95 @@ func TestLogs(t *testing.T) {
 	}
 	if err := c.Logs(context.Background(), "/apps/shop/units/nope", control.LogQuery{}, nil); !errors.Is(err, api.ErrNotFound) {
 		t.Errorf("logs of nothing: %v", err)
+	}
+}
+
+// The ADDED events that begin a watch carry the version of that look:
+// a watch resumed from any of them, after a disconnect midway, gets the
+// later changes and nothing again.
+func TestWatchResumeFromAdded(t *testing.T) {
+	b := shop(t)
+	c := serve(t, b)
+	ctx := context.Background()
+	w, err := c.Watch(ctx, "/", control.WatchOptions{Recursive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := next(t, w) // "/", older than everything the shop added
+	w.Close()
+	if describe(first) != "ADDED /" {
+		t.Fatalf("first event: %s", describe(first))
+	}
+	l, err := c.List(ctx, "/", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.ResourceVersion != l.ResourceVersion || first.Resource.ResourceVersion > first.ResourceVersion {
+		t.Errorf("first ADDED at %d (resource at %d); want the list's version %d", first.ResourceVersion, first.Resource.ResourceVersion, l.ResourceVersion)
+	}
+	if err := b.Set(api.KindUnit, "/apps/shop/units/redis", api.UnitStatus{State: api.Ready}); err != nil {
+		t.Fatal(err)
+	}
+	w2, err := c.Watch(ctx, "/", control.WatchOptions{Recursive: true, ResourceVersion: first.ResourceVersion})
+	if err != nil {
+		t.Fatalf("resume from the first ADDED: %v", err)
+	}
+	defer w2.Close()
+	if ev := next(t, w2); describe(ev) != "MODIFIED /apps/shop/units/redis" {
+		t.Errorf("resumed from the first ADDED: %s; want only the later change", describe(ev))
+	}
+}
+
+// A supervisor of an earlier release answers the /v2 routes with a
+// plain-text 404: the client says so, as unavailable, so that callers
+// fall back where they can.
+func TestOlderSupervisor(t *testing.T) {
+	dir, err := os.MkdirTemp("", "pc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ln, err := net.Listen("unix", filepath.Join(dir, control.SocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go srv.Serve(ln)
+	defer srv.Close()
+	c := control.Dial(dir)
+	defer c.Close()
+	_, err = c.List(context.Background(), "/apps", false)
+	if !errors.Is(err, api.ErrUnavailable) || !strings.Contains(err.Error(), "older control API: restart the app with this pilotage command") {
+		t.Errorf("list of an older supervisor: %v", err)
+	}
+}
+
+// A route the server does not know says both ways the command and the
+// supervisor may differ.
+func TestUnknownRoute(t *testing.T) {
+	dir, err := os.MkdirTemp("", "pc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	srv, err := control.Listen(dir, controltest.New(), control.Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", filepath.Join(dir, control.SocketName))
+	}}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Get("http://pilotage/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body api.ErrorBody
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusNotFound || body.Error == nil ||
+		!strings.Contains(body.Error.Message, "speaks /v2, and the pilotage command is older or newer than it") {
+		t.Errorf("unknown route: %d %+v %v", resp.StatusCode, body.Error, err)
 	}
 }

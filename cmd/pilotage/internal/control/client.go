@@ -74,7 +74,8 @@ type WatchOptions struct {
 	Recursive bool
 	// ResourceVersion, if not zero, starts the watch after that version
 	// (of a List, or of the last event received). Zero starts it with
-	// ADDED events for what is there now.
+	// ADDED events for what is there now, each carrying the version of
+	// that look, then a BOOKMARK of it.
 	ResourceVersion uint64
 }
 
@@ -228,6 +229,12 @@ func (c *Client) open(ctx context.Context, method, route, path string, q url.Val
 	var e api.ErrorBody
 	if json.Unmarshal(body, &e) == nil && e.Error != nil && e.Error.Code != "" {
 		return nil, e.Error
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		// A route unknown to a supervisor of an earlier release, which
+		// answers it in plain text: unavailable, so that callers with
+		// another way (the log files) take it.
+		return nil, api.Errorf(api.CodeUnavailable, "control: %s %s: the supervisor of this app speaks an older control API: restart the app with this pilotage command", route, clean)
 	}
 	return nil, api.NewError(api.CodeForStatus(resp.StatusCode), fmt.Sprintf("control: %s %s: %s", route, clean, resp.Status))
 }

@@ -32,6 +32,11 @@ type feed struct {
 	b                    Backend
 	historyLimit, buffer int // historyLimit and watcherBuffer when it was made
 
+	// syncMu is held across a snapshot and its diff, so that snapshots
+	// are applied in the order they were taken. It is taken before mu;
+	// nobody holds it while holding a lock Snapshot takes.
+	syncMu sync.Mutex
+
 	mu       sync.Mutex
 	version  uint64            // of the last change
 	floor    uint64            // every change after it is in history
@@ -54,6 +59,8 @@ type watcher struct {
 	dropped   bool // it fell behind; ch is closed
 }
 
+// newFeed returns a feed of b whose versions begin at start, in
+// microseconds.
 func newFeed(b Backend, start time.Time) *feed {
 	v := uint64(start.UnixMicro())
 	return &feed{b: b, historyLimit: historyLimit, buffer: watcherBuffer, version: v, floor: v, cur: map[string]*entry{}, watchers: map[*watcher]struct{}{}}
@@ -94,6 +101,8 @@ func (f *feed) run(stop <-chan struct{}) {
 // sync takes a snapshot of the backend and records what changed since the
 // last one.
 func (f *feed) sync() {
+	f.syncMu.Lock()
+	defer f.syncMu.Unlock()
 	next := tree(f.b.Snapshot())
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -213,8 +222,8 @@ func (f *feed) list(path string, recursive bool) ([]api.Resource, uint64, bool) 
 // watch starts a watch of path (and its children, or everything below it)
 // from version from: it returns the events after from that the history
 // holds, and a watcher receiving the later ones. With from zero, the
-// events are ADDED for what is there now, then a BOOKMARK of the current
-// version. It fails with CodeExpired if from is older than the history or
+// events are ADDED for what is there now, each at the current version (a
+// client resuming from any of them misses nothing), then a BOOKMARK of it. It fails with CodeExpired if from is older than the history or
 // newer than the feed.
 func (f *feed) watch(path string, recursive bool, from uint64) ([]api.Event, *watcher, error) {
 	f.sync()
@@ -235,7 +244,9 @@ func (f *feed) watch(path string, recursive bool, from uint64) ([]api.Event, *wa
 		}
 		sort.Strings(paths)
 		for _, p := range paths {
-			backlog = append(backlog, event(api.Added, f.cur[p].res))
+			ev := event(api.Added, f.cur[p].res)
+			ev.ResourceVersion = f.version // the resource keeps its own
+			backlog = append(backlog, ev)
 		}
 		backlog = append(backlog, api.Event{Type: api.Bookmark, ResourceVersion: f.version})
 	case from < f.floor:
@@ -268,6 +279,19 @@ func (f *feed) current() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.version
+}
+
+// bookmark returns the version of the last change, for a BOOKMARK to w;
+// false while w has events queued (or was dropped), which the bookmark
+// would claim were sent. Changes are queued under f.mu, so with w's
+// queue empty, w's reader has taken every change up to that version.
+func (f *feed) bookmark(w *watcher) (uint64, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w.dropped || len(w.ch) > 0 {
+		return 0, false
+	}
+	return f.version, true
 }
 
 // tree returns the entries of items, with the collections that hold them

@@ -42,9 +42,6 @@ type Options struct {
 	// Logf reports the server's failures: serving stopped for another
 	// reason than Close, a connection failed. Nil discards them.
 	Logf func(format string, args ...any)
-	// Start is when the app's run started: resource versions begin at
-	// its time in microseconds. Zero means now.
-	Start time.Time
 }
 
 // Server serves the control API on <statedir>/control.sock.
@@ -89,11 +86,8 @@ func Listen(dir string, b Backend, opts Options) (*Server, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	start := opts.Start
-	if start.IsZero() {
-		start = time.Now()
-	}
-	s := &Server{ln: ln, path: path, sock: sock, feed: newFeed(b, start), bookmark: bookmarkInterval,
+	// Versions begin now, above those of any earlier run's server.
+	s := &Server{ln: ln, path: path, sock: sock, feed: newFeed(b, time.Now()), bookmark: bookmarkInterval,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	s.srv = &http.Server{
 		Handler:           s.handler(b),
@@ -192,7 +186,7 @@ func (s *Server) handler(b Backend) http.Handler {
 	mux.HandleFunc("POST /v2/act/{path...}", func(w http.ResponseWriter, r *http.Request) { s.act(w, r, b) })
 	mux.HandleFunc("GET /v2/logs/{path...}", func(w http.ResponseWriter, r *http.Request) { s.logs(w, r, b) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, api.Errorf(api.CodeNotFound, "%s %s: no such route of the control API (this supervisor speaks /v2; is the pilotage command newer?)", r.Method, r.URL.Path))
+		writeError(w, api.Errorf(api.CodeNotFound, "%s %s: no such route of the control API: this supervisor speaks /v2, and the pilotage command is older or newer than it (restart the app with this pilotage command, or use the one that started it)", r.Method, r.URL.Path))
 	})
 	return mux
 }
@@ -302,7 +296,10 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-quiet.C:
-			if st.send(api.Event{Type: api.Bookmark, ResourceVersion: s.feed.current()}) != nil || st.flush() != nil {
+			// Not past a change still queued: a client resuming from
+			// the bookmark would miss it. The change is sent next.
+			v, ok := s.feed.bookmark(wt)
+			if ok && (st.send(api.Event{Type: api.Bookmark, ResourceVersion: v}) != nil || st.flush() != nil) {
 				return
 			}
 		}

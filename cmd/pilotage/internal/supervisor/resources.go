@@ -28,26 +28,6 @@ func (s *Supervisor) notifyChange() {
 	}
 }
 
-// Status returns the state of every component and unit, as "pilotage
-// status" shows it.
-func (s *Supervisor) Status() *control.Status { return statusOf(s.resources(nil)) }
-
-// statusOf returns the Status of a snapshot.
-func statusOf(items []control.Item) *control.Status {
-	rs := make([]api.Resource, len(items))
-	for i, it := range items {
-		rs[i] = it.Resource
-		if it.Live != nil {
-			rs[i].Status = it.Live
-		}
-	}
-	st, err := control.StatusOf(rs, time.Now())
-	if err != nil { // a bug: the snapshot is the supervisor's own
-		return &control.Status{Units: []control.UnitStatus{}, Problems: []string{err.Error()}}
-	}
-	return st
-}
-
 // A treeBuilder collects the resources of a snapshot.
 type treeBuilder struct {
 	items []control.Item

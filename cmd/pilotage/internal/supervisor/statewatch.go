@@ -94,9 +94,6 @@ type watchedBackend struct {
 // Snapshot is the Supervisor's, with the problems.
 func (b watchedBackend) Snapshot() []control.Item { return b.resources(b.w.problemList()) }
 
-// Status is the Supervisor's, with the problems.
-func (b watchedBackend) Status() *control.Status { return statusOf(b.Snapshot()) }
-
 // listen serves the control API on a new socket. w.mu is held or the loop
 // not started.
 func (w *stateWatch) listen() error {

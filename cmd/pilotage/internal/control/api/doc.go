@@ -53,7 +53,9 @@
 // until the supervisor has forgotten it: it keeps a bounded history, and
 // then the watch fails with CodeExpired (410) and the client lists again.
 // A watch that falls behind by more than the server buffers for it ends
-// with an ERROR event, CodeExpired too. A listener's counters are current
+// with an ERROR event, CodeExpired too. A watch resumes correctly from
+// the version of any event it received: the ADDED events that begin a
+// watch without a version carry the version of that look, like a List. A listener's counters are current
 // in a get or list, but their change alone is not an event.
 //
 // # HTTP
@@ -70,8 +72,9 @@
 //	                                          children (or everything below
 //	                                          it): those after N, or,
 //	                                          without N, ADDED for what is
-//	                                          there now and a BOOKMARK of
-//	                                          the current version; then
+//	                                          there now, at the current
+//	                                          version, and a BOOKMARK of
+//	                                          it; then
 //	                                          every change, and a BOOKMARK
 //	                                          after a quiet while
 //	POST /v2/act/<path>?action=A[&wait=30s]   performs A (one of the

@@ -99,7 +99,11 @@ const (
 
 // An Event is one line of a watch.
 type Event struct {
-	Type            EventType `json:"type"`
+	Type EventType `json:"type"`
+	// ResourceVersion is the version a watch resumes after: that of the
+	// change, or, for the ADDED events that begin a watch without a
+	// version, the version of that look (the resource's own is in
+	// Resource).
 	ResourceVersion uint64    `json:"resource_version"`
 	Resource        *Resource `json:"resource,omitempty"`
 	Error           *Error    `json:"error,omitempty"`
