@@ -5,8 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"syscall"
 
 	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/graph"
@@ -21,28 +21,40 @@ type binary struct {
 
 // readBinary reads the binary at path: its hash and, if describe, the
 // component graph embedded in it (which works whatever platform it was
-// built for).
+// built for). The file is mapped rather than read, and hashed while the
+// graph is searched: a binary is tens of megabytes, and this is on the
+// path of every start.
 func readBinary(path string, describe bool) (binary, error) {
-	if !describe { // the hash alone: no need to hold the bytes
-		f, err := os.Open(path)
-		if err != nil {
-			return binary{}, fmt.Errorf("read the application binary: %w", err)
-		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			return binary{}, fmt.Errorf("read the application binary: %w", err)
-		}
-		return binary{hash: hex.EncodeToString(h.Sum(nil))}, nil
-	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return binary{}, fmt.Errorf("read the application binary: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	b := binary{hash: hex.EncodeToString(sum[:])}
-	if b.graph, err = graph.Parse(data); err != nil {
-		return binary{}, fmt.Errorf("describe %s: %w", path, err)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return binary{}, fmt.Errorf("read the application binary: %w", err)
+	}
+	if fi.Size() == 0 || fi.Size() != int64(int(fi.Size())) {
+		return binary{}, fmt.Errorf("read the application binary %s: size %d", path, fi.Size())
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_PRIVATE)
+	if err != nil {
+		return binary{}, fmt.Errorf("read the application binary: map %s: %w", path, err)
+	}
+	defer syscall.Munmap(data)
+	hashed := make(chan string, 1)
+	go func() {
+		sum := sha256.Sum256(data)
+		hashed <- hex.EncodeToString(sum[:])
+	}()
+	var b binary
+	var parseErr error
+	if describe {
+		b.graph, parseErr = graph.Parse(data)
+	}
+	b.hash = <-hashed // before Munmap
+	if parseErr != nil {
+		return binary{}, fmt.Errorf("describe %s: %w", path, parseErr)
 	}
 	return b, nil
 }
