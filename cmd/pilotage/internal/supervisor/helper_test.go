@@ -38,6 +38,7 @@ import (
 //	                       app function returned)
 //	FAKE_DEAF=group        never answer pings
 //	FAKE_PROTOCOL=group=n  say hello with envelope protocol version n
+//	FAKE_LOG_PINGS=1       print "pong sent" for each ping answered
 //	FAKE_BOGUS=group=what  after hello, break the protocol: "hello" (a
 //	                       second one), "listening" or "component" (on
 //	                       a listener or component it was not given)
@@ -158,6 +159,9 @@ func fakeProclet() int {
 			case envelope.Ping:
 				if _, deaf := fakeFor(os.Getenv("FAKE_DEAF"), env); !deaf {
 					send(envelope.Pong{Seq: m.Seq})
+					if os.Getenv("FAKE_LOG_PINGS") != "" {
+						fmt.Println("pong sent")
+					}
 				}
 			case envelope.Stop:
 				fmt.Println("stop received")

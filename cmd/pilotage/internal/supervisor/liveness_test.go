@@ -93,7 +93,7 @@ func TestSupervisorPauseSparesReplicas(t *testing.T) {
 	t.Parallel()
 	cl, st, out := startHelperSupervisor(t,
 		"FAKE_DESC="+`{"components":[{"name":"example.com/app/main.Main","refs":[],"listeners":[],"main":true}]}`,
-		"FAKE_CONFIG=[run]\nreplicas = 2\n")
+		"FAKE_CONFIG=[run]\nreplicas = 2\n", "FAKE_LOG_PINGS=1")
 	before := pids(st.Units[0])
 	pid := st.PID
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
@@ -103,9 +103,18 @@ func TestSupervisorPauseSparesReplicas(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	// Two pings' worth of time after the pause, the replicas are the same
-	// and still serving.
-	time.Sleep(4 * DefaultPingInterval)
+	// Once each replica has answered three pings since the pause (a line
+	// written just before it may be read only after; of the others, the
+	// first answer has then surely reached the supervisor), it has
+	// decided: the replicas are the same and still serving.
+	resumed := len(out.String())
+	deadline := time.Now().Add(10 * time.Second)
+	for !answeredThrice(out.String()[resumed:], "main.Main/0", "main.Main/1") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replicas answered no pings after the pause:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	st, err := cl.Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -116,4 +125,21 @@ func TestSupervisorPauseSparesReplicas(t *testing.T) {
 	if strings.Contains(out.String(), "not responding") {
 		t.Errorf("a replica was taken for frozen:\n%s", out.String())
 	}
+}
+
+// answeredThrice reports whether out shows three "pong sent" lines of
+// each source.
+func answeredThrice(out string, sources ...string) bool {
+	for _, src := range sources {
+		n := 0
+		for line := range strings.Lines(out) {
+			if s, msg, ok := strings.Cut(line, "|"); ok && strings.TrimSpace(s) == src && strings.TrimSpace(msg) == "pong sent" {
+				n++
+			}
+		}
+		if n < 3 {
+			return false
+		}
+	}
+	return true
 }
