@@ -59,7 +59,11 @@ unresponsive (out of routing, and replaced if it stays so).
 
 // printStatus writes st as a table, like systemctl list-units or kubectl get.
 func printStatus(w io.Writer, st *control.Status) error {
-	head := fmt.Sprintf("%s: supervisor pid %d, up %s", st.App, st.PID, age(st.Now, st.Started))
+	head := fmt.Sprintf("%s: supervisor pid %d", st.App, st.PID)
+	if st.Deployment != "" {
+		head += ", deployment " + st.Deployment
+	}
+	head += ", up " + age(st.Now, st.Started)
 	switch {
 	case st.Stopping:
 		head += ", stopping"

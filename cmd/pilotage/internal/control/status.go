@@ -37,15 +37,17 @@ func statusState(s api.State) string {
 // in start order. It is made from the API's resources (StatusOf), and
 // keeps the shape the v1 API answered with, which scripts read.
 type Status struct {
-	App      string       `json:"app"`
-	PID      int          `json:"pid"` // the supervisor's
-	StateDir string       `json:"state_dir"`
-	Now      time.Time    `json:"now"`
-	Started  time.Time    `json:"started"`
-	ReadyAt  time.Time    `json:"ready_at,omitzero"` // when every replica first became ready
-	Stopping bool         `json:"stopping,omitempty"`
-	Proxies  []Proxy      `json:"proxies,omitempty"`
-	Units    []UnitStatus `json:"units"` // components and [units], in start order
+	App      string `json:"app"`
+	PID      int    `json:"pid"` // the supervisor's
+	StateDir string `json:"state_dir"`
+	// Deployment names the build running (api.AppStatus.Deployment).
+	Deployment string       `json:"deployment,omitempty"`
+	Now        time.Time    `json:"now"`
+	Started    time.Time    `json:"started"`
+	ReadyAt    time.Time    `json:"ready_at,omitzero"` // when every replica first became ready
+	Stopping   bool         `json:"stopping,omitempty"`
+	Proxies    []Proxy      `json:"proxies,omitempty"`
+	Units      []UnitStatus `json:"units"` // components and [units], in start order
 	// Problems are what went wrong with the supervisor itself (its state
 	// directory removed, its lock taken), one line each, oldest first.
 	Problems []string `json:"problems,omitempty"`
@@ -118,7 +120,7 @@ func StatusOf(resources []api.Resource, now time.Time) (*Status, error) {
 	if err := t.app.DecodeStatus(&app); err != nil {
 		return nil, err
 	}
-	st := &Status{App: t.app.Name, PID: app.PID, StateDir: app.StateDir, Now: now, Started: app.Started,
+	st := &Status{App: t.app.Name, PID: app.PID, StateDir: app.StateDir, Deployment: app.Deployment, Now: now, Started: app.Started,
 		ReadyAt: app.ReadyAt, Stopping: app.State == api.Stopping, Problems: app.Problems, Units: []UnitStatus{}}
 	for _, r := range t.kind(api.KindListener) {
 		var l api.ListenerStatus

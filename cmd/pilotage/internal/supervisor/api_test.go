@@ -25,6 +25,10 @@ func TestControlAPI(t *testing.T) {
 	if app, err := c.App(ctx); err != nil || app != "test" {
 		t.Fatalf("app: %q, %v", app, err)
 	}
+	var as api.AppStatus
+	if r, err := c.Get(ctx, "/apps/test"); err != nil || r.DecodeStatus(&as) != nil || as.Deployment != h.s.plan.Deployment || !strings.HasPrefix(as.Deployment, "test-") {
+		t.Errorf("the app's deployment = %q (%v), want the plan's %q", as.Deployment, err, h.s.plan.Deployment)
+	}
 	const b = "/apps/test/components/b.B"
 	r, err := c.Get(ctx, b)
 	if err != nil {

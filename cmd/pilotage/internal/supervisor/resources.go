@@ -133,7 +133,8 @@ func (s *Supervisor) resources(problems []string) []control.Item {
 
 // appStatus returns the status of the app. s.mu is held.
 func (s *Supervisor) appStatus(problems []string) api.AppStatus {
-	st := api.AppStatus{State: api.Ready, PID: os.Getpid(), StateDir: s.opts.StateDir, Started: s.started, ReadyAt: s.readyAt, Problems: problems}
+	st := api.AppStatus{State: api.Ready, PID: os.Getpid(), StateDir: s.opts.StateDir, Deployment: s.plan.Deployment,
+		Started: s.started, ReadyAt: s.readyAt, Problems: problems}
 	switch {
 	case s.shutting:
 		st.State = api.Stopping

@@ -46,11 +46,14 @@ type CollectionStatus struct {
 
 // AppStatus is the status of an App.
 type AppStatus struct {
-	State    State     `json:"state"`     // Starting until first ready; Ready, Degraded; Stopping at shutdown
-	PID      int       `json:"pid"`       // the supervisor's
-	StateDir string    `json:"state_dir"` // its state directory
-	Started  time.Time `json:"started"`
-	ReadyAt  time.Time `json:"ready_at,omitzero"` // when every replica first became ready
+	State    State  `json:"state"`     // Starting until first ready; Ready, Degraded; Stopping at shutdown
+	PID      int    `json:"pid"`       // the supervisor's
+	StateDir string `json:"state_dir"` // its state directory
+	// Deployment names the build running: every RPC connection between
+	// its processes carries it ("shop-1a2b3c4d5e6f").
+	Deployment string    `json:"deployment,omitempty"`
+	Started    time.Time `json:"started"`
+	ReadyAt    time.Time `json:"ready_at,omitzero"` // when every replica first became ready
 	// Problems are what went wrong with the supervisor itself (its state
 	// directory removed, its lock taken), one line each, oldest first.
 	Problems []string `json:"problems,omitempty"`
