@@ -64,6 +64,11 @@ type Health struct {
 	FailureThreshold int `json:"failure_threshold"`
 }
 
+// DefaultHealth is what a runtime uses for a Health field left zero, and
+// what the supervisor of "pilotage run" sends: a check a second, failing
+// past five seconds, Unhealthy at the first failure.
+var DefaultHealth = Health{Interval: Duration(time.Second), Timeout: Duration(5 * time.Second), FailureThreshold: 1}
+
 // Coordination is reserved for the coordination store's endpoints; no
 // runtime reads it yet.
 type Coordination struct {

@@ -9,23 +9,16 @@ import (
 	"github.com/pilotage/pilotage/internal/host"
 )
 
-// Health checking when Init leaves a setting zero.
-const (
-	defaultHealthInterval  = time.Second
-	defaultHealthTimeout   = 5 * time.Second
-	defaultHealthThreshold = 1
-)
-
-// healthSettings returns h with defaults for zero fields.
+// healthSettings returns h with envelope.DefaultHealth's for zero fields.
 func healthSettings(h envelope.Health) envelope.Health {
 	if h.Interval <= 0 {
-		h.Interval = envelope.Duration(defaultHealthInterval)
+		h.Interval = envelope.DefaultHealth.Interval
 	}
 	if h.Timeout <= 0 {
-		h.Timeout = envelope.Duration(defaultHealthTimeout)
+		h.Timeout = envelope.DefaultHealth.Timeout
 	}
 	if h.FailureThreshold <= 0 {
-		h.FailureThreshold = defaultHealthThreshold
+		h.FailureThreshold = envelope.DefaultHealth.FailureThreshold
 	}
 	return h
 }

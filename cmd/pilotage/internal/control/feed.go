@@ -223,7 +223,8 @@ func (f *feed) list(path string, recursive bool) ([]api.Resource, uint64, bool) 
 // from version from: it returns the events after from that the history
 // holds, and a watcher receiving the later ones. With from zero, the
 // events are ADDED for what is there now, each at the current version (a
-// client resuming from any of them misses nothing), then a BOOKMARK of it. It fails with CodeExpired if from is older than the history or
+// client resuming from any of them misses nothing), then a BOOKMARK of
+// it. It fails with CodeExpired if from is older than the history or
 // newer than the feed.
 func (f *feed) watch(path string, recursive bool, from uint64) ([]api.Event, *watcher, error) {
 	f.sync()

@@ -70,24 +70,12 @@ func (c *Client) Resolve(ctx context.Context, name string) (string, error) {
 			if r := t.byPath[rp]; r != nil && r.Kind == api.KindReplica {
 				return rp, nil
 			}
-			if n := t.children(p + "/" + api.Replicas); n > 0 {
+			if n := len(t.children[p+"/"+api.Replicas]); n > 0 {
 				return "", api.Errorf(api.CodeNotFound, "%s has no replica %s (its replicas are 0 to %d)", name[:i], name[i+1:], n-1)
 			}
 		}
 	}
 	return t.resolve(name)
-}
-
-// children returns the number of resources directly in the collection at
-// path.
-func (t *treeView) children(path string) int {
-	n := 0
-	for p := range t.byPath {
-		if api.Parent(p) == path {
-			n++
-		}
-	}
-	return n
 }
 
 // isIndex reports whether s is a replica index: digits, without a

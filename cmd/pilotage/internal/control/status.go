@@ -141,16 +141,19 @@ func StatusOf(resources []api.Resource, now time.Time) (*Status, error) {
 
 // A treeView indexes the resources of one app.
 type treeView struct {
-	app    *api.Resource
-	byPath map[string]*api.Resource
-	all    []api.Resource
+	app      *api.Resource
+	byPath   map[string]*api.Resource
+	children map[string][]*api.Resource // by the path of their parent
+	all      []api.Resource
 }
 
 func newTreeView(resources []api.Resource) (*treeView, error) {
-	t := &treeView{byPath: map[string]*api.Resource{}, all: resources}
+	t := &treeView{byPath: map[string]*api.Resource{}, children: map[string][]*api.Resource{}, all: resources}
 	for i := range resources {
 		r := &resources[i]
 		t.byPath[r.Path] = r
+		parent := api.Parent(r.Path)
+		t.children[parent] = append(t.children[parent], r)
 		if r.Kind == api.KindApp {
 			if t.app != nil {
 				return nil, fmt.Errorf("control: the supervisor serves two apps, %s and %s", t.app.Name, r.Name)
@@ -248,8 +251,8 @@ func (t *treeView) units() ([]UnitStatus, error) {
 // index.
 func (t *treeView) replicas(path string) ([]ReplicaStatus, error) {
 	out := []ReplicaStatus{}
-	for _, r := range t.kind(api.KindReplica) {
-		if api.Parent(api.Parent(r.Path)) != path {
+	for _, r := range t.children[path+"/"+api.Replicas] {
+		if r.Kind != api.KindReplica {
 			continue
 		}
 		var rs api.ReplicaStatus

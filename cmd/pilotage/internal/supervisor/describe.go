@@ -59,20 +59,6 @@ func readBinary(path string, describe bool) (binary, error) {
 	return b, nil
 }
 
-// Describe reads the component graph embedded in binary and checks cfg
-// against it (see CheckConfig), so that nothing starts with a section that
-// does not fit.
-func Describe(binary string, cfg *config.File) (*graph.Graph, error) {
-	b, err := readBinary(binary, true)
-	if err != nil {
-		return nil, err
-	}
-	if err := CheckConfig(b.graph, cfg); err != nil {
-		return nil, err
-	}
-	return b.graph, nil
-}
-
 // deploymentID names the build a run deploys: "<app>-<the first 12 hex
 // digits of the binary's SHA-256>". Every RPC connection between its
 // processes carries it, so a process of another build is never called.

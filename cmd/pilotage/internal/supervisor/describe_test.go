@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -125,9 +126,9 @@ func TestNewRefusesBinaryWithoutGraph(t *testing.T) {
 	if err := os.WriteFile(bin, []byte("\x7fELF not an app"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Describe(bin, config.Empty())
+	_, err := New(context.Background(), Options{App: "app", Binary: bin, StateDir: stateDir(t), Config: config.Empty()})
 	if !errors.Is(err, graph.ErrNoGraph) || !strings.Contains(err.Error(), `run "pilotage generate" again`) {
-		t.Errorf("Describe of a binary without a graph: %v, want ErrNoGraph saying to run pilotage generate", err)
+		t.Errorf("New with a binary without a graph: %v, want ErrNoGraph saying to run pilotage generate", err)
 	}
 }
 

@@ -15,17 +15,6 @@ const (
 	DefaultKillUnresponsiveAfter = 10 * time.Second
 )
 
-// Health checking of a proclet's components, which the proclet does itself
-// (envelope.Health in its Init): a check every DefaultHealthInterval,
-// failing if it takes longer than DefaultHealthTimeout; the proclet reports
-// Unhealthy once DefaultHealthFailureThreshold checks in a row failed, and
-// the supervisor then replaces it.
-const (
-	DefaultHealthInterval         = time.Second
-	DefaultHealthTimeout          = 5 * time.Second
-	DefaultHealthFailureThreshold = 1
-)
-
 // watchLiveness pings p every PingInterval from its hello until it exits.
 // A proclet silent for UnresponsiveAfter (measured from the oldest ping it
 // has not answered) is taken out of routing (callers' calls already sent

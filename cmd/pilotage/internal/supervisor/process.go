@@ -127,11 +127,9 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 		Listeners:  listeners,
 		RPCListen:  "unix:" + sock,
 		ConfigPath: s.opts.ConfigPath,
-		Health: envelope.Health{
-			Interval:         envelope.Duration(DefaultHealthInterval),
-			Timeout:          envelope.Duration(DefaultHealthTimeout),
-			FailureThreshold: DefaultHealthFailureThreshold,
-		},
+		// The proclet checks its components' health itself, and reports
+		// Unhealthy; the supervisor then replaces it.
+		Health: envelope.DefaultHealth,
 	})
 	conn.sendRoutes(s.routesMessage()) // before the proclet starts any component
 	go func() {

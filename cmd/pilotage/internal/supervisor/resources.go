@@ -75,12 +75,13 @@ func (s *Supervisor) resources(problems []string) []control.Item {
 			}
 		}
 		if n.IsUnit() {
+			probe := probeTarget(n)
 			u := api.UnitStatus{Command: append([]string{n.Unit.Command}, n.Unit.Args...), Restart: restartPolicy(n.Unit),
-				Probe: probeTarget(n), State: state, Why: why, Replicas: len(n.slots), ReadyReplicas: ready,
+				Probe: probe, State: state, Why: why, Replicas: len(n.slots), ReadyReplicas: ready,
 				Restarts: n.restarts, After: nonNil(n.Deps), Addresses: []string{}, LastError: n.lastErr,
 				StartedAt: n.startedAt, ReadyAt: n.readyAt, Order: n.order}
-			if t := probeTarget(n); t != "" {
-				u.Addresses = append(u.Addresses, t)
+			if probe != "" {
+				u.Addresses = append(u.Addresses, probe)
 			}
 			b.add(api.KindUnit, u, nil, at(api.Units, n.Name), nodeActions...)
 			for _, sl := range n.slots {
@@ -230,11 +231,13 @@ func (s *Supervisor) startup(elems map[string]string) []api.StartupUnit {
 	return out
 }
 
+// nonNil returns s, or an empty slice for nil, which JSON shows as []. The
+// slices it is given are the plan's, never changed, or encoded at once.
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
 	}
-	return append([]string{}, s...)
+	return s
 }
 
 // locate returns the node, and the replica slot if path names one, of a
