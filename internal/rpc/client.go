@@ -442,6 +442,9 @@ func (c *Conn) die(cause error) {
 		c.calls = nil
 		goAway, gotGoAway := c.goAway, c.gotGoAway
 		c.mu.Unlock()
+		// Dead before its calls learn it: a Pool retrying one of them must
+		// not pick this connection again.
+		close(c.done)
 		sent := c.q.attempted.Load()
 		for _, cl := range calls {
 			if end := cl.end.Load(); end <= sent && !(gotGoAway && end > goAway) {
@@ -451,6 +454,5 @@ func (c *Conn) die(cause error) {
 			}
 			cl.ch <- struct{}{}
 		}
-		close(c.done)
 	})
 }

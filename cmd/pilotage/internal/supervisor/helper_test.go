@@ -43,7 +43,10 @@ import (
 //	                       second one), "listening" or "component" (on
 //	                       a listener or component it was not given)
 //
-// Like a real proclet, the fake one exits 0 on SIGTERM.
+// Like a real proclet, the fake one exits 0 on SIGTERM. It prints every
+// routes message: "routes a.A=2 b.B=0; b.B waits: restarting" (the number
+// of addresses per component, then for each without one whether its
+// callers wait or fail fast, and why).
 func TestMain(m *testing.M) {
 	RunShim(os.Args[1:])
 	// The processes started from this binary exit at once, not after the
@@ -151,7 +154,15 @@ func fakeProclet() int {
 				for c, addrs := range m.Routes {
 					parts = append(parts, fmt.Sprintf("%s=%d", shortName(c), len(addrs)))
 				}
-				fmt.Println("routes", strings.Join(sortedStrings(parts), " "))
+				var outages []string
+				for c, o := range m.Outages {
+					verb := "fails fast"
+					if o.Transient {
+						verb = "waits"
+					}
+					outages = append(outages, fmt.Sprintf("; %s %s: %s", shortName(c), verb, o.Reason))
+				}
+				fmt.Println("routes", strings.Join(sortedStrings(parts), " ")+strings.Join(sortedStrings(outages), ""))
 				if first {
 					first = false
 					close(firstRoutes)

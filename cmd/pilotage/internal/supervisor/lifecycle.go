@@ -12,6 +12,7 @@ import (
 // held; every state change ends with a call.
 func (s *Supervisor) reconcile() {
 	if s.shutting {
+		s.updateRouting() // a replica that died takes no more calls
 		s.shutdownStep()
 		return
 	}

@@ -216,7 +216,6 @@ func (s *Supervisor) exited(p *proc, err error) {
 	defer s.mu.Unlock()
 	sl := p.slot
 	n := sl.node
-	wasRouted := p.serving()
 	p.ready = false
 	if p.conn != nil {
 		p.conn.close()
@@ -225,9 +224,6 @@ func (s *Supervisor) exited(p *proc, err error) {
 		p.cancel()
 	}
 	sl.p = nil
-	if wasRouted {
-		s.updateRouting()
-	}
 	reason := exitReason(err)
 	if p.lastError != "" {
 		reason += ": " + p.lastError

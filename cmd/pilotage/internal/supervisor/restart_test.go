@@ -230,3 +230,43 @@ func TestRestartDependentsWaitForCrashedDependency(t *testing.T) {
 		}
 	}
 }
+
+// While the only replica of a component is being replaced (killed, or
+// killed for not answering pings), every route its callers get says to
+// wait for it: none, even for a moment, says to fail fast. (The routes
+// sent as a killed replica's exit was handled used to say "no ready
+// replica", and its callers' retries failed at once.)
+func TestCallersWaitWhileReplicaReplaced(t *testing.T) {
+	t.Parallel()
+	self, _ := os.Executable()
+	h := launch(t, Options{App: "test", Binary: self, Description: desc("*main.Main:b.B,c.C", "b.B", "c.C"),
+		Config: mustConfig("[run]\nreplicas = 1\n"),
+		Env:    []string{"FAKE_DEAF=c.C"},
+		// c.C never answers pings: it is taken out of routing and killed
+		// over and over.
+		PingInterval: 50 * time.Millisecond, UnresponsiveAfter: 300 * time.Millisecond, KillUnresponsiveAfter: 600 * time.Millisecond})
+	h.waitReady()
+	for kill := 1; kill <= 3; kill++ {
+		victim := h.unit("b.B").Replicas[0].PID
+		if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		h.eventually("b.B to be back", func() bool {
+			r := h.unit("b.B").Replicas[0]
+			return r.State == control.Ready && r.PID != victim && r.PID != 0
+		})
+	}
+	h.eventually("c.C to be killed for not answering", func() bool { return h.unit("c.C").Restarts >= 2 })
+	var waits int
+	for _, line := range strings.Split(h.output(), "\n") {
+		if _, rest, _ := strings.Cut(line, "main.Main/0 | "); strings.HasPrefix(rest, "routes ") {
+			if strings.Contains(rest, "fails fast") {
+				t.Errorf("main was told to fail fast: %s", rest)
+			}
+			waits += strings.Count(rest, " waits: ")
+		}
+	}
+	if waits < 3 {
+		t.Errorf("main was told to wait %d times, want one per outage at least:\n%s", waits, h.output())
+	}
+}

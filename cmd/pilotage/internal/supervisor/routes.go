@@ -47,7 +47,7 @@ func outage(n *node) envelope.Outage {
 		return envelope.Outage{Reason: "not started", Transient: true}
 	}
 	for _, sl := range n.slots {
-		if sl.p != nil && !sl.p.stopping || sl.pending || sl.timer != nil && sl.state == stateRestarting {
+		if comingBack(sl) {
 			reason := "starting"
 			switch {
 			case sl.p != nil && sl.p.unresponsive:
@@ -62,6 +62,17 @@ func outage(n *node) envelope.Outage {
 		}
 	}
 	return envelope.Outage{Reason: "no ready replica: " + n.why}
+}
+
+// comingBack reports whether sl's replica is expected to serve soon: its
+// process runs, or is being stopped to be started again (killed for a
+// failure, replaced by a rolling restart), or a start is pending or
+// scheduled.
+func comingBack(sl *slot) bool {
+	if p := sl.p; p != nil {
+		return !p.stopping || p.respawn || p.failure != ""
+	}
+	return sl.pending || sl.timer != nil && sl.state == stateRestarting
 }
 
 func (s *Supervisor) routesMessage() envelope.Routes {
