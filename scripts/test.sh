@@ -23,8 +23,9 @@ pilotage="$bindir/pilotage"
 go build -o "$pilotage" ./cmd/pilotage
 
 # The modules, each tested on its own: the app-facing one (root), the
-# pilotage command's, and two that import them.
-modules=". cmd/pilotage examples/shop bench"
+# coordination API, the pilotage command's, and those that import them
+# (the examples, bench).
+modules=". coord cmd/pilotage examples/shop examples/wordcount bench"
 
 step "every module is tidy (go mod tidy -diff, outside the workspace)"
 for m in $modules; do
@@ -40,18 +41,28 @@ if found=$(cd examples/shop && GOWORK=off go list -m all | grep -E "^($heavy)");
 	echo "the example app's module graph holds the tool's dependencies:"; echo "$found"; exit 1
 fi
 echo "examples/shop: $(cd examples/shop && GOWORK=off go list -m all | wc -l) modules, none of the tool's"
+# An app that coordinates gets etcd's client (and gRPC, whose x/text lists
+# x/tools) through coord, never the etcd server or the tool's test
+# dependencies.
+coordheavy='go.etcd.io/etcd/server|k8s.io/|helm.sh/|github.com/anishathalye/porcupine'
+if found=$(cd examples/wordcount && GOWORK=off go list -m all | grep -E "^($coordheavy)"); then
+	echo "the wordcount example's module graph holds the tool's dependencies:"; echo "$found"; exit 1
+fi
+echo "examples/wordcount: $(cd examples/wordcount && GOWORK=off go list -m all | wc -l) modules, none of the tool's"
 
 step "generated code is up to date"
 "$pilotage" generate -check ./...
 (cd examples/shop && "$pilotage" generate -check ./...)
+(cd examples/wordcount && "$pilotage" generate -check ./...)
 (cd bench && "$pilotage" generate -check ./...)
 
 step "go vet"
 for m in $modules; do (cd "$m" && go vet ./...); done
 
 step "tests (race detector)"
-go test -race -count=1 ./... ./cmd/pilotage/...
+go test -race -count=1 ./... ./coord/... ./cmd/pilotage/...
 (cd examples/shop && go test -race -count=1 ./...)
+(cd examples/wordcount && go test -race -count=1 ./...)
 
 step "fuzz the transport's frame reader and the codec's decoder (10s each)"
 go test -run='^$' -fuzz=FuzzFrameReader -fuzztime=10s ./internal/rpc

@@ -14,6 +14,9 @@
 //	[components."catalog.Catalog"]   # or the full "example.com/shop/catalog.Catalog"
 //	currency = "EUR"
 //
+//	[coordination]                   # an external etcd (see Coordination)
+//	endpoints = ["https://etcd-0:2379"]
+//
 // Parse checks what the file alone can tell; the checks that need the
 // application's components (CheckComponents, CheckComponentConfigs,
 // CheckListeners) are made by whoever knows them, before anything starts.
@@ -37,6 +40,9 @@ type File struct {
 	Listeners map[string]Listener
 	Run       Run
 	Units     map[string]Unit
+	// Coordination is the [coordination] section: the app's coordination
+	// store.
+	Coordination Coordination
 
 	text       string // the file's text, to find where a key is
 	components map[string]toml.Primitive
@@ -57,11 +63,12 @@ type Listener struct {
 }
 
 type raw struct {
-	App        App                       `toml:"app"`
-	Listeners  map[string]Listener       `toml:"listeners"`
-	Run        Run                       `toml:"run"`
-	Units      map[string]Unit           `toml:"units"`
-	Components map[string]toml.Primitive `toml:"components"`
+	App          App                       `toml:"app"`
+	Listeners    map[string]Listener       `toml:"listeners"`
+	Run          Run                       `toml:"run"`
+	Units        map[string]Unit           `toml:"units"`
+	Coordination Coordination              `toml:"coordination"`
+	Components   map[string]toml.Primitive `toml:"components"`
 }
 
 // Parse parses the text of a configuration file; path is used in messages.
@@ -75,7 +82,7 @@ func Parse(path, text string) (*File, error) {
 	if err != nil {
 		return nil, f.decodeError(md, err)
 	}
-	f.App, f.Listeners, f.Run, f.Units, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Components, md
+	f.App, f.Listeners, f.Run, f.Units, f.Coordination, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Coordination, r.Components, md
 	errs := f.unknownKeys(func(k toml.Key) bool { return k[0] != "components" })
 	errs = append(errs, f.validate()...)
 	if len(errs) > 0 {

@@ -94,5 +94,5 @@ func (f *File) validate() []error {
 			bad(ready, "%s: interval and timeout need a probe: tcp, http or exec", section)
 		}
 	}
-	return errs
+	return append(errs, f.validateCoordination()...)
 }

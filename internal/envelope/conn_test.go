@@ -70,7 +70,8 @@ func TestConversation(t *testing.T) {
 		App: "shop", Deployment: "shop-0123456789ab", Group: "cart.Cart", Replica: "cart.Cart/1",
 		Components: []string{"example.com/shop/cart.Cart"}, Listeners: map[string]string{"web": "127.0.0.1:0"},
 		RPCListen: "tcp::0", RPCAdvertise: "tcp:10.0.0.7:10000", ConfigPath: "/app/pilotage.toml",
-		Health: Health{Interval: Duration(time.Second), Timeout: Duration(5 * time.Second), FailureThreshold: 3},
+		Health:       Health{Interval: Duration(time.Second), Timeout: Duration(5 * time.Second), FailureThreshold: 3},
+		Coordination: &Coordination{Endpoints: []string{"unix:///state/etcd/etcd.sock"}, Prefix: "/pilotage/shop/", TTL: Duration(3 * time.Second)},
 	}
 	routes := Routes{
 		Routes:  map[string][]string{"example.com/shop/cart.Cart": {"unix:/s/a.sock"}, "example.com/shop/catalog.Catalog": {}},
@@ -128,6 +129,12 @@ func TestWireFormat(t *testing.T) {
 	}
 }
 
+// greeting is the first line of a peer of this protocol version: an
+// "init" or a "hello".
+func greeting(typ string) string {
+	return `{"type":"` + typ + `","protocol":` + strconv.Itoa(ProtocolVersion) + `}`
+}
+
 func TestVersionMismatch(t *testing.T) {
 	const module = "upgrade the app's github.com/pilotage/pilotage module"
 	const command = "upgrade the pilotage command"
@@ -142,6 +149,9 @@ func TestVersionMismatch(t *testing.T) {
 		{"older deployer", Runtime, `{"type":"init","protocol":0}`, command, "protocol 0"},
 		{"newer runtime", Deployer, `{"type":"hello","protocol":99,"pid":1}`, command, "protocol 99"},
 		{"older runtime", Deployer, `{"type":"hello","pid":1}`, module, "protocol 0"},
+		// Version 1 had no coordination store: such a runtime would ignore it.
+		{"runtime of version 1", Deployer, `{"type":"hello","protocol":1,"pid":1}`, module, "protocol 1"},
+		{"deployer of version 1", Runtime, `{"type":"init","protocol":1}`, command, "protocol 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, w := rawPeer(t, tc.self)
@@ -161,7 +171,7 @@ func TestVersionMismatch(t *testing.T) {
 
 func TestUnknownType(t *testing.T) {
 	c, w := rawPeer(t, Runtime)
-	writeLines(w, `{"type":"init","protocol":1}`, `{"type":"frobnicate","x":1}`)
+	writeLines(w, greeting("init"), `{"type":"frobnicate","x":1}`)
 	receive(t, c)
 	_, err := c.Receive()
 	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), `"frobnicate"`) || !strings.Contains(err.Error(), "upgrade the app's github.com/pilotage/pilotage module") {
@@ -169,7 +179,7 @@ func TestUnknownType(t *testing.T) {
 	}
 
 	d, w := rawPeer(t, Deployer)
-	writeLines(w, `{"type":"hello","protocol":1}`, `{"type":"routes","routes":{}}`)
+	writeLines(w, greeting("hello"), `{"type":"routes","routes":{}}`)
 	receive(t, d)
 	_, err = d.Receive()
 	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "upgrade the pilotage command") {
@@ -198,7 +208,7 @@ func TestFirstMessageMustGreet(t *testing.T) {
 
 func TestOversizeLine(t *testing.T) {
 	c, w := rawPeer(t, Runtime)
-	writeLines(w, `{"type":"init","protocol":1,"app":"`+strings.Repeat("x", MaxLineSize)+`"}`)
+	writeLines(w, `{"type":"init","protocol":`+strconv.Itoa(ProtocolVersion)+`,"app":"`+strings.Repeat("x", MaxLineSize)+`"}`)
 	if _, err := c.Receive(); err == nil || !strings.Contains(err.Error(), "longer than") {
 		t.Errorf("got %v, want an error about the line's size", err)
 	}
@@ -210,16 +220,29 @@ func TestOversizeLine(t *testing.T) {
 
 func TestEOF(t *testing.T) {
 	c, w := rawPeer(t, Runtime)
-	writeLines(w, `{"type":"init","protocol":1}`)
+	writeLines(w, greeting("init"))
 	receive(t, c)
 	if _, err := c.Receive(); err != io.EOF {
 		t.Errorf("after the peer closed: got %v, want io.EOF", err)
 	}
 
 	c, w = rawPeer(t, Runtime)
-	writeLines(w, `{"type":"init","protocol":1}`, `{"type":"ping"`) // cut short
+	writeLines(w, greeting("init"), `{"type":"ping"`) // cut short
 	receive(t, c)
 	if _, err := c.Receive(); err == nil || err == io.EOF {
 		t.Errorf("a truncated last line: got %v, want an error", err)
+	}
+}
+
+func TestCoordinationWireFormat(t *testing.T) {
+	line, err := marshal(Init{Coordination: &Coordination{Endpoints: []string{"http://10.0.0.1:2379"}, Prefix: "/pilotage/shop/", TTL: Duration(2 * time.Second)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"coordination":{"endpoints":["http://10.0.0.1:2379"],"prefix":"/pilotage/shop/","ttl":"2s"}`; !strings.Contains(string(line), want) {
+		t.Errorf("init encodes as %s, want it to hold %s", line, want)
+	}
+	if line, _ := marshal(Init{}); strings.Contains(string(line), "coordination") {
+		t.Errorf("an init without a store encodes as %s, want no coordination field", line)
 	}
 }

@@ -29,7 +29,9 @@
 //   - Init: who the runtime is (app, deployment, group, replica id), what
 //     it hosts (components), where it listens (listeners, rpc_listen),
 //     what address others dial to reach it (rpc_advertise), its config
-//     file and how to check its health.
+//     file, how to check its health, and where its coordination store is
+//     (coordination: etcd endpoints and the app's key prefix; without it,
+//     the runtime's store is an in-memory one of its own process).
 //   - Routes: for every component, the RPC addresses of its ready
 //     replicas, and for one without any, why (an Outage). The first Routes
 //     must arrive before the runtime starts any component (within ten
@@ -69,4 +71,12 @@
 // others dial ("tcp:10.1.2.3:10000"). Every RPC connection is refused
 // unless both ends run the same Deployment, so give every replica of one
 // build the same one.
+//
+// A deployer that names a coordination store gives every replica of the
+// app the same endpoints and prefix ("/pilotage/<app>/"), and revokes the
+// sessions of a replica's process the moment it sees that process die:
+// the runtime registers each session under
+// <prefix>sessions/<replica>/<pid>/, and the coordination library's
+// Store.RevokeReplica revokes them, so that a crashed lock holder or
+// leader is replaced at once rather than after its lease's TTL.
 package envelope

@@ -9,7 +9,10 @@ import (
 // ProtocolVersion is the version of this protocol. Init and Hello carry it,
 // and a peer speaking another version is refused: bump it on any change
 // the other side would misread.
-const ProtocolVersion = 1
+//
+// Version 2: Init.Coordination names the coordination store (endpoints
+// and key prefix), which a runtime of version 1 would ignore.
+const ProtocolVersion = 2
 
 // EnvVar names the environment variable that tells the runtime it runs
 // under a deployer: its value is the number of the inherited file
@@ -69,10 +72,22 @@ type Health struct {
 // past five seconds, Unhealthy at the first failure.
 var DefaultHealth = Health{Interval: Duration(time.Second), Timeout: Duration(5 * time.Second), FailureThreshold: 1}
 
-// Coordination is reserved for the coordination store's endpoints; no
-// runtime reads it yet.
+// Coordination names the app's coordination store: an etcd cluster (the
+// one "pilotage run" embeds, or an external one) and where in its keyspace
+// the app's keys live. Without it, a runtime's coordination store is an
+// in-memory one of its own process.
 type Coordination struct {
-	Endpoints []string `json:"endpoints,omitempty"`
+	// Endpoints are etcd client URLs: "unix:///path/etcd.sock",
+	// "http://host:2379", "https://host:2379". At least one.
+	Endpoints []string `json:"endpoints"`
+	// Prefix is put before every key the app writes ("/pilotage/shop/"),
+	// so that apps can share a cluster. The deployer picks it; it is
+	// required, and the runtime never invents one.
+	Prefix string `json:"prefix"`
+	// TTL of the runtime's session leases; zero means the coordination
+	// library's default. A holder that stops renewing its lease loses its
+	// locks and leaderships within TTL.
+	TTL Duration `json:"ttl,omitempty"`
 }
 
 // Routes is the full routing table: every component's ready replicas.

@@ -18,12 +18,14 @@ import (
 	"os"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pilotage/pilotage/codegen"
 	"github.com/pilotage/pilotage/internal/config"
+	"github.com/pilotage/pilotage/internal/coordinfo"
 	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/host"
 	"github.com/pilotage/pilotage/internal/rpc"
@@ -85,6 +87,10 @@ func run(ctx context.Context, ec *envelope.Conn, init envelope.Init, opts Option
 		routes.update(m)
 		once.Do(func() { close(firstRoutes) })
 	})
+	// Before any component starts: coord.Open reads it.
+	if err := setCoordination(init); err != nil {
+		return err
+	}
 	cfg := config.Empty()
 	if init.ConfigPath != "" {
 		if cfg, err = config.Read(init.ConfigPath); err != nil {
@@ -193,6 +199,27 @@ func run(ctx context.Context, ec *envelope.Conn, init envelope.Init, opts Option
 			return nil
 		}
 	}
+}
+
+// setCoordination records the coordination store Init names for the
+// coordination library of this process. Without one, nothing is recorded
+// and the library uses an in-memory store of this process.
+func setCoordination(init envelope.Init) error {
+	c := init.Coordination
+	if c == nil {
+		return nil
+	}
+	if len(c.Endpoints) == 0 || slices.Contains(c.Endpoints, "") {
+		return fmt.Errorf("the deployer names a coordination store without endpoints (%q)", c.Endpoints)
+	}
+	if c.Prefix == "" {
+		return errors.New("the deployer names a coordination store without a key prefix")
+	}
+	coordinfo.Set(coordinfo.Info{
+		Endpoints: c.Endpoints, Prefix: c.Prefix, TTL: time.Duration(c.TTL),
+		App: init.App, Deployment: init.Deployment, Replica: init.Replica,
+	})
+	return nil
 }
 
 // errStoppedBeforeStart is awaitRoutes' error for a Stop that came first.

@@ -28,7 +28,7 @@ type command struct {
 var errUsage = errors.New("usage")
 
 func commands() []*command {
-	return []*command{generateCmd(), runCmd(), statusCmd(), logsCmd(), stopCmd(), startCmd(), restartCmd(), analyzeCmd(), versionCmd()}
+	return []*command{generateCmd(), runCmd(), statusCmd(), logsCmd(), stopCmd(), startCmd(), restartCmd(), analyzeCmd(), locksCmd(), leadersCmd(), unlockCmd(), configCmd(), versionCmd()}
 }
 
 // Main runs the pilotage command with args (without the program name) and

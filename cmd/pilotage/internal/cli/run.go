@@ -123,6 +123,9 @@ func runApp(ctx context.Context, target, configPath string, force bool, stdout, 
 		return err
 	}
 	defer lock.Close() // once Run has it, closing again is harmless
+	// The coordination store starts now, while the app builds.
+	coord := supervisor.StartCoordination(ctx, app, stateDir, cfg.Coordination)
+	defer coord.Close() // Run stops it; this, if Run is not reached
 	info := state.AppInfo{Name: app, Binary: binary, Config: cfgPath}
 	if source {
 		info.Dir = dir
@@ -148,6 +151,7 @@ func runApp(ctx context.Context, target, configPath string, force bool, stdout, 
 		ConfigPath:   cfgPath,
 		StateDir:     stateDir,
 		Lock:         lock,
+		Coordination: coord,
 		Stdout:       stdout,
 		Stderr:       stderr,
 		MaxProcesses: maxProcesses(force),

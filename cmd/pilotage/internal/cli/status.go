@@ -73,6 +73,13 @@ func printStatus(w io.Writer, st *control.Status) error {
 		head += ", not ready yet"
 	}
 	fmt.Fprintln(w, head)
+	if c := st.Coordination; c != nil {
+		where := "etcd at " + strings.Join(c.Endpoints, ", ")
+		if c.Embedded {
+			where = "embedded etcd at " + strings.Join(c.Endpoints, ", ")
+		}
+		fmt.Fprintf(w, "coordination store: %s, prefix %s\n", where, c.Prefix)
+	}
 	for _, p := range st.Problems {
 		fmt.Fprintf(w, "problem: %s\n", p)
 	}

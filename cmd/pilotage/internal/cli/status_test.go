@@ -6,13 +6,15 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
 )
 
 func TestPrintStatus(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	st := &control.Status{
 		App: "shop", PID: 42, Deployment: "shop-0123456789ab", Now: now, Started: now.Add(-90 * time.Second), ReadyAt: now.Add(-89 * time.Second),
-		Problems: []string{"12:00:00 the state directory was removed"},
+		Problems:     []string{"12:00:00 the state directory was removed"},
+		Coordination: &api.CoordinationStatus{Embedded: true, Endpoints: []string{"unix:///state/etcd/etcd.sock"}, Prefix: "/pilotage/shop/"},
 		Proxies: []control.Proxy{{Listener: "shop", Address: "127.0.0.1:8080", Backends: []string{"a", "b"}, Connections: 3, MaxConnections: 1024, Refused: 5},
 			{Listener: "admin", Address: "127.0.0.1:8081", MaxConnections: 1024, Outage: "stopped", AcceptError: "accept: too many open files", AcceptErrorAt: now.Add(-2 * time.Second)}},
 		Units: []control.UnitStatus{
@@ -28,6 +30,7 @@ func TestPrintStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `shop: supervisor pid 42, deployment shop-0123456789ab, up 1m30s, ready in 1s
+coordination store: embedded etcd at unix:///state/etcd/etcd.sock, prefix /pilotage/shop/
 problem: 12:00:00 the state directory was removed
 shop: http://127.0.0.1:8080 (2 backends, 3 of 1024 connections, 5 refused)
 admin: http://127.0.0.1:8081 (0 backends, 0 of 1024 connections): no ready replica: stopped; accept failing 2s ago: accept: too many open files

@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -190,7 +191,12 @@ func (c *Client) Logs(ctx context.Context, path string, q LogQuery, emit func(ap
 
 // call makes a request of route for path and decodes its answer into out.
 func (c *Client) call(ctx context.Context, method, route, path string, q url.Values, out any) error {
-	resp, err := c.open(ctx, method, route, path, q)
+	return c.callBody(ctx, method, route, path, q, nil, out)
+}
+
+// callBody is call with a request body (none if nil).
+func (c *Client) callBody(ctx context.Context, method, route, path string, q url.Values, reqBody []byte, out any) error {
+	resp, err := c.openBody(ctx, method, route, path, q, reqBody)
 	if err != nil {
 		return err
 	}
@@ -208,12 +214,21 @@ func (c *Client) call(ctx context.Context, method, route, path string, q url.Val
 // open makes a request of route for path and returns the response if it
 // is 200, else the error it carries.
 func (c *Client) open(ctx context.Context, method, route, path string, q url.Values) (*http.Response, error) {
+	return c.openBody(ctx, method, route, path, q, nil)
+}
+
+// openBody is open with a request body (none if nil).
+func (c *Client) openBody(ctx context.Context, method, route, path string, q url.Values, reqBody []byte) (*http.Response, error) {
 	clean, err := api.Clean(path)
 	if err != nil {
 		return nil, err
 	}
 	u := &url.URL{Scheme: "http", Host: "pilotage", Path: route + unescaped(clean), RawPath: route + clean, RawQuery: q.Encode()}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	var rd io.Reader
+	if reqBody != nil {
+		rd = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}

@@ -185,6 +185,9 @@ func (s *Server) handler(b Backend) http.Handler {
 	mux.HandleFunc("GET /v2/watch/{path...}", s.watch)
 	mux.HandleFunc("POST /v2/act/{path...}", func(w http.ResponseWriter, r *http.Request) { s.act(w, r, b) })
 	mux.HandleFunc("GET /v2/logs/{path...}", func(w http.ResponseWriter, r *http.Request) { s.logs(w, r, b) })
+	for _, m := range []string{"GET", "PUT", "DELETE"} {
+		mux.HandleFunc(m+" /v2/value/{path...}", func(w http.ResponseWriter, r *http.Request) { s.value(w, r, b) })
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "%s %s: no such route of the control API: this supervisor speaks /v2, and the pilotage command is older or newer than it (restart the app with this pilotage command, or use the one that started it)", r.Method, r.URL.Path))
 	})

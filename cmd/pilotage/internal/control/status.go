@@ -51,6 +51,9 @@ type Status struct {
 	// Problems are what went wrong with the supervisor itself (its state
 	// directory removed, its lock taken), one line each, oldest first.
 	Problems []string `json:"problems,omitempty"`
+	// Coordination is where the app's coordination store is
+	// (api.AppStatus.Coordination).
+	Coordination *api.CoordinationStatus `json:"coordination,omitempty"`
 }
 
 // Proxy is a listener the supervisor serves and balances over replicas.
@@ -121,7 +124,7 @@ func StatusOf(resources []api.Resource, now time.Time) (*Status, error) {
 		return nil, err
 	}
 	st := &Status{App: t.app.Name, PID: app.PID, StateDir: app.StateDir, Deployment: app.Deployment, Now: now, Started: app.Started,
-		ReadyAt: app.ReadyAt, Stopping: app.State == api.Stopping, Problems: app.Problems, Units: []UnitStatus{}}
+		ReadyAt: app.ReadyAt, Stopping: app.State == api.Stopping, Problems: app.Problems, Coordination: app.Coordination, Units: []UnitStatus{}}
 	for _, r := range t.kind(api.KindListener) {
 		var l api.ListenerStatus
 		if err := r.DecodeStatus(&l); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/types"
 	"sort"
+	"strings"
 
 	"golang.org/x/tools/go/packages"
 )
@@ -39,6 +40,17 @@ var frameworkPaths = map[string]bool{
 	"context":                      true, // codegen registers Canceled and DeadlineExceeded
 }
 
+// coordPath is the coordination module, a framework package too: it
+// registers its own errors, and what it imports (etcd's client) is no
+// concern of the app's. In a workspace it is a main module, so it must be
+// named to be told from the app.
+const coordPath = pilotagePath + "/coord"
+
+// isFramework reports whether the package of path is the framework's.
+func isFramework(path string) bool {
+	return frameworkPaths[path] || path == coordPath || strings.HasPrefix(path, coordPath+"/")
+}
+
 // An errorVar is an exported package-level variable whose type implements error.
 type errorVar struct {
 	pkg *types.Package
@@ -54,7 +66,7 @@ var errorIface = errorType.Underlying().(*types.Interface)
 // errorVarsOf returns the error variables of pkg, sorted by name: the
 // exported ones, and with unexported the others too (but "_").
 func errorVarsOf(pkg *types.Package, unexported bool) []errorVar {
-	if pkg == nil || frameworkPaths[pkg.Path()] {
+	if pkg == nil || isFramework(pkg.Path()) {
 		return nil
 	}
 	var out []errorVar
@@ -72,7 +84,7 @@ func errorVarsOf(pkg *types.Package, unexported bool) []errorVar {
 // module (or, without module information, among the loaded packages) and
 // not one of the framework's packages.
 func (a *app) isAppPackage(p *packages.Package) bool {
-	if frameworkPaths[p.PkgPath] {
+	if isFramework(p.PkgPath) {
 		return false
 	}
 	if p.Module == nil {

@@ -55,7 +55,7 @@ func (a *app) checkTestComparisons(warn *problems) error {
 	}
 	for _, c := range found {
 		key := c.path + "." + c.name
-		if frameworkPaths[c.path] || a.registered[key] {
+		if isFramework(c.path) || a.registered[key] {
 			continue
 		}
 		pkg := typesOf[c.path]
@@ -94,7 +94,7 @@ func (a *app) typesOf(cs []comparison) (map[string]*types.Package, error) {
 	}
 	var missing []string
 	for _, c := range cs {
-		if known[c.path] == nil && !frameworkPaths[c.path] && !a.registered[c.path+"."+c.name] && !contains(missing, c.path) {
+		if known[c.path] == nil && !isFramework(c.path) && !a.registered[c.path+"."+c.name] && !contains(missing, c.path) {
 			missing = append(missing, c.path)
 		}
 	}

@@ -16,8 +16,12 @@ const settlePoll = 20 * time.Millisecond
 
 // Act performs action on the resource at path (see control.Backend): stop,
 // start or restart the group or unit of a component, group or unit, or
-// restart one replica; it waits until that settles or ctx is done.
+// restart one replica; it waits until that settles or ctx is done. The
+// resources of the coordination store are acted on in coordactions.go.
 func (s *Supervisor) Act(ctx context.Context, path, action string) (*api.ActionResult, error) {
+	if elems, ok := coordPath(path); ok {
+		return s.coordAct(ctx, path, elems, action)
+	}
 	s.mu.Lock()
 	n, sl, asked, err := s.locate(path)
 	if err != nil {

@@ -109,11 +109,14 @@ func start(t *testing.T, d *graph.Graph, cfg string, env ...string) *harness {
 	return launch(t, Options{App: "test", Binary: self, Config: mustConfig(cfg), Description: d, Env: env})
 }
 
-// launch runs a supervisor with opts, filling in the state directory,
-// output and short stop timeouts.
+// launch runs a supervisor with opts, filling in the state directory
+// (unless set), output and short stop timeouts.
 func launch(t *testing.T, opts Options) *harness {
 	t.Helper()
-	h := &harness{t: t, out: &syncBuffer{}, dir: stateDir(t), done: make(chan error, 1)}
+	h := &harness{t: t, out: &syncBuffer{}, dir: opts.StateDir, done: make(chan error, 1)}
+	if h.dir == "" {
+		h.dir = stateDir(t)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
 	opts.StateDir, opts.Stdout = h.dir, h.out

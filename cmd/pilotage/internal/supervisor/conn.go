@@ -19,8 +19,9 @@ const writeTimeout = 5 * time.Second
 // ctlConn is the supervisor's end of a proclet's envelope socket: the
 // supervisor is one deployer of the envelope protocol. Writes go through
 // an outbox drained by one goroutine, so a slow proclet never blocks the
-// supervisor; Init goes first, and only the latest Routes matters, so a
-// newer one replaces an unsent one.
+// supervisor; Init goes first, nothing is sent before it (a proclet may
+// start before its Init can be written: see spawnProclet), and only the
+// latest Routes matters, so a newer one replaces an unsent one.
 type ctlConn struct {
 	raw  net.Conn
 	conn *envelope.Conn
@@ -94,8 +95,20 @@ func (c *ctlConn) poke() {
 
 func (c *ctlConn) writeLoop() {
 	stopSent := false
+	initSent := false
 	for range c.wake {
 		c.mu.Lock()
+		if !initSent && c.init == nil && !c.closed {
+			stop := c.stop
+			c.mu.Unlock()
+			if stop {
+				// A proclet stopped before its Init waits for it: the
+				// socket's end (EOF) stops it.
+				_ = c.conn.Close()
+				return
+			}
+			continue
+		}
 		init, routes, ping, stop, closed := c.init, c.routes, c.ping, c.stop && !stopSent, c.closed
 		c.init, c.routes, c.ping = nil, nil, 0
 		c.mu.Unlock()
@@ -105,6 +118,7 @@ func (c *ctlConn) writeLoop() {
 		var msgs []envelope.Message
 		if init != nil {
 			msgs = append(msgs, *init)
+			initSent = true
 		}
 		if routes != nil {
 			msgs = append(msgs, *routes)

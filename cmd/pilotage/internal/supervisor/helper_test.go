@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotage/pilotage/coord"
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
@@ -42,6 +43,11 @@ import (
 //	FAKE_BOGUS=group=what  after hello, break the protocol: "hello" (a
 //	                       second one), "listening" or "component" (on
 //	                       a listener or component it was not given)
+//
+// //	FAKE_LOCK=group=name   once ready, connect to the coordination store
+//
+//	init names (as its replica, with its pid), take
+//	lock name and print "locked <token> pid <pid>"
 //
 // Like a real proclet, the fake one exits 0 on SIGTERM. It prints every
 // routes message: "routes a.A=2 b.B=0; b.B waits: restarting" (the number
@@ -219,6 +225,9 @@ func fakeProclet() int {
 	}
 	send(envelope.Ready{})
 	fmt.Printf("ready %s replica %s\n", env.Group, index)
+	if name, ok := fakeFor(os.Getenv("FAKE_LOCK"), env); ok {
+		go holdLock(env, name)
+	}
 	if v, ok := fakeSetting(os.Getenv("FAKE_RETURN"), env.Group); ok {
 		d, _ := time.ParseDuration(v)
 		time.Sleep(d)
@@ -226,6 +235,28 @@ func fakeProclet() int {
 		return 0
 	}
 	select {}
+}
+
+// holdLock takes lock name in the coordination store init names, as the
+// replica init names, and holds it until the process ends.
+func holdLock(init envelope.Init, name string) {
+	c := init.Coordination
+	if c == nil {
+		fmt.Println("lock: init names no coordination store")
+		return
+	}
+	ctx := context.Background()
+	store, err := coord.Connect(ctx, coord.Options{Endpoints: c.Endpoints, Prefix: c.Prefix, Replica: init.Replica, PID: os.Getpid(), TTL: time.Duration(c.TTL)})
+	if err != nil {
+		fmt.Println("lock:", err)
+		return
+	}
+	l, err := store.Lock(ctx, name)
+	if err != nil {
+		fmt.Println("lock:", err)
+		return
+	}
+	fmt.Printf("locked %d pid %d\n", l.Token(), os.Getpid())
 }
 
 func fileExists(path string) bool {

@@ -43,6 +43,7 @@ type proc struct {
 	greeted      bool              // its Hello came
 	listeners    map[string]string // listener name -> address the replica bound
 	cancel       func()            // stops the readiness probe of a unit
+	heldInit     *envelope.Init    // a proclet's Init, until the coordination store is ready
 }
 
 // source is the name of a slot's log lines: "cart.Cart/1", or "redis".
@@ -118,7 +119,7 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 		return nil, err
 	}
 	p.conn = conn
-	conn.sendInit(envelope.Init{
+	p.heldInit = &envelope.Init{
 		App:        s.plan.App,
 		Deployment: s.plan.Deployment,
 		Group:      n.Name,
@@ -130,8 +131,12 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 		// The proclet checks its components' health itself, and reports
 		// Unhealthy; the supervisor then replaces it.
 		Health: envelope.DefaultHealth,
-	})
-	conn.sendRoutes(s.routesMessage()) // before the proclet starts any component
+	}
+	// The Init names the coordination store: it waits until the store is
+	// ready (awaitCoordination), while the process starts.
+	if s.coord != nil {
+		s.sendInit(p)
+	}
 	go func() {
 		defer close(readDone)
 		if err := conn.readLoop(func(m envelope.Message) { s.handle(p, m) }); err != nil {
@@ -223,6 +228,9 @@ func (s *Supervisor) startProc(sl *slot, cmd *exec.Cmd, readDone <-chan struct{}
 		// While the leader is a zombie its pid, and so its process group,
 		// cannot be reused: end what it left in its group, then reap it.
 		waitExitedNoReap(p.leader)
+		if readDone != nil { // a proclet: the locks it held pass on now
+			s.revokeSessions(source, pid)
+		}
 		s.endGroup(p)
 		p.sigMu.Lock()
 		p.reaped = true

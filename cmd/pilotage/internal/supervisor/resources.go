@@ -126,6 +126,7 @@ func (s *Supervisor) resources(problems []string) []control.Item {
 		b.add(api.KindListener, key, live, at(api.Listeners, p.Listener))
 	}
 	b.add(api.KindStartup, api.StartupStatus{Units: s.startup(elems)}, nil, at(api.Startup))
+	b.items = append(b.items, s.coordItems()...)
 	if b.err != nil { // a bug: every status encodes
 		s.out.logf("control API: %v", b.err)
 	}
@@ -135,7 +136,7 @@ func (s *Supervisor) resources(problems []string) []control.Item {
 // appStatus returns the status of the app. s.mu is held.
 func (s *Supervisor) appStatus(problems []string) api.AppStatus {
 	st := api.AppStatus{State: api.Ready, PID: os.Getpid(), StateDir: s.opts.StateDir, Deployment: s.plan.Deployment,
-		Started: s.started, ReadyAt: s.readyAt, Problems: problems}
+		Started: s.started, ReadyAt: s.readyAt, Problems: problems, Coordination: s.coord.status()}
 	switch {
 	case s.shutting:
 		st.State = api.Stopping

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
@@ -47,6 +48,10 @@ type Options struct {
 	// caller took it; Run then releases it when it returns. If nil, Run
 	// takes it.
 	Lock *os.File
+	// Coordination is the start of the app's coordination store, if the
+	// caller began it (StartCoordination, once it held Lock); Run stops
+	// it. If nil, New starts it when Lock is set, else Run does.
+	Coordination *CoordinationStart
 
 	// Description of the application; if nil, New reads the component
 	// graph embedded in the binary (without running it) and checks Config
@@ -105,12 +110,23 @@ type Supervisor struct {
 	finishedOnce bool
 	proxies      []*proxy
 	lastRoutes   envelope.Routes // as last pushed, see updateRouting
+	coord        *coordination   // the coordination store, once ready (awaitCoordination)
 
 	changes chan struct{} // signaled by notifyChange, for the control API
+
+	// The coordination store's start: the caller's
+	// (Options.Coordination), or New's if the caller holds the state
+	// directory's lock, else Run's; see coordination.go.
+	coordStart   *CoordinationStart
+	coordStopped atomic.Bool
 }
 
-// New describes and lays out the application; nothing is started yet.
-func New(ctx context.Context, opts Options) (*Supervisor, error) {
+// New describes and lays out the application; nothing is started yet but
+// the coordination store: the caller's start of it (Options.Coordination),
+// or, if the caller holds the state directory's lock (Options.Lock), one
+// New begins while it reads the binary. The Supervisor must then be Run,
+// which stops it.
+func New(ctx context.Context, opts Options) (_ *Supervisor, err error) {
 	if opts.App == "" || opts.Binary == "" || opts.StateDir == "" {
 		return nil, errors.New("supervisor: App, Binary and StateDir are required")
 	}
@@ -134,6 +150,15 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	}
 	if opts.KillUnresponsiveAfter <= 0 {
 		opts.KillUnresponsiveAfter = DefaultKillUnresponsiveAfter
+	}
+	coordStart := opts.Coordination
+	if coordStart == nil && opts.Lock != nil { // the state directory is ours
+		coordStart = StartCoordination(ctx, opts.App, opts.StateDir, opts.Config.Coordination)
+		defer func() {
+			if err != nil {
+				coordStart.Close()
+			}
+		}()
 	}
 	stamp, err := stampOf(opts.Binary) // before reading: a change meanwhile is seen at the first spawn
 	if err != nil {
@@ -183,6 +208,7 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 		mainDone:      make(chan struct{}),
 		byName:        map[string]*node{},
 		changes:       make(chan struct{}, 1),
+		coordStart:    coordStart,
 	}
 	if s.startLimit <= 0 {
 		s.startLimit = DefaultStartLimit
@@ -214,6 +240,9 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 		}
 	}
 	s.out = newOutput(opts.Stdout, opts.Stderr, opts.Color, opts.Logs, width)
+	if coordStart != nil {
+		coordStart.log.out.Store(s.out)
+	}
 	return s, nil
 }
 
@@ -254,6 +283,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	}
 	defer lock.Close()
+	if s.coordStart == nil {
+		s.coordStart = StartCoordination(ctx, s.opts.App, s.opts.StateDir, s.opts.Config.Coordination)
+		s.coordStart.log.out.Store(s.out)
+	}
+	defer s.stopCoordination() // before the lock is released
 	if err := prepareSockDir(s.sockDir()); err != nil {
 		return err
 	}
@@ -267,6 +301,15 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	defer srv.Close()
 
+	// Processes start at once; their Init waits for the store.
+	coordFailed := make(chan error, 1)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := s.awaitCoordination(ctx); err != nil {
+			coordFailed <- err
+		}
+	}()
 	s.mu.Lock()
 	s.started = time.Now()
 	for _, n := range s.nodes {
@@ -275,11 +318,19 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.reconcile()
 	s.mu.Unlock()
 
+	var runErr error
 	select {
 	case <-ctx.Done():
 		s.out.logf("stopping %s", s.opts.App)
 	case <-s.mainDone:
 		s.out.logf("the main component returned; stopping %s", s.opts.App)
+	case runErr = <-coordFailed:
+		if ctx.Err() != nil {
+			runErr = nil // stopped while the store started
+			s.out.logf("stopping %s", s.opts.App)
+		} else {
+			s.out.logf("%v; stopping %s", runErr, s.opts.App)
+		}
 	}
 	s.mu.Lock()
 	s.shutdown()
@@ -287,8 +338,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	<-s.finished
 	s.bg.Wait()
 	waitTimeout(&s.pumps, 2*time.Second) // a grandchild may hold a pipe open
+	s.stopCoordination()                 // last: replicas used it until they exited
 	s.out.logf("stopped")
-	return nil
+	return runErr
 }
 
 // sockDir is the directory of the replicas' RPC sockets.

@@ -26,6 +26,12 @@
 //	/apps/<app>/listeners                     Collection
 //	/apps/<app>/listeners/<l>                 Listener
 //	/apps/<app>/startup                       Startup
+//	/apps/<app>/locks                         Collection
+//	/apps/<app>/locks/<name>                  Lock       release
+//	/apps/<app>/leaders                       Collection
+//	/apps/<app>/leaders/<election>            Leader
+//	/apps/<app>/config                        Collection
+//	/apps/<app>/config/<key>                  ConfigKey
 //
 // A component is named by its short name ("cart.Cart"), or by its full
 // name when two components share the short one; a group by its name (the
@@ -38,8 +44,16 @@
 // URL path segment may not (Join, Split). "/" and "/apps" always exist;
 // every other collection exists while it holds something, but those of
 // an app (components, groups, units, listeners), which exist while the
-// app does. Later kinds (config keys, locks, leaders, traces) are new
-// collections under /apps/<app>.
+// app does, and those of its coordination store (locks, leaders,
+// config), which exist while the app does too. Locks, leaders and
+// config keys are those of the app's coordination store (package
+// coord): a lock held or waited for, an election with candidates, a key
+// of the key/value and config store (one path element, percent-encoded:
+// config/limits%2Fapi is the key "limits/api"), as the supervisor last
+// read them; it reads them again after every change of the store, so
+// they follow it by some tens of milliseconds. A lock's expiry is, like
+// a listener's counters, current in a get or list, but not an event.
+// Later kinds (traces) are new collections under /apps/<app>.
 //
 // # Versions
 //
@@ -81,6 +95,18 @@
 //	                                          resource's actions) and
 //	                                          answers an ActionResult once
 //	                                          it settled or wait passed
+//	GET    /v2/value/<path>                   the ConfigValue of a ConfigKey:
+//	                                          the key with its value
+//	PUT    /v2/value/<path>                   sets the key of a ConfigKey's
+//	                                          path (existing or not) to the
+//	                                          request's body, and answers
+//	                                          the ConfigValue written; a
+//	                                          value that does not decode
+//	                                          into the key's registered
+//	                                          type is refused (bad_request,
+//	                                          with the store's message)
+//	DELETE /v2/value/<path>                   deletes the key (absent: not
+//	                                          an error; Deleted says)
 //	GET  /v2/logs/<path>[?tail=N][&since=T][&follow=true][&source=S...]
 //	                                          LogLines, one per line, of
 //	                                          the processes under path (a

@@ -118,6 +118,9 @@ type ActionResult struct {
 	State      State    `json:"state"`      // once the action settled, or when the wait ended
 	Settled    bool     `json:"settled"`    // false: the wait ended first and State is not final
 	Message    string   `json:"message"`    // one line for humans
+	// Lock, for a release, is the lock as it was held just before it was
+	// taken from its holder; nil if it was free by then.
+	Lock *LockStatus `json:"lock,omitempty"`
 }
 
 // A LogLine is one line of GET /v2/logs: a record of a process's output,

@@ -57,6 +57,19 @@ type AppStatus struct {
 	// Problems are what went wrong with the supervisor itself (its state
 	// directory removed, its lock taken), one line each, oldest first.
 	Problems []string `json:"problems,omitempty"`
+	// Coordination is where the app's coordination store is; absent until
+	// it is ready.
+	Coordination *CoordinationStatus `json:"coordination,omitempty"`
+}
+
+// CoordinationStatus says where an app's coordination store is.
+type CoordinationStatus struct {
+	// Embedded: an etcd server the supervisor runs, its data in the
+	// state directory; else an external cluster ([coordination]
+	// endpoints).
+	Embedded  bool     `json:"embedded,omitempty"`
+	Endpoints []string `json:"endpoints"` // etcd client URLs: the embedded one's Unix socket
+	Prefix    string   `json:"prefix"`    // of every key of the app
 }
 
 // ComponentStatus is the status of a Component. Its replicas are those of

@@ -1,0 +1,149 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/coord"
+)
+
+var _ control.ValueBackend = (*Supervisor)(nil)
+
+// coordAct performs action on the coordination store's resource at path
+// (elems): release a lock. It returns once the tree shows the result.
+func (s *Supervisor) coordAct(ctx context.Context, path string, elems []string, action string) (*api.ActionResult, error) {
+	if len(elems) != 4 || elems[2] != api.Locks || action != api.ActionRelease {
+		return nil, api.Errorf(api.CodeBadRequest, "%s does not accept action %q", path, action)
+	}
+	v, err := s.view()
+	if err != nil {
+		return nil, err
+	}
+	name := elems[3]
+	// Who holds it, to say whom it is taken from: read just before, so
+	// that a holder changing in between is all but impossible (the
+	// store's ForceUnlock does not say).
+	locks, err := v.store.Locks(ctx)
+	if err != nil {
+		return nil, coordError(err)
+	}
+	var before *api.LockStatus
+	for _, l := range locks {
+		if l.Name == name {
+			st := lockStatus(l)
+			before = &st
+		}
+	}
+	held, err := v.store.ForceUnlock(ctx, name)
+	if err != nil {
+		return nil, coordError(err)
+	}
+	v.refresh(ctx) // a failure is logged, and the view reads again later
+	res := &api.ActionResult{Path: path, Action: action, Components: []string{}, Settled: true}
+	switch {
+	case !held:
+		res.Message = fmt.Sprintf("lock %s: nobody held it", name)
+	case before == nil:
+		res.Message = fmt.Sprintf("lock %s: released from its holder", name)
+	default:
+		res.Lock = before
+		res.Message = fmt.Sprintf("lock %s: released from %s (token %d): its lock context is cancelled and its fenced writes fail", name, before.Holder, before.Token)
+		if before.Waiters > 0 {
+			res.Message += fmt.Sprintf("; %d waiting, the next gets a larger token", before.Waiters)
+		}
+	}
+	s.out.logf("unlock requested: %s", res.Message)
+	return res, nil
+}
+
+// configKey returns the view and the key of the config key at path.
+func (s *Supervisor) configKey(path string) (*coordView, string, error) {
+	elems, ok := coordPath(path)
+	if !ok || len(elems) != 4 || elems[2] != api.Config || elems[1] != s.plan.App {
+		return nil, "", api.Errorf(api.CodeBadRequest, "%s is not the path of a config key of %s (%s)", path, s.plan.App, api.Join(api.Apps, s.plan.App, api.Config, "<key>"))
+	}
+	v, err := s.view()
+	return v, elems[3], err
+}
+
+// Value returns the config key at path with its value (see
+// control.ValueBackend).
+func (s *Supervisor) Value(ctx context.Context, path string) (*api.ConfigValue, error) {
+	v, key, err := s.configKey(path)
+	if err != nil {
+		return nil, err
+	}
+	e, err := v.store.Get(ctx, key)
+	if errors.Is(err, coord.ErrNotFound) {
+		return nil, api.Wrap(api.CodeNotFound, fmt.Sprintf("no config key %q", key), err)
+	}
+	if err != nil {
+		return nil, coordError(err)
+	}
+	typed, err := v.isTyped(ctx, key)
+	if err != nil {
+		return nil, api.Wrap(api.CodeUnavailable, err.Error(), err)
+	}
+	cv := &api.ConfigValue{Key: key, Revision: e.Revision, CreateRevision: e.CreateRevision, Typed: typed}
+	setValue(cv, e.Value)
+	return cv, nil
+}
+
+// PutValue sets the config key at path to value (see
+// control.ValueBackend); the store refuses a value that does not decode
+// into the key's registered type.
+func (s *Supervisor) PutValue(ctx context.Context, path string, value []byte) (*api.ConfigValue, error) {
+	v, key, err := s.configKey(path)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := v.store.Put(ctx, key, value)
+	if err != nil {
+		return nil, coordError(err)
+	}
+	v.refresh(ctx) // as in coordAct
+	typed, err := v.isTyped(ctx, key)
+	if err != nil {
+		return nil, api.Wrap(api.CodeUnavailable, err.Error(), err)
+	}
+	s.out.logf("config put requested: key %s set at revision %d", key, rev)
+	cv := &api.ConfigValue{Key: key, Revision: rev, Typed: typed}
+	setValue(cv, value)
+	return cv, nil
+}
+
+// DeleteValue deletes the config key at path (see control.ValueBackend).
+func (s *Supervisor) DeleteValue(ctx context.Context, path string) (*api.ConfigValue, error) {
+	v, key, err := s.configKey(path)
+	if err != nil {
+		return nil, err
+	}
+	_, err = v.store.Get(ctx, key)
+	existed := err == nil
+	if err != nil && !errors.Is(err, coord.ErrNotFound) {
+		return nil, coordError(err)
+	}
+	rev, err := v.store.Delete(ctx, key)
+	if err != nil {
+		return nil, coordError(err)
+	}
+	v.refresh(ctx) // as in coordAct
+	if existed {
+		s.out.logf("config rm requested: key %s deleted at revision %d", key, rev)
+	}
+	return &api.ConfigValue{Key: key, Revision: rev, Deleted: existed}, nil
+}
+
+// setValue sets the value of cv: as text if it is UTF-8, else in base64.
+func setValue(cv *api.ConfigValue, value []byte) {
+	if utf8.Valid(value) {
+		cv.Value = string(value)
+		return
+	}
+	cv.Value, cv.Encoding = base64.StdEncoding.EncodeToString(value), "base64"
+}

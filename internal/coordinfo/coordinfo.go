@@ -1,0 +1,58 @@
+// Package coordinfo hands the coordination store a deployer named to the
+// coordination library (github.com/pilotage/pilotage/coord) in the same
+// process. The runtime (internal/proclet) calls Set from the deployer's
+// Init before any component starts; coord.Open calls Get, and, when
+// nothing was set (a single process: "go run .", pilotagetest), uses an
+// in-memory store of its own process instead.
+//
+// It is a package of its own, with no dependency, so that the runtime does
+// not import the coordination library (and its etcd client) to pass it
+// four strings.
+package coordinfo
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// Info is the coordination store of this process, and who the process is
+// in it.
+type Info struct {
+	// Endpoints are the etcd client URLs ("unix:///path/etcd.sock",
+	// "http://host:2379").
+	Endpoints []string
+	// Prefix goes before every key of the app ("/pilotage/shop/").
+	Prefix string
+	// TTL of the session leases; zero means the library's default.
+	TTL time.Duration
+	// App, Deployment and Replica identify this process: the app's name,
+	// the build running, and the deployer's id of this replica
+	// ("cart.Cart/1", a pod name), under which its sessions are
+	// registered so that the deployer can revoke them when it dies.
+	App, Deployment, Replica string
+}
+
+var (
+	mu   sync.Mutex
+	info Info
+	set  bool
+)
+
+// Set records the coordination store of this process, replacing any
+// earlier one.
+func Set(i Info) {
+	mu.Lock()
+	defer mu.Unlock()
+	i.Endpoints = slices.Clone(i.Endpoints)
+	info, set = i, true
+}
+
+// Get returns what Set recorded; ok is false if it was never called.
+func Get() (i Info, ok bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	i = info
+	i.Endpoints = slices.Clone(info.Endpoints)
+	return i, set
+}

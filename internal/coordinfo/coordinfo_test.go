@@ -1,0 +1,29 @@
+package coordinfo
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestSetGet(t *testing.T) {
+	if _, ok := Get(); ok {
+		t.Fatal("Get before Set: ok")
+	}
+	endpoints := []string{"unix:///state/etcd/etcd.sock"}
+	want := Info{Endpoints: endpoints, Prefix: "/pilotage/shop/", TTL: 3 * time.Second, App: "shop", Deployment: "shop-0123", Replica: "cart.Cart/1"}
+	Set(want)
+	endpoints[0] = "changed by the caller"
+	got, ok := Get()
+	if !ok {
+		t.Fatal("Get after Set: not ok")
+	}
+	want.Endpoints = []string{"unix:///state/etcd/etcd.sock"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Get = %+v, want %+v", got, want)
+	}
+	got.Endpoints[0] = "changed by a reader"
+	if again, _ := Get(); again.Endpoints[0] != want.Endpoints[0] {
+		t.Errorf("a reader changed the recorded endpoints: %v", again.Endpoints)
+	}
+}
