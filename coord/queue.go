@@ -241,7 +241,7 @@ func (h *hold) follow(ctx context.Context) {
 			}
 			for _, ev := range resp.Events {
 				if ev.Type == backend.EventDelete {
-					h.cancel(fmt.Errorf("%w: %s %s: its key was deleted (released by force, or its session revoked)", ErrNotHeld, h.kind, h.name))
+					h.cancel(fmt.Errorf("%w: %s %s: its key was deleted (released by force, its session revoked, or its lease expired)", ErrNotHeld, h.kind, h.name))
 					return
 				}
 				from = ev.KV.ModRevision + 1

@@ -69,8 +69,10 @@ go test -run='^$' -fuzz=FuzzFrameReader -fuzztime=10s ./internal/rpc
 go test -run='^$' -fuzz=FuzzDecoder -fuzztime=10s ./codegen
 
 step "benchmarks compile and run once"
-go test -run='^$' -bench=. -benchtime=1x ./... ./cmd/pilotage/...
-(cd bench && go test -run='^$' -bench=. -benchtime=1x ./...)
+go test -run='^$' -bench=. -benchtime=1x ./... ./coord/... ./cmd/pilotage/...
+# -short: the coordination benchmarks run their peers with cut-down
+# timings (their defaults take a minute a sample); one sample each.
+(cd bench && PILOTAGE_BIN="$pilotage" go test -run='^$' -bench=. -benchtime=1x -short ./...)
 
 step "Kubernetes end-to-end tests"
 echo "none yet: the Kubernetes deployer has not landed (see docs/architecture.md)"
