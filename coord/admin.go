@@ -104,7 +104,8 @@ func (s *Store) Elections(ctx context.Context) ([]ElectionState, error) {
 
 // ForceUnlock takes the lock name from its holder: the holder's context is
 // cancelled and its fenced writes fail; the next waiter gets a larger
-// token. It reports whether someone held it.
+// token. It reports whether it took the lock from someone: false if
+// nobody held it, or its holder released it meanwhile.
 func (s *Store) ForceUnlock(ctx context.Context, name string) (bool, error) {
 	if err := checkName("lock", name); err != nil {
 		return false, fmt.Errorf("coord: force unlock: %w", err)
@@ -127,10 +128,9 @@ func (s *Store) ForceUnlock(ctx context.Context, name string) (bool, error) {
 		if err != nil {
 			return false, s.fail(ctx, "force unlock "+name, err)
 		}
-		if res.Succeeded {
-			return true, nil
-		}
-		// Released meanwhile: take it from whoever holds it now.
+		// Not succeeded: released meanwhile, by its holder; the lock
+		// taken since (if any) is someone else's.
+		return res.Succeeded, nil
 	}
 }
 

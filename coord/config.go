@@ -47,9 +47,8 @@ func Config[T any](ctx context.Context, s *Store, key string, def T) (*Value[T],
 	}
 	cctx, cancel := s.callContext(ctx)
 	defer cancel()
-	if err := s.register(cctx, key, desc); err != nil {
-		return nil, err
-	}
+	// The stored value first: one that does not decode into T leaves the
+	// key's registered type as it was.
 	kvs, rev, err := s.b.Get(cctx, backend.Op{Kind: backend.OpGet, Key: s.configKey(key)})
 	if err != nil {
 		return nil, s.fail(cctx, "config "+key, err)
@@ -62,24 +61,25 @@ func Config[T any](ctx context.Context, s *Store, key string, def T) (*Value[T],
 		}
 		v.value, v.rev = value, kvs[0].ModRevision
 	}
-	go v.follow(ctx, s, key, rev+1)
+	if err := s.register(cctx, key, desc); err != nil {
+		return nil, err
+	}
+	go v.follow(ctx, s, key, rev+1) // what was written since the read too
 	return v, nil
 }
 
 // register stores desc as the schema of key unless it is there already.
 func (s *Store) register(ctx context.Context, key string, desc []byte) error {
 	sk := s.schemaKey(key)
-	res, err := s.b.Txn(ctx, backend.Txn{
-		Then: []backend.Op{{Kind: backend.OpGet, Key: sk}},
-	})
+	kvs, _, err := s.b.Get(ctx, backend.Op{Kind: backend.OpGet, Key: sk})
 	if err != nil {
 		return s.fail(ctx, "config "+key+": read its type", err)
 	}
-	if kvs := res.Results[0].KVs; len(kvs) > 0 && bytes.Equal(kvs[0].Value, desc) {
+	if len(kvs) > 0 && bytes.Equal(kvs[0].Value, desc) {
 		_, err := s.schemas.load(key, kvs)
 		return err
 	}
-	res, err = s.b.Txn(ctx, backend.Txn{Then: []backend.Op{{Kind: backend.OpPut, Key: sk, Value: desc}}})
+	res, err := s.b.Txn(ctx, backend.Txn{Then: []backend.Op{{Kind: backend.OpPut, Key: sk, Value: desc}}})
 	if err != nil {
 		return s.fail(ctx, "config "+key+": register its type", err)
 	}

@@ -28,7 +28,11 @@
 // force, or when its holder releases it. Its context is cancelled at the
 // latest at the send time of the last successful renewal plus the lease's
 // time to live minus a safety margin, measured on the holder's monotonic
-// clock: before the store itself can let anyone else acquire it.
+// clock: before the store itself can let anyone else acquire it. A
+// process that is paused (SIGSTOP, a long stall) runs no timer meanwhile:
+// it may resume after another holder was granted the lock and act for a
+// moment before its context is cancelled. Fenced writes, and the token
+// for anything else, are what keep such a holder from doing harm.
 //
 // A fencing token is the revision at which the store granted the lock: a
 // 64-bit number strictly increasing per name over every grant, crash and

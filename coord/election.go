@@ -3,6 +3,7 @@ package coord
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/pilotage/pilotage/coord/internal/backend"
@@ -138,7 +139,10 @@ func (e *Election) Observe(ctx context.Context) func(yield func(Leader, error) b
 				}
 			}
 		}
-		if ctx.Err() != nil && context.Cause(ctx) == ErrClosed {
+		switch {
+		case ctx.Err() == nil:
+			yield(Leader{}, fmt.Errorf("coord: observe %s: the store ended it: %w", e.name, ErrUnavailable))
+		case errors.Is(context.Cause(ctx), ErrClosed):
 			yield(Leader{}, fmt.Errorf("coord: observe %s: %w", e.name, ErrClosed))
 		}
 	}

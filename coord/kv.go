@@ -22,7 +22,8 @@ type WriteOption interface{ writeOption() }
 
 // FencedBy makes a write conditional on still holding l (a *Lock or a
 // *Leadership): if it was lost, the write fails with ErrFenced and changes
-// nothing.
+// nothing. The write must go through a Store sharing l's connection (any
+// Store from Open in l's process does); else it fails with ErrInvalid.
 func FencedBy(l Holder) WriteOption { return fencedBy{l} }
 
 type fencedBy struct{ h Holder }
@@ -117,6 +118,9 @@ func (s *Store) write(ctx context.Context, what, key string, value []byte, revis
 			return 0, fmt.Errorf("coord: %s %s: %w", what, key, invalid("write option", fmt.Sprintf("%T is unknown", o)))
 		}
 		h, err := holdOf(f.h)
+		if err == nil && h.s.b != s.b {
+			err = invalid("FencedBy", "the lock or leadership is held through another connection to the store: write through the Store that holds it")
+		}
 		if err != nil {
 			return 0, fmt.Errorf("coord: %s %s: %w", what, key, err)
 		}

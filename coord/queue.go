@@ -51,10 +51,15 @@ func (s *Store) acquire(ctx context.Context, kind, name, dir string, value func(
 			key := dir + leaseHex(sess.lease)
 			var token int64
 			token, err = s.enqueue(ctx, sess, key, dir, value(sess), try)
+			if err == nil && sess.ctx.Err() != nil {
+				// Granted to a session lost meanwhile (on this process's
+				// clock: its lease is being revoked): not a hold.
+				err = errSessionLost
+			}
 			if err == nil {
 				return s.newHold(sess, kind, name, key, token, unlockLocal), nil
 			}
-			if errors.Is(err, errSessionLost) {
+			if errors.Is(err, errSessionLost) || errors.Is(err, errKeyDeleted) {
 				continue
 			}
 			if !errors.Is(err, ErrLocked) {
@@ -80,8 +85,12 @@ func (s *Store) acquire(ctx context.Context, kind, name, dir string, value func(
 	}
 }
 
-// errSessionLost ends a wait whose session (and key) was lost.
-var errSessionLost = errors.New("session lost while waiting")
+// errSessionLost ends a wait whose session (and key) was lost;
+// errKeyDeleted one whose key was deleted while it waited.
+var (
+	errSessionLost = errors.New("session lost while waiting")
+	errKeyDeleted  = errors.New("key deleted while waiting")
+)
 
 // enqueue puts key and waits until it is the oldest in dir; it returns
 // its create revision. On failure it deletes key.
@@ -134,9 +143,9 @@ func (s *Store) enqueue(ctx context.Context, sess *session, key, dir string, val
 		}
 		switch {
 		case !mine:
-			// Our key is gone: the lease was revoked or expired.
-			sess.lose(fmt.Errorf("%w: key %s deleted while waiting", ErrNotHeld, key))
-			return 0, errSessionLost
+			// Our key is gone: deleted by force, or with its lease, which
+			// enqueuing again tells (ErrLeaseNotFound).
+			return 0, errKeyDeleted
 		case pred == nil:
 			return token, nil
 		}
@@ -187,8 +196,8 @@ func (s *Store) abandon(key string) {
 	defer cancel()
 	for {
 		_, err := s.b.Txn(ctx, backend.Txn{Then: []backend.Op{{Kind: backend.OpDelete, Key: key}}})
-		if err == nil || ctx.Err() != nil {
-			return
+		if err == nil || ctx.Err() != nil || s.done.Err() != nil {
+			return // deleted, or left to its lease
 		}
 		select {
 		case <-time.After(retryDelay(s.ttl)):

@@ -21,8 +21,10 @@ import (
 //
 // The deadline is computed on this process's monotonic clock from the
 // time a renewal was sent, not answered: send time + granted TTL − margin
-// is before the store itself can expire the lease, so a holder always
-// learns of its loss before anyone else can be granted what it held.
+// is before the store itself can expire the lease, so a running holder
+// learns of its loss before anyone else can be granted what it held. A
+// paused one runs no timer: it learns when it resumes, maybe after a new
+// grant, and only fencing keeps its writes out.
 type session struct {
 	s      *Store
 	lease  backend.LeaseID

@@ -24,13 +24,16 @@ import (
 type Config struct {
 	// Endpoints of the cluster: "unix:///path", "http://host:port", ...
 	Endpoints []string
-	// DialTimeout bounds establishing a connection.
+	// DialTimeout bounds establishing a connection, and every request
+	// (watches aside) whose context has no deadline: the client waits for
+	// a connection for ever otherwise (default 5s).
 	DialTimeout time.Duration
 }
 
 // A Backend is a backend.Backend on an etcd client.
 type Backend struct {
-	client *clientv3.Client
+	client         *clientv3.Client
+	requestTimeout time.Duration
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -42,9 +45,17 @@ func New(cfg Config) (*Backend, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("etcd: no endpoints")
 	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 5 * time.Second
+	}
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: cfg.DialTimeout,
+		// A half-open connection would stall watches (which have no
+		// deadline) until TCP gives up: probe it.
+		DialKeepAliveTime:    5 * time.Second,
+		DialKeepAliveTimeout: 2 * time.Second,
+		PermitWithoutStream:  true,
 		// The client's own logs would go to the app's stderr; its errors
 		// reach the caller as errors.
 		Logger: zap.NewNop(),
@@ -52,11 +63,16 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd client for %v: %w", cfg.Endpoints, err)
 	}
-	return &Backend{client: client}, nil
+	return &Backend{client: client, requestTimeout: cfg.DialTimeout}, nil
 }
 
-// Client returns the underlying etcd client.
-func (b *Backend) Client() *clientv3.Client { return b.client }
+// bound gives a request without a deadline the backend's.
+func (b *Backend) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, b.requestTimeout)
+}
 
 // Close closes the client.
 func (b *Backend) Close() error {
@@ -87,6 +103,8 @@ func (b *Backend) Txn(ctx context.Context, t backend.Txn) (backend.TxnResult, er
 	if err != nil {
 		return backend.TxnResult{}, err
 	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
 	resp, err := b.client.Txn(ctx).If(cmps...).Then(then...).Else(els...).Commit()
 	if err != nil {
 		return backend.TxnResult{}, translate(err)
@@ -114,6 +132,8 @@ func (b *Backend) Get(ctx context.Context, op backend.Op) ([]backend.KeyValue, i
 	if op.Kind != backend.OpGet {
 		return nil, 0, fmt.Errorf("etcd: get: op kind %d is not a get", op.Kind)
 	}
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
 	resp, err := b.client.Get(ctx, op.Key, getOptions(op)...)
 	if err != nil {
 		return nil, 0, translate(err)
@@ -177,6 +197,8 @@ func (b *Backend) Watch(ctx context.Context, key string, prefix bool, from int64
 // unit).
 func (b *Backend) Grant(ctx context.Context, ttl time.Duration) (backend.LeaseID, error) {
 	secs := int64((ttl + time.Second - 1) / time.Second)
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
 	resp, err := b.client.Grant(ctx, max(secs, 1))
 	if err != nil {
 		return 0, translate(err)
@@ -186,6 +208,8 @@ func (b *Backend) Grant(ctx context.Context, ttl time.Duration) (backend.LeaseID
 
 // KeepAliveOnce renews lease id once.
 func (b *Backend) KeepAliveOnce(ctx context.Context, id backend.LeaseID) (time.Duration, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
 	resp, err := b.client.KeepAliveOnce(ctx, clientv3.LeaseID(id))
 	if err != nil {
 		return 0, translate(err)
@@ -195,6 +219,8 @@ func (b *Backend) KeepAliveOnce(ctx context.Context, id backend.LeaseID) (time.D
 
 // Revoke ends lease id.
 func (b *Backend) Revoke(ctx context.Context, id backend.LeaseID) error {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
 	if _, err := b.client.Revoke(ctx, clientv3.LeaseID(id)); err != nil {
 		return translate(err)
 	}
@@ -203,6 +229,8 @@ func (b *Backend) Revoke(ctx context.Context, id backend.LeaseID) error {
 
 // TimeToLive returns the remaining time to live of lease id.
 func (b *Backend) TimeToLive(ctx context.Context, id backend.LeaseID) (time.Duration, error) {
+	ctx, cancel := b.bound(ctx)
+	defer cancel()
 	resp, err := b.client.TimeToLive(ctx, clientv3.LeaseID(id))
 	if err != nil {
 		return 0, translate(err)

@@ -3,8 +3,8 @@
 // one member, its data in a directory of the app's state directory, so
 // that config keys and fencing tokens survive a restart of the app, and
 // reachable only through a Unix socket in that directory (mode 0700), so
-// only the app's user can connect. It is tuned to be ready fast (a 10ms
-// tick, a 100ms election), keeps fsync on (a token must survive a crash of
+// only the app's user can connect. It is tuned to be ready fast (a 5ms
+// tick, a 25ms election timeout), keeps fsync on (a token must survive a crash of
 // the machine), and logs only errors.
 package coordserver
 

@@ -17,7 +17,7 @@ var _ control.ValueBackend = (*Supervisor)(nil)
 // coordAct performs action on the coordination store's resource at path
 // (elems): release a lock. It returns once the tree shows the result.
 func (s *Supervisor) coordAct(ctx context.Context, path string, elems []string, action string) (*api.ActionResult, error) {
-	if len(elems) != 4 || elems[2] != api.Locks || action != api.ActionRelease {
+	if len(elems) != 4 || elems[1] != s.plan.App || elems[2] != api.Locks || action != api.ActionRelease {
 		return nil, api.Errorf(api.CodeBadRequest, "%s does not accept action %q", path, action)
 	}
 	v, err := s.view()

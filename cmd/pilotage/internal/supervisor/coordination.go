@@ -3,6 +3,7 @@ package supervisor
 import (
 	"cmp"
 	"context"
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"os"
@@ -212,9 +213,8 @@ func (s *Supervisor) awaitCoordination(ctx context.Context) error {
 	return nil
 }
 
-// sendInit sends p its Init, naming the coordination store, and the
-// routes, before which it starts no component. s.mu is held, and s.coord
-// is set.
+// sendInit sends p its Init, naming the coordination store (if ready),
+// and the routes, before which it starts no component. s.mu is held.
 func (s *Supervisor) sendInit(p *proc) {
 	init := *p.heldInit
 	p.heldInit = nil
@@ -317,3 +317,22 @@ func (l *coordLog) log(line string) {
 	}
 	fmt.Fprintln(os.Stderr, "pilotage:", line)
 }
+
+// linksCoord reports whether the binary at path links the coordination
+// API, or cannot tell (no module information: a test binary, say), when
+// it is assumed to.
+func linksCoord(path string) bool {
+	info, err := buildinfo.ReadFile(path)
+	if err != nil || len(info.Deps) == 0 {
+		return true
+	}
+	for _, m := range info.Deps {
+		if m.Path == coordModule {
+			return true
+		}
+	}
+	return info.Main.Path == coordModule
+}
+
+// coordModule is the coordination API's module.
+const coordModule = "github.com/pilotage/pilotage/coord"

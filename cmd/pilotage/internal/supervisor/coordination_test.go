@@ -184,3 +184,27 @@ func TestCoordinationUnreachable(t *testing.T) {
 		t.Errorf("Run failed after %s", d)
 	}
 }
+
+// An app binary that does not link the coordination API is told apart
+// from one that does: its replicas need not wait for the store, nor does
+// the app stop if the store fails.
+func TestLinksCoord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds examples/shop and examples/wordcount")
+	}
+	t.Parallel()
+	shop, err := buildShop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wordcount, err := buildWordcount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, _ := os.Executable()
+	for bin, want := range map[string]bool{shop: false, wordcount: true, self: true /* no module information */} {
+		if got := linksCoord(bin); got != want {
+			t.Errorf("linksCoord(%s) = %v, want %v", bin, got, want)
+		}
+	}
+}

@@ -81,9 +81,12 @@ func (v *coordView) close() {
 // most every coordCoalesce, until ctx ends.
 func (v *coordView) run(ctx context.Context) {
 	defer v.wg.Done()
-	rev, _ := v.refresh(ctx)
+	from := int64(0) // from now on, if the read failed
+	if rev, err := v.refresh(ctx); err == nil {
+		from = rev + 1
+	}
 	v.wg.Add(1)
-	go v.watch(ctx, rev+1)
+	go v.watch(ctx, from)
 	for {
 		v.mu.Lock()
 		wait := time.Duration(0) // none

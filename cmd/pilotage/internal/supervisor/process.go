@@ -133,8 +133,9 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 		Health: envelope.DefaultHealth,
 	}
 	// The Init names the coordination store: it waits until the store is
-	// ready (awaitCoordination), while the process starts.
-	if s.coord != nil {
+	// ready (awaitCoordination), while the process starts; unless the app
+	// does not use it.
+	if s.coord != nil || !s.usesCoord {
 		s.sendInit(p)
 	}
 	go func() {

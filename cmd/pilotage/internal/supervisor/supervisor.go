@@ -50,7 +50,7 @@ type Options struct {
 	Lock *os.File
 	// Coordination is the start of the app's coordination store, if the
 	// caller began it (StartCoordination, once it held Lock); Run stops
-	// it. If nil, New starts it when Lock is set, else Run does.
+	// it. If nil, Run starts it.
 	Coordination *CoordinationStart
 
 	// Description of the application; if nil, New reads the component
@@ -119,14 +119,16 @@ type Supervisor struct {
 	// directory's lock, else Run's; see coordination.go.
 	coordStart   *CoordinationStart
 	coordStopped atomic.Bool
+	// usesCoord: the binary links the coordination API. Otherwise its
+	// processes need not wait for the store (it serves operators only),
+	// and the app runs even if the store does not start.
+	usesCoord bool
 }
 
-// New describes and lays out the application; nothing is started yet but
-// the coordination store: the caller's start of it (Options.Coordination),
-// or, if the caller holds the state directory's lock (Options.Lock), one
-// New begins while it reads the binary. The Supervisor must then be Run,
-// which stops it.
-func New(ctx context.Context, opts Options) (_ *Supervisor, err error) {
+// New describes and lays out the application; nothing is started yet
+// (but the coordination store, if the caller started it: see
+// Options.Coordination).
+func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	if opts.App == "" || opts.Binary == "" || opts.StateDir == "" {
 		return nil, errors.New("supervisor: App, Binary and StateDir are required")
 	}
@@ -152,14 +154,6 @@ func New(ctx context.Context, opts Options) (_ *Supervisor, err error) {
 		opts.KillUnresponsiveAfter = DefaultKillUnresponsiveAfter
 	}
 	coordStart := opts.Coordination
-	if coordStart == nil && opts.Lock != nil { // the state directory is ours
-		coordStart = StartCoordination(ctx, opts.App, opts.StateDir, opts.Config.Coordination)
-		defer func() {
-			if err != nil {
-				coordStart.Close()
-			}
-		}()
-	}
 	stamp, err := stampOf(opts.Binary) // before reading: a change meanwhile is seen at the first spawn
 	if err != nil {
 		return nil, fmt.Errorf("the application binary: %w", err)
@@ -209,6 +203,7 @@ func New(ctx context.Context, opts Options) (_ *Supervisor, err error) {
 		byName:        map[string]*node{},
 		changes:       make(chan struct{}, 1),
 		coordStart:    coordStart,
+		usesCoord:     linksCoord(opts.Binary),
 	}
 	if s.startLimit <= 0 {
 		s.startLimit = DefaultStartLimit
@@ -301,13 +296,18 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	defer srv.Close()
 
-	// Processes start at once; their Init waits for the store.
+	// Processes start at once; their Init waits for the store if the app
+	// uses it, and the app cannot run without it.
 	coordFailed := make(chan error, 1)
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		if err := s.awaitCoordination(ctx); err != nil {
+		switch err := s.awaitCoordination(ctx); {
+		case err == nil:
+		case s.usesCoord:
 			coordFailed <- err
+		case ctx.Err() == nil:
+			s.out.logf("%v; the app does not use it, and runs without", err)
 		}
 	}()
 	s.mu.Lock()
