@@ -66,16 +66,26 @@ func (s *Store) Locks(ctx context.Context) ([]LockState, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	ttl, knowsTTL := s.b.(leaseTTL)
+	expires := map[backend.LeaseID]time.Time{} // one request per session, not per lock
 	states := make([]LockState, len(qs))
 	for i, q := range qs {
 		holder := q.keys[0]
 		_, info := leaderOf(holder)
 		states[i] = LockState{Name: q.name, Holder: info.String(), Token: uint64(holder.CreateRevision), Waiters: len(q.keys) - 1}
-		if ttl, ok := s.b.(leaseTTL); ok && holder.Lease != 0 {
-			if left, err := ttl.TimeToLive(ctx, holder.Lease); err == nil {
-				states[i].Expires = time.Now().Add(left)
-			}
+		if !knowsTTL || holder.Lease == 0 {
+			continue
 		}
+		at, seen := expires[holder.Lease]
+		if !seen {
+			if left, err := ttl.TimeToLive(ctx, holder.Lease); err == nil {
+				at = time.Now().Add(left)
+			}
+			expires[holder.Lease] = at
+		}
+		states[i].Expires = at
 	}
 	return states, nil
 }

@@ -128,7 +128,7 @@ func (s *Store) newSession(ctx context.Context) (*session, error) {
 	sent := time.Now()
 	lease, err := s.b.Grant(ctx, s.ttl)
 	if err != nil {
-		return nil, sessionError(ctx, "grant a lease", err)
+		return nil, fmt.Errorf("grant a lease: %w", callError(ctx, err))
 	}
 	value, err := json.Marshal(holderInfo{Replica: s.replica, PID: s.pid})
 	if err != nil {
@@ -151,7 +151,7 @@ func (s *Store) newSession(ctx context.Context) (*session, error) {
 		if errors.Is(err, errLeaseOutlived) {
 			return nil, errors.Join(err, ss.revoke())
 		}
-		return nil, errors.Join(sessionError(ctx, "register it", err), ss.revoke())
+		return nil, errors.Join(fmt.Errorf("register it: %w", callError(ctx, err)), ss.revoke())
 	}
 	ss.mu.Lock()
 	ss.timer = time.AfterFunc(time.Until(ss.deadline), ss.checkDeadline)
@@ -163,14 +163,6 @@ func (s *Store) newSession(ctx context.Context) (*session, error) {
 // errLeaseOutlived is the error of a session start that took longer than
 // the lease it was granted.
 var errLeaseOutlived = errors.New("registering the session took longer than its lease")
-
-// sessionError is the error of a step of starting a session.
-func sessionError(ctx context.Context, step string, err error) error {
-	if errors.Is(context.Cause(ctx), ErrClosed) {
-		return fmt.Errorf("%s: %w", step, ErrClosed)
-	}
-	return fmt.Errorf("%s: %w", step, unavailable(err))
-}
 
 // renew renews the lease every TTL/4, retrying a failed renewal quickly
 // until the deadline.

@@ -28,7 +28,7 @@ func (b *stalling) KeepAliveOnce(ctx context.Context, id backend.LeaseID) (time.
 
 func open(t *testing.T, b backend.Backend, ttl time.Duration) *Store {
 	t.Helper()
-	s, err := openOn(t.Context(), b, Options{Prefix: "/t/", TTL: ttl})
+	s, err := openStore(t.Context(), b, false, Options{Prefix: "/t/", TTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func Open(ctx context.Context) (*Store, error) {
 		if opts.Prefix == "" {
 			opts.Prefix = "/pilotage/local/"
 		}
-		return openOn(ctx, processBackend(), opts)
+		return openStore(ctx, processMem(), false, opts)
 	}
 	if info.Prefix == "" {
 		return nil, fmt.Errorf("coord: open: %w", invalid("the deployer's store", "has endpoints but no prefix"))
@@ -90,13 +90,17 @@ func Open(ctx context.Context) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("coord: open: %w", err)
 	}
-	return openOn(ctx, b, opts)
+	return openStore(ctx, b, false, opts)
 }
 
-// openOn opens a Store on a backend shared with other Stores.
-func openOn(ctx context.Context, b backend.Backend, opts Options) (*Store, error) {
-	s, err := newStore(b, false, opts)
+// openStore opens a Store on b, which it closes with the Store if it owns it
+// (else b is shared with other Stores).
+func openStore(ctx context.Context, b backend.Backend, owns bool, opts Options) (*Store, error) {
+	s, err := newStore(b, owns, opts)
 	if err != nil {
+		if owns {
+			b.Close()
+		}
 		return nil, err
 	}
 	if err := s.start(ctx); err != nil {
@@ -117,8 +121,6 @@ type sharedClient struct {
 	endpoints []string
 	b         backend.Backend
 }
-
-func processBackend() backend.Backend { return processMem() }
 
 func sharedEtcd(endpoints []string) (backend.Backend, error) {
 	sharedEtcdMu.Lock()
@@ -152,15 +154,7 @@ func Connect(ctx context.Context, opts Options) (*Store, error) {
 		}
 		b = eb
 	}
-	s, err := newStore(b, true, opts)
-	if err != nil {
-		b.Close()
-		return nil, err
-	}
-	if err := s.start(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return openStore(ctx, b, true, opts)
 }
 
 func newStore(b backend.Backend, owns bool, opts Options) (*Store, error) {
@@ -270,10 +264,16 @@ func (s *Store) callContext(ctx context.Context) (context.Context, context.Cance
 // Store was closed, the context's error if the caller's context ended,
 // ErrUnavailable if the store could not be reached.
 func (s *Store) fail(ctx context.Context, what string, err error) error {
+	return fmt.Errorf("coord: %s: %w", what, callError(ctx, err))
+}
+
+// callError is the error of a call made with a callContext, unwrapped:
+// ErrClosed if the Store was closed, else as unavailable says.
+func callError(ctx context.Context, err error) error {
 	if errors.Is(context.Cause(ctx), ErrClosed) {
-		return fmt.Errorf("coord: %s: %w", what, ErrClosed)
+		return ErrClosed
 	}
-	return fmt.Errorf("coord: %s: %w", what, unavailable(err))
+	return unavailable(err)
 }
 
 // unavailable marks err, an error of the backend, as ErrUnavailable unless

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/analyze"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 )
 
 func analyzeCmd() *command {
@@ -45,21 +46,16 @@ The app may be omitted when only one app is running.`,
 			if len(args) == 2 {
 				app = args[1]
 			}
-			c, err := dialApp(app)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			units, err := c.Analyze(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(stdout, units)
-			}
-			return show(stdout, units)
+			return withApp(app, 10*time.Second, func(ctx context.Context, c *control.Client) error {
+				units, err := c.Analyze(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(stdout, units)
+				}
+				return show(stdout, units)
+			})
 		},
 	}
 }

@@ -28,30 +28,6 @@ app's state directory, or the cluster [coordination] endpoints names in
 pilotage.toml; what the app's components do with package coord (locks,
 elections, config keys) shows here.`
 
-// withApp dials the supervisor of app and runs f with a client and a
-// context bounded by coordTimeout.
-func withApp(app string, f func(ctx context.Context, c *control.Client) error) error {
-	c, err := dialApp(app)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), coordTimeout)
-	defer cancel()
-	return f(ctx, c)
-}
-
-// optionalApp returns the app of args that hold at most one argument.
-func optionalApp(args []string) (string, error) {
-	switch len(args) {
-	case 0:
-		return "", nil
-	case 1:
-		return args[0], nil
-	}
-	return "", errUsage
-}
-
 func locksCmd() *command {
 	var asJSON bool
 	return &command{
@@ -70,7 +46,7 @@ how many wait. "pilotage unlock" releases one by force.
 			if err != nil {
 				return err
 			}
-			return withApp(app, func(ctx context.Context, c *control.Client) error {
+			return withApp(app, coordTimeout, func(ctx context.Context, c *control.Client) error {
 				locks, now, err := c.Locks(ctx)
 				if err != nil {
 					return err
@@ -120,7 +96,7 @@ leader included.
 			if err != nil {
 				return err
 			}
-			return withApp(app, func(ctx context.Context, c *control.Client) error {
+			return withApp(app, coordTimeout, func(ctx context.Context, c *control.Client) error {
 				leaders, err := c.Leaders(ctx)
 				if err != nil {
 					return err
@@ -163,19 +139,14 @@ taken from, and the token that holder had.
 ` + coordHelp + "\n\n" + appLookupHelp(""),
 		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print the result as JSON") },
 		run: func(_ *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			var app, name string
-			switch len(args) {
-			case 1:
-				name = args[0]
-			case 2:
-				app, name = args[0], args[1]
-			default:
-				return errUsage
+			app, name, err := appAndName(args)
+			if err != nil {
+				return err
 			}
 			if name == "" {
 				return fmt.Errorf("the lock name is empty")
 			}
-			return withApp(app, func(ctx context.Context, c *control.Client) error {
+			return withApp(app, coordTimeout, func(ctx context.Context, c *control.Client) error {
 				res, err := c.Unlock(ctx, name)
 				if err != nil {
 					return err
@@ -245,7 +216,7 @@ following the key (coord.Config, Store.Watch) without a restart.
 					}
 				}
 			}
-			return withApp(app, func(ctx context.Context, c *control.Client) error {
+			return withApp(app, coordTimeout, func(ctx context.Context, c *control.Client) error {
 				return runConfig(ctx, c, op, args, value, asJSON, stdout)
 			})
 		},

@@ -65,35 +65,26 @@ func lifecycleCmd(op, short, long string) *command {
 		short: short,
 		long:  long + "\n\n" + appLookupHelp(""),
 		run: func(_ *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			var app, name string
-			switch len(args) {
-			case 1:
-				name = args[0]
-			case 2:
-				app, name = args[0], args[1]
-			default:
-				return errUsage
-			}
-			c, err := dialApp(app)
+			app, name, err := appAndName(args)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), actionTimeout)
-			defer cancel()
-			var res *control.ActionResult
-			switch op {
-			case "stop":
-				res, err = c.Stop(ctx, name)
-			case "start":
-				res, err = c.Start(ctx, name)
-			default:
-				res, err = c.Restart(ctx, name)
-			}
-			if err != nil {
-				return err
-			}
-			return actionOutcome(op, res, stdout)
+			return withApp(app, actionTimeout, func(ctx context.Context, c *control.Client) error {
+				var res *control.ActionResult
+				var err error
+				switch op {
+				case "stop":
+					res, err = c.Stop(ctx, name)
+				case "start":
+					res, err = c.Start(ctx, name)
+				default:
+					res, err = c.Restart(ctx, name)
+				}
+				if err != nil {
+					return err
+				}
+				return actionOutcome(op, res, stdout)
+			})
 		},
 	}
 }

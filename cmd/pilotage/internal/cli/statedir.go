@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"os"
+	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
@@ -34,6 +36,41 @@ func dialApp(app string) (*control.Client, error) {
 		return nil, err
 	}
 	return control.Dial(a.StateDir), nil
+}
+
+// withApp dials the supervisor of app and runs f with a client and a
+// context bounded by timeout.
+func withApp(app string, timeout time.Duration, f func(ctx context.Context, c *control.Client) error) error {
+	c, err := dialApp(app)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return f(ctx, c)
+}
+
+// optionalApp returns the app of the arguments "[app]".
+func optionalApp(args []string) (string, error) {
+	switch len(args) {
+	case 0:
+		return "", nil
+	case 1:
+		return args[0], nil
+	}
+	return "", errUsage
+}
+
+// appAndName returns the app and the name of the arguments "[app] name".
+func appAndName(args []string) (app, name string, err error) {
+	switch len(args) {
+	case 1:
+		return "", args[0], nil
+	case 2:
+		return args[0], args[1], nil
+	}
+	return "", "", errUsage
 }
 
 // isApp reports whether name is the name or ID of an app with state.

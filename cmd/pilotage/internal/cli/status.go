@@ -31,28 +31,20 @@ unresponsive (out of routing, and replaced if it stays so).
 			fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			if len(args) > 1 {
-				return errUsage
-			}
-			app := ""
-			if len(args) == 1 {
-				app = args[0]
-			}
-			c, err := dialApp(app)
+			app, err := optionalApp(args)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			st, err := c.Status(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(stdout, st)
-			}
-			return printStatus(stdout, st)
+			return withApp(app, 10*time.Second, func(ctx context.Context, c *control.Client) error {
+				st, err := c.Status(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(stdout, st)
+				}
+				return printStatus(stdout, st)
+			})
 		},
 	}
 }

@@ -14,66 +14,52 @@ import (
 // store, by name, and the supervisor's clock when it answered (for the
 // time left until they expire).
 func (c *Client) Locks(ctx context.Context) ([]api.LockStatus, time.Time, error) {
-	out := []api.LockStatus{}
-	now, err := c.listCoord(ctx, api.Locks, func(r *api.Resource) error {
-		var st api.LockStatus
-		err := r.DecodeStatus(&st)
-		out = append(out, st)
-		return err
-	})
-	return out, now, err
+	return listCoord[api.LockStatus](ctx, c, api.Locks)
 }
 
 // Leaders returns the elections of the app's coordination store that
 // have candidates, by name.
 func (c *Client) Leaders(ctx context.Context) ([]api.LeaderStatus, error) {
-	out := []api.LeaderStatus{}
-	_, err := c.listCoord(ctx, api.Leaders, func(r *api.Resource) error {
-		var st api.LeaderStatus
-		err := r.DecodeStatus(&st)
-		out = append(out, st)
-		return err
-	})
+	out, _, err := listCoord[api.LeaderStatus](ctx, c, api.Leaders)
 	return out, err
 }
 
 // ConfigKeys returns the keys of the app's config store that start with
 // prefix, sorted.
 func (c *Client) ConfigKeys(ctx context.Context, prefix string) ([]api.ConfigKeyStatus, error) {
+	all, _, err := listCoord[api.ConfigKeyStatus](ctx, c, api.Config)
 	out := []api.ConfigKeyStatus{}
-	_, err := c.listCoord(ctx, api.Config, func(r *api.Resource) error {
-		var st api.ConfigKeyStatus
-		if err := r.DecodeStatus(&st); err != nil {
-			return err
-		}
+	for _, st := range all {
 		if strings.HasPrefix(st.Key, prefix) {
 			out = append(out, st)
 		}
-		return nil
-	})
+	}
 	return out, err
 }
 
-// listCoord calls each with the resources of collection of the app, in
-// path order, and returns the supervisor's clock.
-func (c *Client) listCoord(ctx context.Context, collection string, each func(*api.Resource) error) (time.Time, error) {
+// listCoord returns the statuses of the resources of collection of the
+// app, in path order, and the supervisor's clock.
+func listCoord[T any](ctx context.Context, c *Client, collection string) ([]T, time.Time, error) {
+	out := []T{}
 	app, err := c.App(ctx)
 	if err != nil {
-		return time.Time{}, err
+		return out, time.Time{}, err
 	}
 	l, err := c.List(ctx, api.Join(api.Apps, app, collection), false)
 	if errors.Is(err, api.ErrNotFound) {
-		return time.Time{}, api.Errorf(api.CodeNotFound, "the supervisor of %s shows no %s: it is of an earlier release", app, collection)
+		return out, time.Time{}, api.Errorf(api.CodeNotFound, "the supervisor of %s shows no %s: it is of an earlier release", app, collection)
 	}
 	if err != nil {
-		return time.Time{}, err
+		return out, time.Time{}, err
 	}
 	for i := range l.Items {
-		if err := each(&l.Items[i]); err != nil {
-			return time.Time{}, err
+		var st T
+		if err := l.Items[i].DecodeStatus(&st); err != nil {
+			return out, time.Time{}, err
 		}
+		out = append(out, st)
 	}
-	return l.Now, nil
+	return out, l.Now, nil
 }
 
 // Unlock takes lock name from its holder (see api.ActionRelease). The
