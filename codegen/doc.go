@@ -1,6 +1,7 @@
 // Package codegen is the runtime surface that code written by "pilotage generate"
-// uses: component registration, the binary codec, error transport and the
-// checks that make stale generated code fail to compile.
+// uses: component registration, the binary codec, error transport, the
+// JSON handlers of operators' calls (JSONHandler) and the checks that make
+// stale generated code fail to compile.
 //
 // Application code does not use this package directly. It is public only
 // because generated files live in the application's packages.

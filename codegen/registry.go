@@ -21,6 +21,10 @@ type Interface struct {
 	// ServerStub returns the handlers serving calls into impl (which
 	// implements the interface), indexed like Methods.
 	ServerStub func(impl any) []Handler
+	// JSON returns the handlers serving JSON calls into impl (which
+	// implements the interface), for operators' tools, indexed like
+	// Methods. Nil in code generated before it, and for Main.
+	JSON func(impl any) []JSONHandler
 }
 
 // Method describes one method of a component interface.

@@ -93,12 +93,16 @@ func init() {
 			s := pilotage_Shapes_server{impl.(Shapes)}
 			return []codegen.Handler{s.Echo}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Shapes_json{impl.(Shapes)}
+			return []codegen.JSONHandler{s.Echo}
+		},
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Shapes](),
 		Type:      reflect.TypeFor[shapes](),
 		Refs:      nil,
-		Graph:     "⟦pilotage:component:v1:f6f6e250:{\"name\":\"github.com/pilotage/pilotage/bench/codec.Shapes\",\"refs\":[],\"listeners\":[],\"main\":false}⟧",
+		Graph:     "⟦pilotage:component:v1:0f650fe7:{\"name\":\"github.com/pilotage/pilotage/bench/codec.Shapes\",\"refs\":[],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Echo\",\"params\":[{\"name\":\"s\",\"type\":\"Small\"},{\"name\":\"b\",\"type\":\"Blob\"},{\"name\":\"n\",\"type\":\"Nested\"}],\"results\":[\"Small\",\"Blob\",\"Nested\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_shapes_local{impl.(*shapes)} },
 	})
 }
@@ -160,6 +164,29 @@ func (s pilotage_Shapes_server) Echo(ctx context.Context, args []byte, out *code
 	pilotage_enc_Nested(out, &r2)
 	out.Error(appErr)
 	return out.Err()
+}
+
+// pilotage_Shapes_json serves JSON calls to Shapes, for operators' tools.
+type pilotage_Shapes_json struct{ impl Shapes }
+
+func (s pilotage_Shapes_json) Echo(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/bench/codec.Shapes", "Echo", r)
+		}
+	}()
+	var a0 Small
+	var a1 Blob
+	var a2 Nested
+	if err := codegen.DecodeJSONArgs(args, []string{"s", "b", "n"}, &a0, &a1, &a2); err != nil {
+		return nil, nil, err
+	}
+	var r0 Small
+	var r1 Blob
+	var r2 Nested
+	r0, r1, r2, appErr = s.impl.Echo(ctx, a0, a1, a2)
+	res, err = codegen.EncodeJSONResults(r0, r1, r2)
+	return res, appErr, err
 }
 
 // pilotage_shapes_local calls *shapes directly, turning panics into errors.

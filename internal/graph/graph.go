@@ -1,8 +1,8 @@
 // Package graph is the component graph of an application as embedded in its
 // binary by "pilotage generate": each component's full name, the components
-// it refers to, its listeners, whether it is the main component, and the
+// it refers to, its listeners, whether it is the main component, the
 // shape of its configuration (the TOML keys and kinds of its WithConfig
-// type).
+// type) and the signatures of its methods.
 //
 // The generator writes one record per component (Record) as a string
 // constant in the component's registration, which the linker keeps; the
@@ -35,6 +35,29 @@ type Component struct {
 	// Config is the shape of its configuration (the type of its
 	// pilotage.WithConfig); nil if it takes none.
 	Config *Type `json:"config,omitempty"`
+	// Methods are the methods of its interface, sorted by name (the
+	// order of generated code's method indexes); absent for the main
+	// component, and in a binary generated before they were recorded.
+	Methods []Method `json:"methods,omitempty"`
+}
+
+// A Method is the signature of a component method, as declared in its
+// interface: what an operator's call of it takes and returns.
+type Method struct {
+	Name string `json:"name"`
+	// Params are its parameters after the context.Context, in order.
+	Params []Param `json:"params"`
+	// Results are the Go types of its results before the error.
+	Results []string `json:"results"`
+}
+
+// A Param is one parameter of a method: its name as declared ("argN",
+// N from 1, for an unnamed or blank one) and its Go type as written in
+// the interface's package (that package's types unqualified, others
+// qualified by package name: "[]Product", "time.Duration").
+type Param struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
 }
 
 // A Kind is the kind of a configuration value: how the TOML decoder

@@ -120,9 +120,21 @@ func TestReadCrossBuiltBinary(t *testing.T) {
 	const testapp = "github.com/pilotage/pilotage/internal/testapp"
 	want := &Graph{Components: []Component{
 		{Name: "github.com/pilotage/pilotage.Main", Refs: []string{testapp + ".Front", testapp + ".Calc"}, Listeners: []string{"http"}, Main: true},
-		{Name: testapp + ".Calc", Refs: []string{}, Listeners: []string{}},
-		{Name: testapp + ".Front", Refs: []string{testapp + ".Calc"}, Listeners: []string{}},
-		{Name: testapp + ".Web", Refs: []string{}, Listeners: []string{"site"}, Config: &Type{Kind: Table, Fields: []Field{{Key: "fail_init", Type: &Type{Kind: Bool}}}}},
+		{Name: testapp + ".Calc", Refs: []string{}, Listeners: []string{}, Methods: []Method{
+			{Name: "Boom", Params: []Param{}, Results: []string{}},
+			{Name: "Calls", Params: []Param{}, Results: []string{"int64"}},
+			{Name: "Half", Params: []Param{{Name: "n", Type: "int"}}, Results: []string{"int"}},
+			{Name: "Move", Params: []Param{{Name: "p", Type: "*Point"}, {Name: "x", Type: "int"}}, Results: []string{"*Point"}},
+			{Name: "PID", Params: []Param{}, Results: []string{"int"}},
+			{Name: "Sicken", Params: []Param{}, Results: []string{"int"}},
+			{Name: "Sleep", Params: []Param{{Name: "d", Type: "time.Duration"}}, Results: []string{"int"}},
+		}},
+		{Name: testapp + ".Front", Refs: []string{testapp + ".Calc"}, Listeners: []string{}, Methods: []Method{
+			{Name: "HalfViaCalc", Params: []Param{{Name: "n", Type: "int"}}, Results: []string{"int"}},
+			{Name: "Total", Params: []Param{{Name: "amounts", Type: "[]money.Amount"}}, Results: []string{"money.Amount"}},
+		}},
+		{Name: testapp + ".Web", Refs: []string{}, Listeners: []string{"site"}, Config: &Type{Kind: Table, Fields: []Field{{Key: "fail_init", Type: &Type{Kind: Bool}}}},
+			Methods: []Method{{Name: "Addr", Params: []Param{}, Results: []string{"string"}}}},
 	}}
 	if !reflect.DeepEqual(g, want) {
 		t.Errorf("Read(loadapp for linux/%s) = %s\nwant %s", goarch, dump(g), dump(want))

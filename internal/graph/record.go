@@ -26,6 +26,19 @@ func Record(c Component) (string, error) {
 	if c.Listeners == nil {
 		c.Listeners = []string{}
 	}
+	if len(c.Methods) > 0 {
+		ms := make([]Method, len(c.Methods))
+		for i, m := range c.Methods {
+			if m.Params == nil {
+				m.Params = []Param{}
+			}
+			if m.Results == nil {
+				m.Results = []string{}
+			}
+			ms[i] = m
+		}
+		c.Methods = ms
+	}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return "", fmt.Errorf("encode the description of %s: %w", c.Name, err)

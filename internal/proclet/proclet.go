@@ -172,6 +172,9 @@ func run(ctx context.Context, ec *envelope.Conn, init envelope.Init, opts Option
 			if err != nil {
 				return err
 			}
+			if err := serveJSON(ctx, h, server, hosted); err != nil {
+				return err
+			}
 			if err := ec.Send(envelope.Ready{}); err != nil {
 				return err
 			}

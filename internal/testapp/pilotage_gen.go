@@ -152,6 +152,10 @@ func init() {
 			s := pilotage_Calc_server{impl.(Calc)}
 			return []codegen.Handler{s.Boom, s.Calls, s.Half, s.Move, s.PID, s.Sicken, s.Sleep}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Calc_json{impl.(Calc)}
+			return []codegen.JSONHandler{s.Boom, s.Calls, s.Half, s.Move, s.PID, s.Sicken, s.Sleep}
+		},
 	})
 	codegen.RegisterInterface(codegen.Interface{
 		Name: "github.com/pilotage/pilotage/internal/testapp.Front",
@@ -165,6 +169,10 @@ func init() {
 			s := pilotage_Front_server{impl.(Front)}
 			return []codegen.Handler{s.HalfViaCalc, s.Total}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Front_json{impl.(Front)}
+			return []codegen.JSONHandler{s.HalfViaCalc, s.Total}
+		},
 	})
 	codegen.RegisterInterface(codegen.Interface{
 		Name: "github.com/pilotage/pilotage/internal/testapp.Web",
@@ -177,26 +185,30 @@ func init() {
 			s := pilotage_Web_server{impl.(Web)}
 			return []codegen.Handler{s.Addr}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Web_json{impl.(Web)}
+			return []codegen.JSONHandler{s.Addr}
+		},
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Calc](),
 		Type:      reflect.TypeFor[calc](),
 		Refs:      nil,
-		Graph:     "⟦pilotage:component:v1:59267d95:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Calc\",\"refs\":[],\"listeners\":[],\"main\":false}⟧",
+		Graph:     "⟦pilotage:component:v1:fdcda9d8:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Calc\",\"refs\":[],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Boom\",\"params\":[],\"results\":[]},{\"name\":\"Calls\",\"params\":[],\"results\":[\"int64\"]},{\"name\":\"Half\",\"params\":[{\"name\":\"n\",\"type\":\"int\"}],\"results\":[\"int\"]},{\"name\":\"Move\",\"params\":[{\"name\":\"p\",\"type\":\"*Point\"},{\"name\":\"x\",\"type\":\"int\"}],\"results\":[\"*Point\"]},{\"name\":\"PID\",\"params\":[],\"results\":[\"int\"]},{\"name\":\"Sicken\",\"params\":[],\"results\":[\"int\"]},{\"name\":\"Sleep\",\"params\":[{\"name\":\"d\",\"type\":\"time.Duration\"}],\"results\":[\"int\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_calc_local{impl.(*calc)} },
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Front](),
 		Type:      reflect.TypeFor[front](),
 		Refs:      []string{"github.com/pilotage/pilotage/internal/testapp.Calc"},
-		Graph:     "⟦pilotage:component:v1:f4e6b406:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Front\",\"refs\":[\"github.com/pilotage/pilotage/internal/testapp.Calc\"],\"listeners\":[],\"main\":false}⟧",
+		Graph:     "⟦pilotage:component:v1:343fd363:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Front\",\"refs\":[\"github.com/pilotage/pilotage/internal/testapp.Calc\"],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"HalfViaCalc\",\"params\":[{\"name\":\"n\",\"type\":\"int\"}],\"results\":[\"int\"]},{\"name\":\"Total\",\"params\":[{\"name\":\"amounts\",\"type\":\"[]money.Amount\"}],\"results\":[\"money.Amount\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_front_local{impl.(*front)} },
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Web](),
 		Type:      reflect.TypeFor[web](),
 		Refs:      nil,
-		Graph:     "⟦pilotage:component:v1:e6e441f7:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Web\",\"refs\":[],\"listeners\":[\"site\"],\"main\":false,\"config\":{\"kind\":\"table\",\"fields\":[{\"key\":\"fail_init\",\"type\":{\"kind\":\"bool\"}}]}}⟧",
+		Graph:     "⟦pilotage:component:v1:9fd96e4f:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Web\",\"refs\":[],\"listeners\":[\"site\"],\"main\":false,\"config\":{\"kind\":\"table\",\"fields\":[{\"key\":\"fail_init\",\"type\":{\"kind\":\"bool\"}}]},\"methods\":[{\"name\":\"Addr\",\"params\":[],\"results\":[\"string\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_web_local{impl.(*web)} },
 	})
 	codegen.RegisterError("errors.ErrUnsupported", errors.ErrUnsupported)
@@ -474,6 +486,117 @@ func (s pilotage_Calc_server) Sleep(ctx context.Context, args []byte, out *codeg
 	return out.Err()
 }
 
+// pilotage_Calc_json serves JSON calls to Calc, for operators' tools.
+type pilotage_Calc_json struct{ impl Calc }
+
+func (s pilotage_Calc_json) Boom(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Boom", r)
+		}
+	}()
+	if err := codegen.DecodeJSONArgs(args, nil); err != nil {
+		return nil, nil, err
+	}
+	appErr = s.impl.Boom(ctx)
+	res, err = codegen.EncodeJSONResults()
+	return res, appErr, err
+}
+
+func (s pilotage_Calc_json) Calls(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Calls", r)
+		}
+	}()
+	if err := codegen.DecodeJSONArgs(args, nil); err != nil {
+		return nil, nil, err
+	}
+	var r0 int64
+	r0, appErr = s.impl.Calls(ctx)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
+func (s pilotage_Calc_json) Half(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Half", r)
+		}
+	}()
+	var a0 int
+	if err := codegen.DecodeJSONArgs(args, []string{"n"}, &a0); err != nil {
+		return nil, nil, err
+	}
+	var r0 int
+	r0, appErr = s.impl.Half(ctx, a0)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
+func (s pilotage_Calc_json) Move(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Move", r)
+		}
+	}()
+	var a0 *Point
+	var a1 int
+	if err := codegen.DecodeJSONArgs(args, []string{"p", "x"}, &a0, &a1); err != nil {
+		return nil, nil, err
+	}
+	var r0 *Point
+	r0, appErr = s.impl.Move(ctx, a0, a1)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
+func (s pilotage_Calc_json) PID(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "PID", r)
+		}
+	}()
+	if err := codegen.DecodeJSONArgs(args, nil); err != nil {
+		return nil, nil, err
+	}
+	var r0 int
+	r0, appErr = s.impl.PID(ctx)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
+func (s pilotage_Calc_json) Sicken(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Sicken", r)
+		}
+	}()
+	if err := codegen.DecodeJSONArgs(args, nil); err != nil {
+		return nil, nil, err
+	}
+	var r0 int
+	r0, appErr = s.impl.Sicken(ctx)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
+func (s pilotage_Calc_json) Sleep(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Sleep", r)
+		}
+	}()
+	var a0 time.Duration
+	if err := codegen.DecodeJSONArgs(args, []string{"d"}, &a0); err != nil {
+		return nil, nil, err
+	}
+	var r0 int
+	r0, appErr = s.impl.Sleep(ctx, a0)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
 // pilotage_Front_client calls Front through a codegen.Caller.
 type pilotage_Front_client struct{ c codegen.Caller }
 
@@ -562,6 +685,41 @@ func (s pilotage_Front_server) Total(ctx context.Context, args []byte, out *code
 	return out.Err()
 }
 
+// pilotage_Front_json serves JSON calls to Front, for operators' tools.
+type pilotage_Front_json struct{ impl Front }
+
+func (s pilotage_Front_json) HalfViaCalc(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Front", "HalfViaCalc", r)
+		}
+	}()
+	var a0 int
+	if err := codegen.DecodeJSONArgs(args, []string{"n"}, &a0); err != nil {
+		return nil, nil, err
+	}
+	var r0 int
+	r0, appErr = s.impl.HalfViaCalc(ctx, a0)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
+func (s pilotage_Front_json) Total(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Front", "Total", r)
+		}
+	}()
+	var a0 []money.Amount
+	if err := codegen.DecodeJSONArgs(args, []string{"amounts"}, &a0); err != nil {
+		return nil, nil, err
+	}
+	var r0 money.Amount
+	r0, appErr = s.impl.Total(ctx, a0)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
 // pilotage_Web_client calls Web through a codegen.Caller.
 type pilotage_Web_client struct{ c codegen.Caller }
 
@@ -599,6 +757,24 @@ func (s pilotage_Web_server) Addr(ctx context.Context, args []byte, out *codegen
 	out.String(r0)
 	out.Error(appErr)
 	return out.Err()
+}
+
+// pilotage_Web_json serves JSON calls to Web, for operators' tools.
+type pilotage_Web_json struct{ impl Web }
+
+func (s pilotage_Web_json) Addr(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Web", "Addr", r)
+		}
+	}()
+	if err := codegen.DecodeJSONArgs(args, nil); err != nil {
+		return nil, nil, err
+	}
+	var r0 string
+	r0, appErr = s.impl.Addr(ctx)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
 }
 
 // pilotage_calc_local calls *calc directly, turning panics into errors.

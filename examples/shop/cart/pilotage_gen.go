@@ -74,12 +74,16 @@ func init() {
 			s := pilotage_Cart_server{impl.(Cart)}
 			return []codegen.Handler{s.Add, s.Clear, s.Items}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Cart_json{impl.(Cart)}
+			return []codegen.JSONHandler{s.Add, s.Clear, s.Items}
+		},
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Cart](),
 		Type:      reflect.TypeFor[cart](),
 		Refs:      []string{"github.com/pilotage/pilotage/examples/shop/catalog.Catalog"},
-		Graph:     "⟦pilotage:component:v1:94191dd1:{\"name\":\"github.com/pilotage/pilotage/examples/shop/cart.Cart\",\"refs\":[\"github.com/pilotage/pilotage/examples/shop/catalog.Catalog\"],\"listeners\":[],\"main\":false}⟧",
+		Graph:     "⟦pilotage:component:v1:062d5026:{\"name\":\"github.com/pilotage/pilotage/examples/shop/cart.Cart\",\"refs\":[\"github.com/pilotage/pilotage/examples/shop/catalog.Catalog\"],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Add\",\"params\":[{\"name\":\"user\",\"type\":\"string\"},{\"name\":\"item\",\"type\":\"Item\"}],\"results\":[]},{\"name\":\"Clear\",\"params\":[{\"name\":\"user\",\"type\":\"string\"}],\"results\":[]},{\"name\":\"Items\",\"params\":[{\"name\":\"user\",\"type\":\"string\"}],\"results\":[\"[]Item\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_cart_local{impl.(*cart)} },
 	})
 	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/cart.ErrBadQuantity", ErrBadQuantity)
@@ -209,6 +213,56 @@ func (s pilotage_Cart_server) Items(ctx context.Context, args []byte, out *codeg
 	pilotage_enc_slice_Item(out, &r0)
 	out.Error(appErr)
 	return out.Err()
+}
+
+// pilotage_Cart_json serves JSON calls to Cart, for operators' tools.
+type pilotage_Cart_json struct{ impl Cart }
+
+func (s pilotage_Cart_json) Add(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/cart.Cart", "Add", r)
+		}
+	}()
+	var a0 string
+	var a1 Item
+	if err := codegen.DecodeJSONArgs(args, []string{"user", "item"}, &a0, &a1); err != nil {
+		return nil, nil, err
+	}
+	appErr = s.impl.Add(ctx, a0, a1)
+	res, err = codegen.EncodeJSONResults()
+	return res, appErr, err
+}
+
+func (s pilotage_Cart_json) Clear(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/cart.Cart", "Clear", r)
+		}
+	}()
+	var a0 string
+	if err := codegen.DecodeJSONArgs(args, []string{"user"}, &a0); err != nil {
+		return nil, nil, err
+	}
+	appErr = s.impl.Clear(ctx, a0)
+	res, err = codegen.EncodeJSONResults()
+	return res, appErr, err
+}
+
+func (s pilotage_Cart_json) Items(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/cart.Cart", "Items", r)
+		}
+	}()
+	var a0 string
+	if err := codegen.DecodeJSONArgs(args, []string{"user"}, &a0); err != nil {
+		return nil, nil, err
+	}
+	var r0 []Item
+	r0, appErr = s.impl.Items(ctx, a0)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
 }
 
 // pilotage_cart_local calls *cart directly, turning panics into errors.

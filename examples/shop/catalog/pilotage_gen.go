@@ -88,12 +88,16 @@ func init() {
 			s := pilotage_Catalog_server{impl.(Catalog)}
 			return []codegen.Handler{s.Get, s.List}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Catalog_json{impl.(Catalog)}
+			return []codegen.JSONHandler{s.Get, s.List}
+		},
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Catalog](),
 		Type:      reflect.TypeFor[catalog](),
 		Refs:      nil,
-		Graph:     "⟦pilotage:component:v1:f3698b42:{\"name\":\"github.com/pilotage/pilotage/examples/shop/catalog.Catalog\",\"refs\":[],\"listeners\":[],\"main\":false,\"config\":{\"kind\":\"table\",\"fields\":[{\"key\":\"currency\",\"type\":{\"kind\":\"string\"}}]}}⟧",
+		Graph:     "⟦pilotage:component:v1:1e73e1aa:{\"name\":\"github.com/pilotage/pilotage/examples/shop/catalog.Catalog\",\"refs\":[],\"listeners\":[],\"main\":false,\"config\":{\"kind\":\"table\",\"fields\":[{\"key\":\"currency\",\"type\":{\"kind\":\"string\"}}]},\"methods\":[{\"name\":\"Get\",\"params\":[{\"name\":\"id\",\"type\":\"string\"}],\"results\":[\"Product\"]},{\"name\":\"List\",\"params\":[],\"results\":[\"[]Product\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_catalog_local{impl.(*catalog)} },
 	})
 	codegen.RegisterError("errors.ErrUnsupported", errors.ErrUnsupported)
@@ -178,6 +182,40 @@ func (s pilotage_Catalog_server) List(ctx context.Context, args []byte, out *cod
 	pilotage_enc_slice_Product(out, &r0)
 	out.Error(appErr)
 	return out.Err()
+}
+
+// pilotage_Catalog_json serves JSON calls to Catalog, for operators' tools.
+type pilotage_Catalog_json struct{ impl Catalog }
+
+func (s pilotage_Catalog_json) Get(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "Get", r)
+		}
+	}()
+	var a0 string
+	if err := codegen.DecodeJSONArgs(args, []string{"id"}, &a0); err != nil {
+		return nil, nil, err
+	}
+	var r0 Product
+	r0, appErr = s.impl.Get(ctx, a0)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
+func (s pilotage_Catalog_json) List(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "List", r)
+		}
+	}()
+	if err := codegen.DecodeJSONArgs(args, nil); err != nil {
+		return nil, nil, err
+	}
+	var r0 []Product
+	r0, appErr = s.impl.List(ctx)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
 }
 
 // pilotage_catalog_local calls *catalog directly, turning panics into errors.

@@ -139,12 +139,16 @@ func init() {
 			s := pilotage_Checkout_server{impl.(Checkout)}
 			return []codegen.Handler{s.PlaceOrder}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Checkout_json{impl.(Checkout)}
+			return []codegen.JSONHandler{s.PlaceOrder}
+		},
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Checkout](),
 		Type:      reflect.TypeFor[checkout](),
 		Refs:      []string{"github.com/pilotage/pilotage/examples/shop/cart.Cart", "github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "github.com/pilotage/pilotage/examples/shop/shipping.Shipping", "github.com/pilotage/pilotage/examples/shop/payment.Payment"},
-		Graph:     "⟦pilotage:component:v1:882af05e:{\"name\":\"github.com/pilotage/pilotage/examples/shop/checkout.Checkout\",\"refs\":[\"github.com/pilotage/pilotage/examples/shop/cart.Cart\",\"github.com/pilotage/pilotage/examples/shop/catalog.Catalog\",\"github.com/pilotage/pilotage/examples/shop/shipping.Shipping\",\"github.com/pilotage/pilotage/examples/shop/payment.Payment\"],\"listeners\":[],\"main\":false}⟧",
+		Graph:     "⟦pilotage:component:v1:c21a5ec2:{\"name\":\"github.com/pilotage/pilotage/examples/shop/checkout.Checkout\",\"refs\":[\"github.com/pilotage/pilotage/examples/shop/cart.Cart\",\"github.com/pilotage/pilotage/examples/shop/catalog.Catalog\",\"github.com/pilotage/pilotage/examples/shop/shipping.Shipping\",\"github.com/pilotage/pilotage/examples/shop/payment.Payment\"],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"PlaceOrder\",\"params\":[{\"name\":\"user\",\"type\":\"string\"},{\"name\":\"card\",\"type\":\"payment.Card\"}],\"results\":[\"Order\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_checkout_local{impl.(*checkout)} },
 	})
 	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/checkout.ErrEmptyCart", ErrEmptyCart)
@@ -198,6 +202,26 @@ func (s pilotage_Checkout_server) PlaceOrder(ctx context.Context, args []byte, o
 	pilotage_enc_Order(out, &r0)
 	out.Error(appErr)
 	return out.Err()
+}
+
+// pilotage_Checkout_json serves JSON calls to Checkout, for operators' tools.
+type pilotage_Checkout_json struct{ impl Checkout }
+
+func (s pilotage_Checkout_json) PlaceOrder(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/checkout.Checkout", "PlaceOrder", r)
+		}
+	}()
+	var a0 string
+	var a1 payment.Card
+	if err := codegen.DecodeJSONArgs(args, []string{"user", "card"}, &a0, &a1); err != nil {
+		return nil, nil, err
+	}
+	var r0 Order
+	r0, appErr = s.impl.PlaceOrder(ctx, a0, a1)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
 }
 
 // pilotage_checkout_local calls *checkout directly, turning panics into errors.

@@ -90,6 +90,10 @@ func init() {
 			s := pilotage_Payment_server{impl.(Payment)}
 			return []codegen.Handler{s.Charge}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Payment_json{impl.(Payment)}
+			return []codegen.JSONHandler{s.Charge}
+		},
 	})
 	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/payment.ErrDeclined", ErrDeclined)
 	codegen.RegisterError("github.com/pilotage/pilotage/examples/shop/payment.ErrExpired", ErrExpired)
@@ -143,6 +147,26 @@ func (s pilotage_Payment_server) Charge(ctx context.Context, args []byte, out *c
 	pilotage_enc_Receipt(out, &r0)
 	out.Error(appErr)
 	return out.Err()
+}
+
+// pilotage_Payment_json serves JSON calls to Payment, for operators' tools.
+type pilotage_Payment_json struct{ impl Payment }
+
+func (s pilotage_Payment_json) Charge(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/payment.Payment", "Charge", r)
+		}
+	}()
+	var a0 catalog.Money
+	var a1 Card
+	if err := codegen.DecodeJSONArgs(args, []string{"amount", "card"}, &a0, &a1); err != nil {
+		return nil, nil, err
+	}
+	var r0 Receipt
+	r0, appErr = s.impl.Charge(ctx, a0, a1)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
 }
 
 func pilotage_enc_catalog_Money(enc *codegen.Encoder, v *catalog.Money) {

@@ -71,12 +71,16 @@ func init() {
 			s := pilotage_Shipping_server{impl.(Shipping)}
 			return []codegen.Handler{s.Quote}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Shipping_json{impl.(Shipping)}
+			return []codegen.JSONHandler{s.Quote}
+		},
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Shipping](),
 		Type:      reflect.TypeFor[shipping](),
 		Refs:      nil,
-		Graph:     "⟦pilotage:component:v1:1618eb6c:{\"name\":\"github.com/pilotage/pilotage/examples/shop/shipping.Shipping\",\"refs\":[],\"listeners\":[],\"main\":false}⟧",
+		Graph:     "⟦pilotage:component:v1:36329583:{\"name\":\"github.com/pilotage/pilotage/examples/shop/shipping.Shipping\",\"refs\":[],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Quote\",\"params\":[{\"name\":\"weightGrams\",\"type\":\"int\"},{\"name\":\"currency\",\"type\":\"string\"}],\"results\":[\"catalog.Money\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_shipping_local{impl.(*shipping)} },
 	})
 }
@@ -129,6 +133,26 @@ func (s pilotage_Shipping_server) Quote(ctx context.Context, args []byte, out *c
 	pilotage_enc_catalog_Money(out, &r0)
 	out.Error(appErr)
 	return out.Err()
+}
+
+// pilotage_Shipping_json serves JSON calls to Shipping, for operators' tools.
+type pilotage_Shipping_json struct{ impl Shipping }
+
+func (s pilotage_Shipping_json) Quote(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/shipping.Shipping", "Quote", r)
+		}
+	}()
+	var a0 int
+	var a1 string
+	if err := codegen.DecodeJSONArgs(args, []string{"weightGrams", "currency"}, &a0, &a1); err != nil {
+		return nil, nil, err
+	}
+	var r0 catalog.Money
+	r0, appErr = s.impl.Quote(ctx, a0, a1)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
 }
 
 // pilotage_shipping_local calls *shipping directly, turning panics into errors.

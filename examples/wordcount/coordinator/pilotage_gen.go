@@ -90,12 +90,16 @@ func init() {
 			s := pilotage_Coordinator_server{impl.(Coordinator)}
 			return []codegen.Handler{s.Result, s.Submit}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Coordinator_json{impl.(Coordinator)}
+			return []codegen.JSONHandler{s.Result, s.Submit}
+		},
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Coordinator](),
 		Type:      reflect.TypeFor[coordinator](),
 		Refs:      []string{"github.com/pilotage/pilotage/examples/wordcount/worker.Worker"},
-		Graph:     "⟦pilotage:component:v1:75de8a28:{\"name\":\"github.com/pilotage/pilotage/examples/wordcount/coordinator.Coordinator\",\"refs\":[\"github.com/pilotage/pilotage/examples/wordcount/worker.Worker\"],\"listeners\":[],\"main\":false,\"config\":{\"kind\":\"table\",\"fields\":[{\"key\":\"parallel\",\"type\":{\"kind\":\"int\"}}]}}⟧",
+		Graph:     "⟦pilotage:component:v1:3a080151:{\"name\":\"github.com/pilotage/pilotage/examples/wordcount/coordinator.Coordinator\",\"refs\":[\"github.com/pilotage/pilotage/examples/wordcount/worker.Worker\"],\"listeners\":[],\"main\":false,\"config\":{\"kind\":\"table\",\"fields\":[{\"key\":\"parallel\",\"type\":{\"kind\":\"int\"}}]},\"methods\":[{\"name\":\"Result\",\"params\":[{\"name\":\"id\",\"type\":\"string\"}],\"results\":[\"job.Result\"]},{\"name\":\"Submit\",\"params\":[{\"name\":\"spec\",\"type\":\"job.Spec\"}],\"results\":[]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_coordinator_local{impl.(*coordinator)} },
 	})
 	codegen.RegisterError("os.ErrClosed", os.ErrClosed)
@@ -192,6 +196,40 @@ func (s pilotage_Coordinator_server) Submit(ctx context.Context, args []byte, ou
 	appErr := s.impl.Submit(ctx, a0)
 	out.Error(appErr)
 	return out.Err()
+}
+
+// pilotage_Coordinator_json serves JSON calls to Coordinator, for operators' tools.
+type pilotage_Coordinator_json struct{ impl Coordinator }
+
+func (s pilotage_Coordinator_json) Result(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/wordcount/coordinator.Coordinator", "Result", r)
+		}
+	}()
+	var a0 string
+	if err := codegen.DecodeJSONArgs(args, []string{"id"}, &a0); err != nil {
+		return nil, nil, err
+	}
+	var r0 job.Result
+	r0, appErr = s.impl.Result(ctx, a0)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
+func (s pilotage_Coordinator_json) Submit(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/wordcount/coordinator.Coordinator", "Submit", r)
+		}
+	}()
+	var a0 job.Spec
+	if err := codegen.DecodeJSONArgs(args, []string{"spec"}, &a0); err != nil {
+		return nil, nil, err
+	}
+	appErr = s.impl.Submit(ctx, a0)
+	res, err = codegen.EncodeJSONResults()
+	return res, appErr, err
 }
 
 // pilotage_coordinator_local calls *coordinator directly, turning panics into errors.

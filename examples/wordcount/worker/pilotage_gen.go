@@ -79,12 +79,16 @@ func init() {
 			s := pilotage_Worker_server{impl.(Worker)}
 			return []codegen.Handler{s.Map}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Worker_json{impl.(Worker)}
+			return []codegen.JSONHandler{s.Map}
+		},
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Worker](),
 		Type:      reflect.TypeFor[worker](),
 		Refs:      nil,
-		Graph:     "⟦pilotage:component:v1:dc5c2de7:{\"name\":\"github.com/pilotage/pilotage/examples/wordcount/worker.Worker\",\"refs\":[],\"listeners\":[],\"main\":false}⟧",
+		Graph:     "⟦pilotage:component:v1:61284181:{\"name\":\"github.com/pilotage/pilotage/examples/wordcount/worker.Worker\",\"refs\":[],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Map\",\"params\":[{\"name\":\"spec\",\"type\":\"job.Spec\"},{\"name\":\"task\",\"type\":\"int\"}],\"results\":[]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_worker_local{impl.(*worker)} },
 	})
 	codegen.RegisterError("bytes.ErrTooLarge", bytes.ErrTooLarge)
@@ -140,6 +144,25 @@ func (s pilotage_Worker_server) Map(ctx context.Context, args []byte, out *codeg
 	appErr := s.impl.Map(ctx, a0, a1)
 	out.Error(appErr)
 	return out.Err()
+}
+
+// pilotage_Worker_json serves JSON calls to Worker, for operators' tools.
+type pilotage_Worker_json struct{ impl Worker }
+
+func (s pilotage_Worker_json) Map(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/examples/wordcount/worker.Worker", "Map", r)
+		}
+	}()
+	var a0 job.Spec
+	var a1 int
+	if err := codegen.DecodeJSONArgs(args, []string{"spec", "task"}, &a0, &a1); err != nil {
+		return nil, nil, err
+	}
+	appErr = s.impl.Map(ctx, a0, a1)
+	res, err = codegen.EncodeJSONResults()
+	return res, appErr, err
 }
 
 // pilotage_worker_local calls *worker directly, turning panics into errors.

@@ -62,12 +62,16 @@ func init() {
 			s := pilotage_Candidate_server{impl.(Candidate)}
 			return []codegen.Handler{s.Leading}
 		},
+		JSON: func(impl any) []codegen.JSONHandler {
+			s := pilotage_Candidate_json{impl.(Candidate)}
+			return []codegen.JSONHandler{s.Leading}
+		},
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Candidate](),
 		Type:      reflect.TypeFor[candidate](),
 		Refs:      nil,
-		Graph:     "⟦pilotage:component:v1:591530ce:{\"name\":\"github.com/pilotage/pilotage/bench/coordination/failoverapp/candidate.Candidate\",\"refs\":[],\"listeners\":[],\"main\":false}⟧",
+		Graph:     "⟦pilotage:component:v1:278d3d90:{\"name\":\"github.com/pilotage/pilotage/bench/coordination/failoverapp/candidate.Candidate\",\"refs\":[],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Leading\",\"params\":[],\"results\":[\"bool\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_candidate_local{impl.(*candidate)} },
 	})
 	codegen.RegisterError("errors.ErrUnsupported", errors.ErrUnsupported)
@@ -122,6 +126,24 @@ func (s pilotage_Candidate_server) Leading(ctx context.Context, args []byte, out
 	out.Bool(r0)
 	out.Error(appErr)
 	return out.Err()
+}
+
+// pilotage_Candidate_json serves JSON calls to Candidate, for operators' tools.
+type pilotage_Candidate_json struct{ impl Candidate }
+
+func (s pilotage_Candidate_json) Leading(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/bench/coordination/failoverapp/candidate.Candidate", "Leading", r)
+		}
+	}()
+	if err := codegen.DecodeJSONArgs(args, nil); err != nil {
+		return nil, nil, err
+	}
+	var r0 bool
+	r0, appErr = s.impl.Leading(ctx)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
 }
 
 // pilotage_candidate_local calls *candidate directly, turning panics into errors.

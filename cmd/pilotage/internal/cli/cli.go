@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/shell"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
 )
 
@@ -28,7 +29,7 @@ type command struct {
 var errUsage = errors.New("usage")
 
 func commands() []*command {
-	return []*command{generateCmd(), runCmd(), statusCmd(), logsCmd(), stopCmd(), startCmd(), restartCmd(), analyzeCmd(), locksCmd(), leadersCmd(), unlockCmd(), configCmd(), versionCmd()}
+	return []*command{generateCmd(), runCmd(), statusCmd(), logsCmd(), stopCmd(), startCmd(), restartCmd(), analyzeCmd(), locksCmd(), leadersCmd(), unlockCmd(), configCmd(), shCmd(), versionCmd()}
 }
 
 // Main runs the pilotage command with args (without the program name) and
@@ -46,11 +47,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 				printUsage(stdout, c)
 				return 0
 			}
+			if shell.IsCommand(args[1]) {
+				return runTreeCommand([]string{"help", args[1]}, stdout, stderr)
+			}
 			fmt.Fprintf(stderr, "pilotage help %s: unknown command\n", args[1])
 			return 2
 		}
 		printHelp(stdout)
 		return 0
+	}
+	if treeCommand(args) {
+		return runTreeCommand(args, stdout, stderr)
 	}
 	c := lookup(name)
 	if c == nil {
@@ -71,6 +78,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := c.run(fs, pos, stdout, stderr); err != nil {
+		var exit *exitStatus
+		if errors.As(err, &exit) {
+			return exit.status
+		}
 		if errors.Is(err, errUsage) {
 			fs.Usage()
 			return 2
@@ -94,6 +105,12 @@ func printHelp(w io.Writer) {
 	fmt.Fprint(w, "pilotage builds, runs and operates distributed Go applications.\n\nUsage:\n\n\tpilotage <command> [arguments]\n\nThe commands are:\n\n")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "\t%-10s %s\n", c.name, c.short)
+	}
+	fmt.Fprint(w, "\nThe tree commands, on their own or inside \"pilotage sh\" (logs, start, stop and\nrestart given a path, such as /apps/shop/components/cart.Cart):\n\n")
+	for _, c := range shell.Commands() {
+		if lookup(c[0]) == nil {
+			fmt.Fprintf(w, "\t%-10s %s\n", c[0], c[1])
+		}
 	}
 	fmt.Fprint(w, "\nUse \"pilotage help <command>\" for more information about a command.\n")
 }

@@ -185,6 +185,8 @@ func (s *Server) handler(b Backend) http.Handler {
 	mux.HandleFunc("GET /v2/watch/{path...}", s.watch)
 	mux.HandleFunc("POST /v2/act/{path...}", func(w http.ResponseWriter, r *http.Request) { s.act(w, r, b) })
 	mux.HandleFunc("GET /v2/logs/{path...}", func(w http.ResponseWriter, r *http.Request) { s.logs(w, r, b) })
+	mux.HandleFunc("POST /v2/call/{path...}", func(w http.ResponseWriter, r *http.Request) { s.call(w, r, b) })
+	mux.HandleFunc("GET /v2/env/{path...}", func(w http.ResponseWriter, r *http.Request) { s.env(w, r, b) })
 	for _, m := range []string{"GET", "PUT", "DELETE"} {
 		mux.HandleFunc(m+" /v2/value/{path...}", func(w http.ResponseWriter, r *http.Request) { s.value(w, r, b) })
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
@@ -25,6 +27,15 @@ type ValueBackend interface {
 	// DeleteValue deletes the key of path (absent: not an error). The
 	// tree no longer shows it once DeleteValue returned.
 	DeleteValue(ctx context.Context, path string) (*api.ConfigValue, error)
+}
+
+// A SwapValueBackend is a ValueBackend that also compares and sets
+// (PUT /v2/value?revision=N).
+type SwapValueBackend interface {
+	ValueBackend
+	// SwapValue is PutValue if the key of path is still at revision (0:
+	// the key must not exist), else an error of code CodeConflict.
+	SwapValue(ctx context.Context, path string, value []byte, revision int64) (*api.ConfigValue, error)
 }
 
 // valueTimeout bounds a call of a ValueBackend.
@@ -54,7 +65,21 @@ func (s *Server) value(w http.ResponseWriter, r *http.Request, b Backend) {
 			writeError(w, api.Errorf(api.CodeBadRequest, "put %s: read the value: %w", path, rerr))
 			return
 		}
-		v, err = vb.PutValue(ctx, path, body)
+		rev, ok, perr := revisionParam(r)
+		switch {
+		case perr != nil:
+			writeError(w, perr)
+			return
+		case !ok:
+			v, err = vb.PutValue(ctx, path, body)
+		default:
+			sb, swaps := vb.(SwapValueBackend)
+			if !swaps {
+				writeError(w, api.Errorf(api.CodeBadRequest, "put %s: this supervisor does not compare and set", path))
+				return
+			}
+			v, err = sb.SwapValue(ctx, path, body, rev)
+		}
 	default:
 		v, err = vb.DeleteValue(ctx, path)
 	}
@@ -63,6 +88,19 @@ func (s *Server) value(w http.ResponseWriter, r *http.Request, b Backend) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// revisionParam returns the query parameter revision of a put, if set.
+func revisionParam(r *http.Request) (rev int64, ok bool, err error) {
+	v := r.URL.Query().Get("revision")
+	if v == "" {
+		return 0, false, nil
+	}
+	rev, err = strconv.ParseInt(v, 10, 64)
+	if err != nil || rev < 0 {
+		return 0, false, api.Errorf(api.CodeBadRequest, "revision=%q: want a revision (0: the key must not exist)", v)
+	}
+	return rev, true, nil
 }
 
 // Value returns the config key at path (/apps/<app>/config/<key>) with
@@ -84,6 +122,22 @@ func (c *Client) PutValue(ctx context.Context, path string, value []byte) (*api.
 	}
 	var v api.ConfigValue
 	if err := c.callBody(ctx, http.MethodPut, "/v2/value", path, nil, value, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// CompareAndSwapValue sets the config key at path to value if its
+// revision is still revision (0: the key must not exist). A key found at
+// another revision is an error matching api.ErrConflict; a value the
+// key's registered type refuses, one matching api.ErrBadRequest.
+func (c *Client) CompareAndSwapValue(ctx context.Context, path string, value []byte, revision int64) (*api.ConfigValue, error) {
+	if value == nil {
+		value = []byte{}
+	}
+	q := url.Values{"revision": {strconv.FormatInt(revision, 10)}}
+	var v api.ConfigValue
+	if err := c.callBody(ctx, http.MethodPut, "/v2/value", path, q, value, &v); err != nil {
 		return nil, err
 	}
 	return &v, nil

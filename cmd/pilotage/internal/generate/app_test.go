@@ -15,7 +15,7 @@ import (
 // TestApp generates code for testdata/app.txtar (interfaces and
 // implementations in different packages), then builds, vets and runs it: the
 // program checks local and remote calls, the codec round trip of every
-// supported type, error and panic transport.
+// supported type, error and panic transport, and the JSON handlers.
 func TestApp(t *testing.T) {
 	t.Parallel()
 	dir := writeModule(t, "app", "app")
@@ -154,9 +154,18 @@ func checkEmbeddedGraph(t *testing.T, dir string) {
 		got = append(got, string(b))
 	}
 	want := []string{
-		`{"name":"example.com/app/api.Clock","refs":["example.com/app/clockimpl.Ticker"],"listeners":[],"main":false,"config":{"kind":"table","fields":[{"key":"zone","type":{"kind":"string"}},{"key":"drift","type":{"kind":"table","fields":[{"key":"max","type":{"kind":"duration"}}]}}]}}`,
-		`{"name":"example.com/app/api.Store","refs":["example.com/app/api.Clock"],"listeners":["store"],"main":false}`,
-		`{"name":"example.com/app/clockimpl.Ticker","refs":[],"listeners":[],"main":false}`,
+		`{"name":"example.com/app/api.Clock","refs":["example.com/app/clockimpl.Ticker"],"listeners":[],"main":false,"config":{"kind":"table","fields":[{"key":"zone","type":{"kind":"string"}},{"key":"drift","type":{"kind":"table","fields":[{"key":"max","type":{"kind":"duration"}}]}}]},` +
+			`"methods":[{"name":"Now","params":[],"results":["time.Time"]}]}`,
+		`{"name":"example.com/app/api.Store","refs":["example.com/app/api.Clock"],"listeners":["store"],"main":false,"methods":[` +
+			`{"name":"Add","params":[{"name":"a","type":"int"},{"name":"b","type":"int"}],"results":["int"]},` +
+			`{"name":"Echo","params":[{"name":"a","type":"All"}],"results":["All"]},` +
+			`{"name":"Get","params":[{"name":"key","type":"string"}],"results":["string"]},` +
+			`{"name":"Multi","params":[{"name":"a","type":"int"},{"name":"b","type":"*Point"},{"name":"c","type":"[]string"}],"results":["int","*Point","[]string"]},` +
+			`{"name":"Panic","params":[],"results":[]},` +
+			`{"name":"Proto","params":[{"name":"m","type":"*wrapperspb.StringValue"}],"results":["*wrapperspb.StringValue"]}]}`,
+		`{"name":"example.com/app/clockimpl.Ticker","refs":[],"listeners":[],"main":false,"methods":[` +
+			`{"name":"Label","params":[{"name":"arg1","type":"int"},{"name":"arg2","type":"string"}],"results":["string"]},` +
+			`{"name":"Tick","params":[{"name":"n","type":"int"}],"results":["[]time.Duration"]}]}`,
 		`{"name":"github.com/pilotage/pilotage.Main","refs":["example.com/app/api.Store"],"listeners":["http"],"main":true}`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {

@@ -8,10 +8,11 @@
 // errvars.go decides which error variables each file registers and
 // testwarn.go warns about tests that would see Local and RPC mode disagree,
 // gen.go plans and assembles one file per package using stubs.go
-// (registration and stubs), codec.go (encoding functions), schema.go (the
-// config schemas in the component graph records, package graph, that each
-// registration embeds in the binary for the pilotage tool) and file.go
-// (imports and names), and write.go puts the files on disk (or, with
+// (registration and stubs), jsonstubs.go (the JSON handlers operators'
+// calls use, and the method signatures of the component graph records),
+// codec.go (encoding functions), schema.go (the config schemas in the
+// component graph records, package graph, that each registration embeds
+// in the binary for the pilotage tool) and file.go (imports and names), and write.go puts the files on disk (or, with
 // Options.Check, only reports what would change).
 //
 // Generated code is loaded with the "pilotagegen" build tag excluded, so a

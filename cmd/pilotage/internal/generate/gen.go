@@ -116,6 +116,7 @@ func (g *pkgGen) generate() ([]byte, error) {
 	}
 	for _, c := range g.comps {
 		g.interfaceStubs(c)
+		g.jsonStubs(c)
 	}
 	for _, im := range g.impls {
 		g.localStub(im)
@@ -202,7 +203,8 @@ func (g *pkgGen) registerInterface(c *component) {
 	f.printf("%s.RegisterInterface(%s.Interface{\nName: %q,\nType: %s.TypeFor[%s](),\nMethods: []%s.Method{\n%s},\n",
 		cg, cg, c.name, f.imp("reflect", "reflect"), f.typ(c.named), cg, strings.Join(methods, ""))
 	f.printf("ClientStub: func(%s %s.Caller) any { return %s{%s} },\n", f.l("c"), cg, clientType(c), f.l("c"))
-	f.printf("ServerStub: func(%s any) []%s.Handler {\n%s\n},\n})\n", f.l("impl"), cg, server)
+	f.printf("ServerStub: func(%s any) []%s.Handler {\n%s\n},\n", f.l("impl"), cg, server)
+	f.printf("JSON: func(%s any) []%s.JSONHandler {\n%s\n},\n})\n", f.l("impl"), cg, g.jsonRegistration(c))
 }
 
 // registerImpl writes the RegisterImplementation call of im, whose graph
@@ -242,6 +244,9 @@ func graphRecord(im *impl) (string, error) {
 	}
 	if im.config != nil {
 		c.Config = configSchema(im.config)
+	}
+	if !im.comp.isMain {
+		c.Methods = methodSignatures(im.comp)
 	}
 	return graph.Record(c)
 }

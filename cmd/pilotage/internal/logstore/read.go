@@ -26,6 +26,10 @@ type Query struct {
 	// each of "cart.Cart/1" and "catalog.Catalog/1" too. Empty selects all
 	// sources.
 	Sources []string
+	// SourcesExist says the Sources name processes known to exist (the
+	// supervisor's own replicas): one without records yet selects none,
+	// instead of failing with ErrNoSource, and following waits for it.
+	SourcesExist bool
 	// Follow keeps printing records as they are written, until Context is
 	// done.
 	Follow bool
@@ -82,7 +86,7 @@ func (r *reader) read() error {
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("reading logs: %w", err)
 	}
-	if len(q.Sources) > 0 {
+	if len(q.Sources) > 0 && !q.SourcesExist {
 		if err := checkSources(dir, q.Sources); err != nil {
 			return err
 		}

@@ -77,11 +77,12 @@ func runExec(ctx context.Context, s *Shell, flags any, args []string) error {
 // execOne runs command in one target, attached to the shell's stdio.
 func (s *Shell) execOne(ctx context.Context, p string, command []string, tty bool) (int, error) {
 	req := tree.ExecRequest{Command: command, Stdin: s.stdin, Stdout: s.stdout, Stderr: s.stderr, TTY: tty}
-	// The command gets Ctrl-C itself (a local one shares the terminal's
-	// process group; a remote one reads it from the raw terminal): the
-	// shell must not die of it meanwhile.
-	signal.Ignore(os.Interrupt)
-	defer signal.Reset(os.Interrupt)
+	if tty {
+		// The command gets Ctrl-C itself (a local one shares the
+		// terminal's process group; a remote one reads it from the raw
+		// terminal), so the shell's own SIGINT must not end it.
+		ctx = context.WithoutCancel(ctx)
+	}
 	if tty && strings.HasPrefix(p, "/kube/") {
 		in, ok := s.stdin.(*os.File)
 		if ok && term.IsTerminal(int(in.Fd())) {

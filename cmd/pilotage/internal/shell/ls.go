@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -102,7 +103,7 @@ func (s *Shell) printNodes(nodes []tree.Node, f *lsFlags) error {
 	tty := isTerminal(s.stdout)
 	if !f.long && *f.output != outputWide {
 		for _, n := range nodes {
-			name := n.Name
+			name := url.PathEscape(n.Name)
 			if tty && n.Dir {
 				name += "/"
 			}
@@ -133,7 +134,7 @@ func (s *Shell) row(w io.Writer, prefix string, n tree.Node, now time.Time, wide
 	if n.Restarts > 0 || n.State != "" {
 		restarts = strconv.Itoa(n.Restarts)
 	}
-	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s", n.Name, n.Kind, orDash(n.State), orDash(n.Ready), restarts, age(n.Created, now))
+	fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s", url.PathEscape(n.Name), n.Kind, orDash(n.State), orDash(n.Ready), restarts, age(n.Created, now))
 	if wide {
 		fmt.Fprintf(w, "\t%s", orDash(n.Info))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -62,7 +63,7 @@ func runTree(ctx context.Context, s *Shell, flags any, args []string) error {
 			if c.State != "" {
 				suffix = "  (" + c.State + ")"
 			}
-			fmt.Fprintf(s.stdout, "%s%s%s%s\n", indent, mark, c.Name, suffix)
+			fmt.Fprintf(s.stdout, "%s%s%s%s\n", indent, mark, url.PathEscape(c.Name), suffix)
 			if c.Dir && depth < f.depth {
 				if err := walk(c.Path, indent+more, depth+1); err != nil {
 					return err

@@ -150,10 +150,11 @@ func (s *Supervisor) Logs(ctx context.Context, path string, q control.LogQuery, 
 	if len(q.Sources) > 0 && sources != nil {
 		return api.Errorf(api.CodeBadRequest, "logs of %s: sources select among the app's logs: ask for those of the app", path)
 	}
-	if sources == nil {
+	known := sources != nil // of a resource of the tree: it may have no lines yet
+	if !known {
 		sources = q.Sources
 	}
-	lq := logstore.Query{Sources: sources, Follow: q.Follow, Since: q.Since, Tail: q.Tail, Context: ctx}
+	lq := logstore.Query{Sources: sources, SourcesExist: known, Follow: q.Follow, Since: q.Since, Tail: q.Tail, Context: ctx}
 	err = logstore.Stream(r.Dir(), lq, func(rec logstore.Record) error {
 		return emit(api.LogLine{Time: rec.Time, Source: rec.Source, Message: rec.Message, Width: rec.Width})
 	}, func() error { return emit(api.LogLine{CaughtUp: true}) })

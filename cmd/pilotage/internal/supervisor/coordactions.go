@@ -12,7 +12,7 @@ import (
 	"github.com/pilotage/pilotage/coord"
 )
 
-var _ control.ValueBackend = (*Supervisor)(nil)
+var _ control.SwapValueBackend = (*Supervisor)(nil)
 
 // coordAct performs action on the coordination store's resource at path
 // (elems): release a lock. It returns once the tree shows the result.
@@ -98,11 +98,27 @@ func (s *Supervisor) Value(ctx context.Context, path string) (*api.ConfigValue, 
 // control.ValueBackend); the store refuses a value that does not decode
 // into the key's registered type.
 func (s *Supervisor) PutValue(ctx context.Context, path string, value []byte) (*api.ConfigValue, error) {
+	return s.putValue(ctx, path, value, -1)
+}
+
+// SwapValue sets the config key at path to value if its revision is
+// still revision (see control.SwapValueBackend).
+func (s *Supervisor) SwapValue(ctx context.Context, path string, value []byte, revision int64) (*api.ConfigValue, error) {
+	return s.putValue(ctx, path, value, revision)
+}
+
+// putValue is PutValue, or SwapValue unless revision is -1.
+func (s *Supervisor) putValue(ctx context.Context, path string, value []byte, revision int64) (*api.ConfigValue, error) {
 	v, key, err := s.configKey(path)
 	if err != nil {
 		return nil, err
 	}
-	rev, err := v.store.Put(ctx, key, value)
+	var rev int64
+	if revision < 0 {
+		rev, err = v.store.Put(ctx, key, value)
+	} else {
+		rev, err = v.store.CompareAndSwap(ctx, key, value, revision)
+	}
 	if err != nil {
 		return nil, coordError(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
 	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/graph"
 )
@@ -48,6 +49,7 @@ type Component struct {
 	Refs      []string
 	Listeners []string
 	Main      bool
+	Methods   []api.Method // of its interface, as the control API shows them
 }
 
 // A Node is what the supervisor starts and stops as a whole: a colocation
@@ -103,7 +105,7 @@ func NewPlan(app string, desc *graph.Graph, cfg *config.File) (*Plan, error) {
 		if _, dup := p.comps[ci.Name]; dup {
 			return nil, fmt.Errorf("plan: component %s described twice", ci.Name)
 		}
-		c := &Component{Name: ci.Name, Short: shortName(ci.Name), Refs: ci.Refs, Listeners: ci.Listeners, Main: ci.Main}
+		c := &Component{Name: ci.Name, Short: shortName(ci.Name), Refs: ci.Refs, Listeners: ci.Listeners, Main: ci.Main, Methods: apiMethods(ci.Methods)}
 		p.comps[c.Name] = c
 		p.Components = append(p.Components, c)
 		for _, l := range ci.Listeners {

@@ -98,7 +98,8 @@ func (s *Supervisor) resources(problems []string) []control.Item {
 			c := api.ComponentStatus{FullName: full, Group: n.Name, Colocated: []string{}, Main: comp.Main, State: state, Why: why,
 				Replicas: len(n.slots), ReadyReplicas: ready, Restarts: n.restarts, Refs: nonNil(comp.Refs), After: nonNil(n.Deps),
 				Listeners: nonNil(comp.Listeners), Addresses: []string{}, LastError: n.lastErr, StartedAt: n.startedAt,
-				ReadyAt: n.readyAt, RestartDependents: n.RestartDependents, Order: n.order}
+				ReadyAt: n.readyAt, RestartDependents: n.RestartDependents, Order: n.order, Config: s.compConfig[full]}
+			c.Methods = comp.Methods // never changed: shared with every snapshot
 			for _, other := range n.Components {
 				if other != full {
 					c.Colocated = append(c.Colocated, shortName(other))

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -111,6 +112,7 @@ type Supervisor struct {
 	proxies      []*proxy
 	lastRoutes   envelope.Routes // as last pushed, see updateRouting
 	coord        *coordination   // the coordination store, once ready (awaitCoordination)
+	calls        callConns       // connections of operators' calls (call.go)
 
 	changes chan struct{} // signaled by notifyChange, for the control API
 
@@ -123,6 +125,9 @@ type Supervisor struct {
 	// processes need not wait for the store (it serves operators only),
 	// and the app runs even if the store does not start.
 	usesCoord bool
+	// compConfig is the configuration section of each component that
+	// has one, as JSON, by full name (componentConfigs).
+	compConfig map[string]json.RawMessage
 }
 
 // New describes and lays out the application; nothing is started yet
@@ -238,6 +243,7 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	if coordStart != nil {
 		coordStart.log.out.Store(s.out)
 	}
+	s.compConfig = componentConfigs(plan, opts.Config, s.out.logf)
 	return s, nil
 }
 

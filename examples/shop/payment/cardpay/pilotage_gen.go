@@ -34,7 +34,7 @@ func init() {
 		Interface: reflect.TypeFor[payment.Payment](),
 		Type:      reflect.TypeFor[processor](),
 		Refs:      nil,
-		Graph:     "⟦pilotage:component:v1:0ad5dec6:{\"name\":\"github.com/pilotage/pilotage/examples/shop/payment.Payment\",\"refs\":[],\"listeners\":[],\"main\":false}⟧",
+		Graph:     "⟦pilotage:component:v1:e8ea889e:{\"name\":\"github.com/pilotage/pilotage/examples/shop/payment.Payment\",\"refs\":[],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Charge\",\"params\":[{\"name\":\"amount\",\"type\":\"catalog.Money\"},{\"name\":\"card\",\"type\":\"Card\"}],\"results\":[\"Receipt\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_processor_local{impl.(*processor)} },
 	})
 }

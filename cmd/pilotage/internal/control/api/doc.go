@@ -51,7 +51,11 @@
 // of the key/value and config store (one path element, percent-encoded:
 // config/limits%2Fapi is the key "limits/api"), as the supervisor last
 // read them; it reads them again after every change of the store, so
-// they follow it by some tens of milliseconds. A lock's expiry is, like
+// they follow it by some tens of milliseconds. A config key is secret
+// when one of its '/'-separated elements starts with "secret", in any
+// case ("secrets/db", "payment/secret_key"; see SecretKey): the API
+// serves its value like any other, and clients show it only when asked
+// to reveal it. A lock's expiry is, like
 // a listener's counters, current in a get or list, but not an event.
 // Later kinds (traces) are new collections under /apps/<app>.
 //
@@ -105,8 +109,34 @@
 //	                                          into the key's registered
 //	                                          type is refused (bad_request,
 //	                                          with the store's message)
+//	PUT    /v2/value/<path>?revision=N        the same, if the key's
+//	                                          revision is still N (0: the
+//	                                          key must not exist), else
+//	                                          conflict: a compare-and-set
 //	DELETE /v2/value/<path>                   deletes the key (absent: not
 //	                                          an error; Deleted says)
+//	GET    /v2/env/<path>                     the ReplicaEnv of a Replica:
+//	                                          the environment and working
+//	                                          directory its current process
+//	                                          was started with (conflict if
+//	                                          it has none)
+//	POST /v2/call/<path>?method=M[&timeout=D]
+//	                                          calls method M of the
+//	                                          Component at path (or of its
+//	                                          replica at path) with the
+//	                                          request's body as arguments (a
+//	                                          JSON object by parameter name,
+//	                                          or an array in order; empty for
+//	                                          none), on a ready replica,
+//	                                          through the app's transport,
+//	                                          within D (default 30s, at most
+//	                                          10m), and answers a CallResult;
+//	                                          a method that returns an error
+//	                                          is a CallResult with Error set.
+//	                                          An unknown method or arguments
+//	                                          that do not decode are
+//	                                          bad_request, no ready replica
+//	                                          unavailable
 //	GET  /v2/logs/<path>[?tail=N][&since=T][&follow=true][&source=S...]
 //	                                          LogLines, one per line, of
 //	                                          the processes under path (a

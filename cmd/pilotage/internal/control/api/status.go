@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // A State is where a component, group, unit, replica or app stands. The
 // values are the API's own: a supervisor maps its internal states onto
@@ -95,6 +98,13 @@ type ComponentStatus struct {
 	// Order is its group's place in start order (0 first); components
 	// of one group share it.
 	Order int `json:"order"`
+	// Methods are the methods of its interface, sorted by name: what
+	// POST /v2/call may invoke. Empty for the main component, and for a
+	// binary generated before methods were described.
+	Methods []Method `json:"methods"`
+	// Config is its [components."<name>"] section of the app's
+	// configuration file as a JSON object; absent if it has none.
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // GroupStatus is the status of a Group: the components one process hosts.
