@@ -108,7 +108,7 @@ func runShell(stdout, stderr io.Writer, interactive bool, f func(ctx context.Con
 		fmt.Fprintf(stderr, "pilotage: %v\n", err)
 		return shell.ExitError
 	}
-	apps := appfs.New(appfs.Options{StateRoot: stateRoot})
+	apps := appfs.New(appfs.Options{}) // the apps the other commands see, $PILOTAGE_STATE_DIR included
 	defer apps.Close()
 	kube, err := kubefs.New(kubefs.Options{Mount: "/kube"})
 	if err != nil {

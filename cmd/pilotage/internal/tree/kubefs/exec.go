@@ -40,6 +40,11 @@ func (fs *FS) Exec(ctx context.Context, path string, req tree.ExecRequest) (int,
 	if container == "" {
 		container = defaultContainer(p)
 	}
+	return c.exec(ctx, path, p, container, req)
+}
+
+// exec runs req in the container of p, whose node is path.
+func (c *cluster) exec(ctx context.Context, path string, p *corev1.Pod, container string, req tree.ExecRequest) (int, error) {
 	u := c.core.RESTClient().Post().Namespace(p.Namespace).Resource("pods").Name(p.Name).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
 			Container: container,

@@ -480,15 +480,24 @@ func (tc *testCluster) testPodWithoutNode(t *testing.T) {
 			t.Errorf("Logs and Exec took %v to fail", d)
 		}
 	}
-	// The API server's own answer, past the check: no node either.
+	// Past the check, the API server's own answers: an empty log (hence
+	// the check), and an exec refused in one line, not a hang.
 	cl, err := tc.fs.cluster(p, "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
 	stub := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pending", Namespace: "default"}}
-	err = cl.streamLogs(ctx, stub, logSource{"app", p + "/containers/app"}, tree.LogOptions{}, func(tree.LogLine) error { return nil })
-	if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), p+"/containers/app: ") {
-		t.Errorf("the API server's logs of a pod without a node = %v; want one line", err)
+	var lines int
+	err = cl.streamLogs(ctx, stub, logSource{"app", p + "/containers/app"}, tree.LogOptions{}, func(tree.LogLine) error { lines++; return nil })
+	if err != nil || lines != 0 {
+		t.Errorf("the API server's logs of a pod without a node: %d lines, %v; want none", lines, err)
+	}
+	start := time.Now()
+	_, err = cl.exec(ctx, p, stub, "app", tree.ExecRequest{Command: []string{"true"}, Stdout: &strings.Builder{}})
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), p+": ") {
+		t.Errorf("the API server's exec in a pod without a node = %v; want one line", err)
+	} else {
+		t.Logf("exec past the check: %v (in %v)", err, time.Since(start).Round(time.Millisecond))
 	}
 	if _, err := tc.fs.Exec(ctx, "/kube/admin/namespaces/default/configmaps/x", tree.ExecRequest{Command: []string{"true"}}); !errors.Is(err, tree.ErrNotSupported) {
 		t.Errorf("Exec in a configmap = %v", err)
