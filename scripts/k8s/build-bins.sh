@@ -16,7 +16,8 @@
 #
 # Usage: build-bins.sh [--dir]
 # Environment: K8S_VERSION, ETCD_VERSION (default: the etcd client version
-# Kubernetes itself requires), PILOTAGE_KUBE_BIN, K8S_CMDS, ETCD_CMDS.
+# Kubernetes itself requires if it is a 3.6 one, else 3.6.8),
+# PILOTAGE_KUBE_BIN, K8S_CMDS, ETCD_CMDS.
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-1.37.2}
@@ -98,10 +99,12 @@ for c in $K8S_CMDS; do
 	build "$c" "k8s.io/kubernetes/cmd/$c" "$LDF"
 done
 
-# --- etcd: the release Kubernetes itself requires (its client's version) ---
+# --- etcd: the release Kubernetes itself requires (its client's version) if a 3.6 one ---
 if [ -z "${ETCD_VERSION:-}" ]; then
 	ETCD_VERSION=$(awk '$1 == "go.etcd.io/etcd/client/v3" { sub(/^v/, "", $2); print $2; exit }' "$K8S_GOMOD")
-	case "$ETCD_VERSION" in 3.6.* | 3.7.*) ;; *) ETCD_VERSION=3.6.8 ;; esac
+	# The tests are run against an etcd 3.6 server (k8s 1.37 requires the
+	# 3.7 client, and supports 3.6 servers); ETCD_VERSION overrides.
+	case "$ETCD_VERSION" in 3.6.*) ;; *) ETCD_VERSION=3.6.8 ;; esac
 fi
 mkdir -p "$TMP/etcd"
 cd "$TMP/etcd"
