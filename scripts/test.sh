@@ -81,5 +81,5 @@ go test -run='^$' -bench=. -benchtime=1x ./... ./coord/... ./cmd/pilotage/...
 # timings (their defaults take a minute a sample); one sample each.
 (cd bench && PILOTAGE_BIN="$pilotage" go test -run='^$' -bench=. -benchtime=1x -short ./...)
 
-step "Kubernetes end-to-end tests"
-echo "none yet: the Kubernetes deployer has not landed (see docs/architecture.md)"
+step "Kubernetes tests"
+echo "the tree's and shell's ran above, on a real kube-apiserver (internal/kubetest); the deployer's end-to-end tests come with pilotage deploy"
