@@ -27,9 +27,38 @@ func runTestApp(t *testing.T, state string) *control.Status {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "pilotage"), "run", filepath.Join(bin, "loadapp"))
+	exited := startRun(t, []string{"PILOTAGE_STATE_DIR=" + state}, filepath.Join(bin, "loadapp"))
+	t.Setenv("PILOTAGE_STATE_DIR", state)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		js, _, code := run(t, "status", "-json")
+		var st control.Status
+		if code == 0 && json.Unmarshal([]byte(js), &st) == nil && !st.ReadyAt.IsZero() && st.Coordination != nil {
+			return &st
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("pilotage run exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app is not ready after 30s")
+		}
+	}
+}
+
+// startRun starts "pilotage run args..." with env added to the test's,
+// stops it (SIGTERM, then SIGKILL after 20s) when the test ends, logging
+// its output if the test failed, and returns a channel that says when it
+// exited.
+func startRun(t *testing.T, env []string, args ...string) <-chan error {
+	t.Helper()
+	bin, err := buildTools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "pilotage"), append([]string{"run"}, args...)...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "PILOTAGE_STATE_DIR="+state)
+	cmd.Env = append(os.Environ(), env...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -49,22 +78,7 @@ func runTestApp(t *testing.T, state string) *control.Status {
 			t.Logf("pilotage run:\n%s", out.String())
 		}
 	})
-	t.Setenv("PILOTAGE_STATE_DIR", state)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		js, _, code := run(t, "status", "-json")
-		var st control.Status
-		if code == 0 && json.Unmarshal([]byte(js), &st) == nil && !st.ReadyAt.IsZero() && st.Coordination != nil {
-			return &st
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("pilotage run exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the app is not ready after 30s")
-		}
-	}
+	return exited
 }
 
 // mustRun runs the pilotage command with args, which must succeed.

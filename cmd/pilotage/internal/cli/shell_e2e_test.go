@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,10 +17,6 @@ import (
 // ready.
 func runShop(t *testing.T, stateHome string) {
 	t.Helper()
-	bin, err := buildTools()
-	if err != nil {
-		t.Fatal(err)
-	}
 	shop, err := filepath.Abs("../../../../examples/shop")
 	if err != nil {
 		t.Fatal(err)
@@ -34,27 +29,7 @@ func runShop(t *testing.T, stateHome string) {
 	if err := os.WriteFile(cfg, []byte(strings.Replace(string(toml), "127.0.0.1:8080", "127.0.0.1:0", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "pilotage"), "run", "-c", cfg, shop)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+stateHome)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("pilotage run:\n%s", out.String())
-		}
-	})
+	exited := startRun(t, []string{"XDG_STATE_HOME=" + stateHome}, "-c", cfg, shop)
 	t.Setenv("XDG_STATE_HOME", stateHome)
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		js, _, code := run(t, "status", "-json", "shop")
@@ -64,7 +39,7 @@ func runShop(t *testing.T, stateHome string) {
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("pilotage run exited: %v\n%s", err, out.String())
+			t.Fatalf("pilotage run exited: %v", err)
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -18,18 +18,9 @@ func actCommand(action, short string) *command {
 			if len(args) == 0 {
 				return errUsage
 			}
-			paths, err := s.expandAll(ctx, args)
+			paths, err := s.targets(ctx, args, action, func(n tree.Node) bool { return slices.Contains(n.Actions, action) })
 			if err != nil {
 				return err
-			}
-			for _, p := range paths {
-				n, err := s.root.Stat(ctx, p)
-				if err != nil {
-					return err
-				}
-				if !slices.Contains(n.Actions, action) {
-					return tree.NotSupported(action, p)
-				}
 			}
 			for _, p := range paths {
 				msg, err := s.root.Act(ctx, p, action)

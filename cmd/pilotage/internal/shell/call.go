@@ -18,16 +18,9 @@ func callCommand() *command {
 			if len(args) < 2 || len(args) > 3 {
 				return errUsage
 			}
-			p, err := s.resolve(args[0])
+			p, err := s.target(ctx, args[0], "call", func(n tree.Node) bool { return n.Callable })
 			if err != nil {
 				return err
-			}
-			n, err := s.root.Stat(ctx, p)
-			if err != nil {
-				return err
-			}
-			if !n.Callable {
-				return tree.NotSupported("call", p)
 			}
 			var callArgs json.RawMessage
 			if len(args) == 3 {

@@ -45,16 +45,9 @@ func runEdit(ctx context.Context, s *Shell, flags any, args []string) error {
 	if len(args) != 1 {
 		return errUsage
 	}
-	p, err := s.resolve(args[0])
+	p, err := s.target(ctx, args[0], "edit", func(n tree.Node) bool { return n.Editable })
 	if err != nil {
 		return err
-	}
-	n, err := s.root.Stat(ctx, p)
-	if err != nil {
-		return err
-	}
-	if !n.Editable {
-		return tree.NotSupported("edit", p)
 	}
 	c, err := s.root.Read(ctx, p, tree.ReadOptions{Reveal: f.reveal})
 	if err != nil {

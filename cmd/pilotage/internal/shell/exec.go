@@ -45,18 +45,9 @@ func runExec(ctx context.Context, s *Shell, flags any, args []string) error {
 	if len(targets) == 0 || len(command) == 0 {
 		return errUsage
 	}
-	paths, err := s.expandAll(ctx, targets)
+	paths, err := s.targets(ctx, targets, "exec in", func(n tree.Node) bool { return n.Exec })
 	if err != nil {
 		return err
-	}
-	for _, p := range paths {
-		n, err := s.root.Stat(ctx, p)
-		if err != nil {
-			return err
-		}
-		if !n.Exec {
-			return tree.NotSupported("exec in", p)
-		}
 	}
 	if len(paths) == 1 {
 		tty := (f.tty || isTerminal(s.stdin) && isTerminal(s.stdout)) && !f.noTTY

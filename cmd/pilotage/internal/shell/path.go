@@ -102,6 +102,42 @@ func (s *Shell) expandAll(ctx context.Context, args []string) ([]string, error) 
 	return all, nil
 }
 
+// targets expands args and returns the paths they name, if every node
+// there can do what (can says whether it can): else an error naming the
+// first that cannot, and nothing done.
+func (s *Shell) targets(ctx context.Context, args []string, what string, can func(tree.Node) bool) ([]string, error) {
+	paths, err := s.expandAll(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		n, err := s.root.Stat(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if !can(n) {
+			return nil, tree.NotSupported(what, p)
+		}
+	}
+	return paths, nil
+}
+
+// target is targets for a command on one path, which is not a glob.
+func (s *Shell) target(ctx context.Context, arg, what string, can func(tree.Node) bool) (string, error) {
+	p, err := s.resolve(arg)
+	if err != nil {
+		return "", err
+	}
+	n, err := s.root.Stat(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	if !can(n) {
+		return "", tree.NotSupported(what, p)
+	}
+	return p, nil
+}
+
 // join returns dir/elem.
 func join(dir, elem string) string {
 	if dir == "/" {

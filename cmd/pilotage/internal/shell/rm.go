@@ -29,18 +29,9 @@ func runRm(ctx context.Context, s *Shell, flags any, args []string) error {
 	if len(args) == 0 {
 		return errUsage
 	}
-	paths, err := s.expandAll(ctx, args)
+	paths, err := s.targets(ctx, args, "remove", func(n tree.Node) bool { return n.Remove })
 	if err != nil {
 		return err
-	}
-	for _, p := range paths {
-		n, err := s.root.Stat(ctx, p)
-		if err != nil {
-			return err
-		}
-		if !n.Remove {
-			return tree.NotSupported("remove", p)
-		}
 	}
 	if !f.force {
 		if !isTerminal(s.stdin) {
