@@ -44,8 +44,5 @@ func (s *Supervisor) Env(_ context.Context, path string) (*api.ReplicaEnv, error
 			env = append(env, kv)
 		}
 	}
-	if len(p.cmd.Env) == 0 { // nil Env: the supervisor's own
-		env = os.Environ()
-	}
 	return &api.ReplicaEnv{Path: path, PID: p.pid, Dir: dir, Env: env}, nil
 }
