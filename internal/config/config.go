@@ -17,6 +17,9 @@
 //	[coordination]                   # an external etcd (see Coordination)
 //	endpoints = ["https://etcd-0:2379"]
 //
+//	[kube]                           # pilotage deploy (see Kube)
+//	registry = "ghcr.io/acme"
+//
 // Parse checks what the file alone can tell; the checks that need the
 // application's components (CheckComponents, CheckComponentConfigs,
 // CheckListeners) are made by whoever knows them, before anything starts.
@@ -43,6 +46,9 @@ type File struct {
 	// Coordination is the [coordination] section: the app's coordination
 	// store.
 	Coordination Coordination
+	// Kube is the [kube] section: how "pilotage deploy" puts the app on
+	// Kubernetes.
+	Kube Kube
 
 	text       string // the file's text, to find where a key is
 	components map[string]toml.Primitive
@@ -68,6 +74,7 @@ type raw struct {
 	Run          Run                       `toml:"run"`
 	Units        map[string]Unit           `toml:"units"`
 	Coordination Coordination              `toml:"coordination"`
+	Kube         Kube                      `toml:"kube"`
 	Components   map[string]toml.Primitive `toml:"components"`
 }
 
@@ -82,7 +89,7 @@ func Parse(path, text string) (*File, error) {
 	if err != nil {
 		return nil, f.decodeError(md, err)
 	}
-	f.App, f.Listeners, f.Run, f.Units, f.Coordination, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Coordination, r.Components, md
+	f.App, f.Listeners, f.Run, f.Units, f.Coordination, f.Kube, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Coordination, r.Kube, r.Components, md
 	errs := f.unknownKeys(func(k toml.Key) bool { return k[0] != "components" })
 	errs = append(errs, f.validate()...)
 	if len(errs) > 0 {

@@ -23,13 +23,16 @@ type command struct {
 	long  string // help text
 	run   func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 	flags func(fs *flag.FlagSet) // declares the command's flags; may be nil
+	// hidden keeps the command out of the help: it is run by pilotage
+	// itself (a pod's entrypoint), not by people.
+	hidden bool
 }
 
 // errUsage makes Main print the command's usage and exit with status 2.
 var errUsage = errors.New("usage")
 
 func commands() []*command {
-	return []*command{generateCmd(), runCmd(), statusCmd(), logsCmd(), stopCmd(), startCmd(), restartCmd(), analyzeCmd(), locksCmd(), leadersCmd(), unlockCmd(), configCmd(), shCmd(), versionCmd()}
+	return []*command{generateCmd(), runCmd(), statusCmd(), logsCmd(), stopCmd(), startCmd(), restartCmd(), analyzeCmd(), locksCmd(), leadersCmd(), unlockCmd(), configCmd(), shCmd(), deployCmd(), deleteCmd(), kubeEnvelopeCmd(), versionCmd()}
 }
 
 // Main runs the pilotage command with args (without the program name) and
@@ -104,7 +107,9 @@ func lookup(name string) *command {
 func printHelp(w io.Writer) {
 	fmt.Fprint(w, "pilotage builds, runs and operates distributed Go applications.\n\nUsage:\n\n\tpilotage <command> [arguments]\n\nThe commands are:\n\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "\t%-10s %s\n", c.name, c.short)
+		if !c.hidden {
+			fmt.Fprintf(w, "\t%-10s %s\n", c.name, c.short)
+		}
 	}
 	fmt.Fprint(w, "\nThe tree commands, on their own or inside \"pilotage sh\" (logs, start, stop and\nrestart given a path, such as /apps/shop/components/cart.Cart):\n\n")
 	for _, c := range shell.Commands() {

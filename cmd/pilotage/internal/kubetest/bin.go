@@ -22,6 +22,11 @@ const BuildCommand = "bash scripts/k8s/build-bins.sh"
 // scripts/k8s/build-bins.sh puts them. It returns an error if a binary is
 // missing there.
 func BinDir() (string, error) {
+	return binDirWith(binaries)
+}
+
+// binDirWith is BinDir for the programs bins.
+func binDirWith(bins []string) (string, error) {
 	dir := os.Getenv("PILOTAGE_KUBE_BIN")
 	if dir == "" {
 		home, err := os.UserHomeDir()
@@ -32,7 +37,7 @@ func BinDir() (string, error) {
 	}
 	// One line, as Start's skip message.
 	var missing []string
-	for _, b := range binaries {
+	for _, b := range bins {
 		fi, err := os.Stat(filepath.Join(dir, b))
 		if err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
 			missing = append(missing, b)

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/deploy"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/envelope"
+)
+
+// kubeFlags declares the flags that name a cluster and a namespace.
+func kubeFlags(fs *flag.FlagSet, t *deploy.Target) {
+	fs.StringVar(&t.Kubeconfig, "kubeconfig", "", "kubeconfig `file` (default $KUBECONFIG, else ~/.kube/config)")
+	fs.StringVar(&t.Context, "context", "", "kubeconfig `context` (default the current one)")
+	fs.StringVar(&t.Namespace, "namespace", "", "`namespace` (default [kube] namespace, else the context's)")
+}
+
+func deployCmd() *command {
+	var (
+		opts       deploy.Options
+		configPath string
+	)
+	return &command{
+		name:  "deploy",
+		usage: "[-c pilotage.toml] [--context C] [--namespace N] [--registry R] [dir]",
+		short: "deploy an app to a Kubernetes cluster",
+		long: `Deploy builds the application in dir (default ".") as a static Linux
+binary, packs it with a static pilotage binary into an OCI image (no Docker
+engine needed), pushes it to <registry>/<app> ([kube] registry, or
+--registry), and applies it to the cluster as a new version with
+server-side apply (field manager "pilotage"):
+
+  each colocation group   a Deployment ([run] replicas) and a headless
+                          Service its version's replicas find it by
+  pilotage.toml           a ConfigMap, mounted in every pod
+  each listener           a Service on the listener's port, selecting
+                          the live version's pods
+  the app                 a ServiceAccount and a Role that reads
+                          EndpointSlices, nothing more
+
+A pod is ready once its components are and every group it calls has a
+ready pod, so groups come up in dependency order as under "pilotage run".
+Once every group of the new version is ready, the listeners switch to it
+in one update each, and the older versions are removed (their pods drain
+first). Replicas only ever call replicas of their own version.
+
+A version that does not become ready within -timeout (or whose pods crash
+or cannot pull their image) is left in place for inspection, and the
+error says which pod and why; the live version keeps serving. The next
+deploy, or "pilotage delete", removes it.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&configPath, "c", "", "configuration `file` (default pilotage.toml in dir)")
+			kubeFlags(fs, &opts.Target)
+			fs.StringVar(&opts.Registry, "registry", "", "image repository `prefix` (default [kube] registry)")
+			fs.DurationVar(&opts.Timeout, "timeout", deploy.DefaultTimeout, "how long the new version may take to become ready")
+		},
+		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+			if len(args) > 1 {
+				return errUsage
+			}
+			opts.Dir = "."
+			if len(args) == 1 {
+				opts.Dir = args[0]
+			}
+			opts.ConfigPath = configPath
+			opts.Out = stderr
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			res, err := deploy.Deploy(ctx, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s %s\n", res.App, res.Version)
+			return nil
+		},
+	}
+}
+
+func deleteCmd() *command {
+	var t deploy.Target
+	return &command{
+		name:  "delete",
+		usage: "[--context C] [--namespace N] app",
+		short: "remove a deployed app from a Kubernetes cluster",
+		long: `Delete removes every object "pilotage deploy" made for app in the
+namespace (every version's Deployments, Services and ConfigMaps, the
+listener Services, the ServiceAccount and its Role), and nothing else:
+it selects them by their pilotage labels. Pods drain as they terminate.`,
+		flags: func(fs *flag.FlagSet) { kubeFlags(fs, &t) },
+		run: func(_ *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			if len(args) != 1 {
+				return errUsage
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			n, err := deploy.Delete(ctx, t, args[0])
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("%s: nothing deployed in this namespace", args[0])
+			}
+			fmt.Fprintf(stdout, "deleted %s: %d objects\n", args[0], n)
+			return nil
+		},
+	}
+}
+
+// kubeEnvelopeCmd is the entrypoint of the pods "pilotage deploy" makes;
+// it is not listed in the help.
+func kubeEnvelopeCmd() *command {
+	return &command{
+		name:   "kube-envelope",
+		short:  "(the entrypoint of pods made by pilotage deploy)",
+		hidden: true,
+		long:   "Kube-envelope runs inside a pod made by pilotage deploy: it starts the app's binary and is its deployer.",
+		run: func(_ *flag.FlagSet, args []string, _, stderr io.Writer) error {
+			if len(args) != 0 {
+				return errUsage
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			status, err := envelope.Run(ctx, stderr)
+			if err != nil {
+				return err
+			}
+			if status != 0 {
+				return &exitStatus{status: status}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,77 @@
+package deploy
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Target names a cluster and a namespace. Empty fields take the
+// kubeconfig's current context and that context's namespace ("default"
+// if it names none).
+type Target struct {
+	Kubeconfig string // a path; empty: $KUBECONFIG or ~/.kube/config
+	Context    string
+	Namespace  string
+}
+
+// A Cluster is a connection to the target cluster.
+type Cluster struct {
+	Client    kubernetes.Interface
+	Config    *rest.Config
+	Context   string // the context in use
+	Namespace string
+	Host      string
+}
+
+// Connect loads the kubeconfig, and checks that the cluster answers.
+func Connect(t Target) (*Cluster, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if t.Kubeconfig != "" {
+		rules.ExplicitPath = t.Kubeconfig
+	}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: t.Context})
+	raw, err := cc.RawConfig()
+	if err != nil {
+		return nil, fmt.Errorf("read kubeconfig: %w", err)
+	}
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		if clientcmd.IsEmptyConfig(err) {
+			return nil, errors.New("no kubeconfig: set $KUBECONFIG, or pass --kubeconfig, to name the cluster to deploy to")
+		}
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	ns := t.Namespace
+	if ns == "" {
+		if ns, _, err = cc.Namespace(); err != nil {
+			return nil, fmt.Errorf("kubeconfig: %w", err)
+		}
+	}
+	name := t.Context
+	if name == "" {
+		name = raw.CurrentContext
+	}
+	cfg.UserAgent = "pilotage"
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	c := &Cluster{Client: cs, Config: cfg, Context: name, Namespace: ns, Host: cfg.Host}
+	// The version endpoint answers every client: a failure here is the
+	// network or the credentials, not a permission.
+	probe := *cfg
+	probe.Timeout = 10 * time.Second
+	pc, err := kubernetes.NewForConfig(&probe)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	if _, err := pc.Discovery().ServerVersion(); err != nil {
+		return nil, fmt.Errorf("cluster %s (context %q): %w", c.Host, name, explain(err))
+	}
+	return c, nil
+}

@@ -1,0 +1,245 @@
+// Package deploy is "pilotage deploy" and "pilotage delete": it builds an
+// app's image, applies one version of the app with server-side apply,
+// waits until it is ready (or says which group is not, and why), switches
+// the app's listeners to it at once, and removes the versions before it.
+// Versions live side by side: each has its own Deployments and Services,
+// and its replicas only ever find replicas of their own version (see
+// kube/envelope), so a switch never mixes versions in one request.
+package deploy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/image"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
+	"github.com/pilotage/pilotage/internal/config"
+	"github.com/pilotage/pilotage/internal/graph"
+)
+
+// Options configure Deploy.
+type Options struct {
+	Target
+	Dir        string // the app's main package
+	ConfigPath string // pilotage.toml; empty: Dir's, if any
+	// Registry is where the image goes ("localhost:5000",
+	// "ghcr.io/acme"); empty: [kube] registry of the configuration.
+	Registry string
+	Timeout  time.Duration // for the version to become ready; 0: 5 minutes
+	CacheDir string        // for a static pilotage binary, if it must be built
+	Out      io.Writer     // progress
+}
+
+// DefaultTimeout bounds the wait for a version to become ready.
+const DefaultTimeout = 5 * time.Minute
+
+// Result says what a deploy did.
+type Result struct {
+	App, Namespace, Version, Image string
+	Previous                       string // the version that was live before, or ""
+}
+
+// Deploy builds, pushes and applies the app in opts.Dir as a new version,
+// and makes it live once it is ready.
+func Deploy(ctx context.Context, opts Options) (*Result, error) {
+	start := time.Now()
+	out := opts.Out
+	if out == nil {
+		out = io.Discard
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg, cfgPath, cfgText, err := loadConfig(opts.ConfigPath, dir)
+	if err != nil {
+		return nil, err
+	}
+	app := cfg.App.Name
+	if app == "" {
+		app = filepath.Base(dir)
+		if err := config.CheckAppName(app); err != nil {
+			return nil, fmt.Errorf("%w (it comes from %s; set [app] name in pilotage.toml)", err, dir)
+		}
+	}
+	registry := opts.Registry
+	if registry == "" {
+		registry = cfg.Kube.Registry
+	}
+	if registry == "" {
+		return nil, fmt.Errorf("no registry to push %s's image to: set [kube] registry in %s, or pass --registry", app, orDefault(cfgPath, "pilotage.toml"))
+	}
+	c, err := Connect(opts.Target)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "pilotage: deploying %s to namespace %s of %s (context %q)\n", app, c.Namespace, c.Host, c.Context)
+
+	// Build.
+	t := time.Now()
+	tmp, err := os.MkdirTemp("", "pilotage-deploy-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	appBin := filepath.Join(tmp, app)
+	if err := buildApp(ctx, dir, appBin); err != nil {
+		return nil, err
+	}
+	g, err := graph.Read(appBin)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := supervisor.NewPlan(app, g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range plan.Nodes {
+		if n.IsUnit() {
+			return nil, fmt.Errorf("[units.%s]: units are not deployed to Kubernetes (run them as your cluster's own workloads)", n.Name)
+		}
+	}
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		if cacheDir, err = os.UserCacheDir(); err != nil {
+			return nil, err
+		}
+		cacheDir = filepath.Join(cacheDir, "pilotage")
+	}
+	envBin, err := envelopeBinary(ctx, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "  build     %s for %s/%s, static (%s)\n", app, image.Platform.OS, image.Platform.Architecture, since(t))
+
+	// Image.
+	t = time.Now()
+	img, err := image.Build(envBin, appBin)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	version := versionID(digest.String(), cfgText)
+	ref := fmt.Sprintf("%s/%s:%s", registry, app, version)
+	var pushed int64
+	imageRef, err := image.Push(ctx, ref, img, func(done, _ int64) { pushed = done })
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "  image     %s, %s sent (%s)\n", imageRef, size(pushed), since(t))
+
+	// Apply.
+	t = time.Now()
+	set, err := objects.Build(objects.Version{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Plan: plan, Config: cfgText})
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.readState(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	n, err := c.applyAccess(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.applyVersion(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "  apply     version %s: %d objects, server-side, field manager %q (%s)\n", version, n+m, "pilotage", since(t))
+
+	// Wait.
+	t = time.Now()
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	wctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("not ready within %s", timeout))
+	defer cancel()
+	if err := c.waitReady(wctx, app, version, len(set.Deployments), out); err != nil {
+		live := "no version of " + app + " is live"
+		if st.Live != "" && st.Live != version {
+			live = "version " + st.Live + " stays live"
+		}
+		return nil, fmt.Errorf("%w\n(%s; version %s is left as it is for inspection: the next deploy, or pilotage delete, removes it)", err, live, version)
+	}
+	fmt.Fprintf(out, "  ready     version %s (%s)\n", version, since(t))
+
+	// Switch, then remove the old versions.
+	t = time.Now()
+	if err := c.switchTo(ctx, app, version, plan, st); err != nil {
+		return nil, err
+	}
+	if st.Live != "" && st.Live != version {
+		fmt.Fprintf(out, "  switch    listeners from version %s to %s (%s)\n", st.Live, version, since(t))
+	} else {
+		fmt.Fprintf(out, "  live      version %s\n", version)
+	}
+	removed, err := c.pruneVersions(ctx, app, version)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range removed {
+		fmt.Fprintf(out, "  remove    version %s (its pods drain)\n", v)
+	}
+	fmt.Fprintf(out, "pilotage: %s version %s is live (%s)\n", app, version, since(start))
+	return &Result{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Previous: st.Live}, nil
+}
+
+// versionID names a version by what it runs: its image and its
+// configuration. Deploying the same build and config again is the same
+// version, and applying it changes nothing.
+func versionID(digest, cfgText string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s", digest, cfgText)
+	return hex.EncodeToString(h.Sum(nil))[:10]
+}
+
+// loadConfig reads path, else <dir>/pilotage.toml if it exists; it
+// returns the file, its path and its text ("" for none).
+func loadConfig(path, dir string) (*config.File, string, string, error) {
+	if path == "" {
+		path = filepath.Join(dir, "pilotage.toml")
+		if _, err := os.Stat(path); os.IsNotExist(err) {
+			return config.Empty(), "", "", nil
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", "", err
+	}
+	cfg, err := config.Parse(path, string(b))
+	if err != nil {
+		return nil, "", "", err
+	}
+	return cfg, path, string(b), nil
+}
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(10 * time.Millisecond) }
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

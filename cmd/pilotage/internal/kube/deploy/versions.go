@@ -1,0 +1,146 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
+	coreac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
+)
+
+// state is what the cluster records about an app's versions, in the
+// ConfigMap layout.State names.
+type state struct {
+	Live     string // the version the listeners route to; "" before the first deploy
+	Previous string // the one live before it
+}
+
+const (
+	stateLive     = "live"
+	statePrevious = "previous"
+)
+
+func (c *Cluster) readState(ctx context.Context, app string) (state, error) {
+	cm, err := c.Client.CoreV1().ConfigMaps(c.Namespace).Get(ctx, layout.State(app), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return state{}, nil
+	}
+	if err != nil {
+		return state{}, fmt.Errorf("read %s's state: %w", app, explain(err))
+	}
+	return state{Live: cm.Data[stateLive], Previous: cm.Data[statePrevious]}, nil
+}
+
+func (c *Cluster) writeState(ctx context.Context, app string, st state) error {
+	labels := map[string]string{layout.LabelManagedBy: layout.ManagedBy, layout.LabelApp: app}
+	cm := coreac.ConfigMap(layout.State(app), c.Namespace).WithLabels(labels).
+		WithData(map[string]string{stateLive: st.Live, statePrevious: st.Previous})
+	if _, err := c.Client.CoreV1().ConfigMaps(c.Namespace).Apply(ctx, cm, applyOptions); err != nil {
+		return fmt.Errorf("record %s's live version: %w", app, explain(err))
+	}
+	return nil
+}
+
+// switchTo points every listener Service at version's pods (each
+// Service's selector changes in one write, so new connections go to the
+// new version at once) and records version as live.
+func (c *Cluster) switchTo(ctx context.Context, app, version string, plan *supervisor.Plan, st state) error {
+	svcs, err := objects.Listeners(app, c.Namespace, version, plan)
+	if err != nil {
+		return err
+	}
+	for _, s := range svcs {
+		if _, err := c.Client.CoreV1().Services(c.Namespace).Apply(ctx, s, applyOptions); err != nil {
+			return fmt.Errorf("switch listener service %s to version %s: %w", *s.Name, version, explain(err))
+		}
+	}
+	if st.Live != version {
+		st.Previous, st.Live = st.Live, version
+	}
+	return c.writeState(ctx, app, st)
+}
+
+// pruneVersions deletes every version of app but keep: its Deployments
+// (whose pods drain as they terminate), group Services and ConfigMaps.
+// It returns the versions it removed.
+func (c *Cluster) pruneVersions(ctx context.Context, app, keep string) ([]string, error) {
+	req, err := labels.NewRequirement(layout.LabelVersion, selection.NotIn, []string{keep})
+	if err != nil {
+		return nil, err
+	}
+	exists, _ := labels.NewRequirement(layout.LabelVersion, selection.Exists, nil)
+	appReq, _ := labels.NewRequirement(layout.LabelApp, selection.Equals, []string{app})
+	sel := labels.NewSelector().Add(*appReq, *exists, *req).String()
+	_, versions, err := c.deleteSelected(ctx, sel, versionKinds)
+	return versions, err
+}
+
+// Kinds an app's objects can be: those of its versions, then those of the
+// app itself, deleted last.
+var (
+	versionKinds = []schema.GroupVersionResource{
+		{Group: "apps", Version: "v1", Resource: "deployments"},
+		{Version: "v1", Resource: "services"},
+		{Version: "v1", Resource: "configmaps"},
+	}
+	appKinds = append(slices.Clone(versionKinds),
+		schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
+		schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
+		schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"},
+	)
+)
+
+// deleteSelected deletes the objects of kinds that sel selects (a
+// Deployment's pods drain as they terminate), and returns how many and
+// the versions they belonged to.
+func (c *Cluster) deleteSelected(ctx context.Context, sel string, kinds []schema.GroupVersionResource) (int, []string, error) {
+	dc, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		return 0, nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	bg := metav1.DeletePropagationBackground
+	n := 0
+	var versions []string
+	for _, k := range kinds {
+		ri := dc.Resource(k).Namespace(c.Namespace)
+		items, err := ri.List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return n, versions, fmt.Errorf("list %s: %w", k.Resource, explain(err))
+		}
+		for _, o := range items.Items {
+			if err := ri.Delete(ctx, o.GetName(), metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+				return n, versions, fmt.Errorf("delete %s %s: %w", k.Resource, o.GetName(), explain(err))
+			}
+			n++
+			if v := o.GetLabels()[layout.LabelVersion]; v != "" && !slices.Contains(versions, v) {
+				versions = append(versions, v)
+			}
+		}
+	}
+	sort.Strings(versions)
+	return n, versions, nil
+}
+
+// Delete removes everything app owns in the target namespace, and
+// nothing else: every object pilotage labelled with it. It returns how
+// many objects it deleted.
+func Delete(ctx context.Context, t Target, app string) (int, error) {
+	c, err := Connect(t)
+	if err != nil {
+		return 0, err
+	}
+	sel := labels.SelectorFromSet(labels.Set{layout.LabelApp: app, layout.LabelManagedBy: layout.ManagedBy}).String()
+	n, _, err := c.deleteSelected(ctx, sel, appKinds)
+	return n, err
+}

@@ -1,0 +1,205 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+)
+
+// pollInterval is how often a wait looks at the cluster.
+const pollInterval = 500 * time.Millisecond
+
+// fatalReasons are container waiting reasons that will not resolve by
+// waiting: the deploy stops and says why.
+var fatalReasons = []string{"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+
+// versionSelector selects the objects of one version of app.
+func versionSelector(app, version string) string {
+	return labels.SelectorFromSet(labels.Set{layout.LabelApp: app, layout.LabelVersion: version}).String()
+}
+
+// groupProgress is one Deployment's readiness.
+type groupProgress struct {
+	name         string
+	ready, total int32
+}
+
+func (g groupProgress) done() bool { return g.total > 0 && g.ready == g.total }
+
+// waitReady waits until every Deployment of the version has all its
+// replicas ready, printing each change to out. It fails at once on a pod
+// that cannot start (a crash loop, an image that cannot be pulled), with
+// its last log lines, and at the deadline with what is not ready and why.
+func (c *Cluster) waitReady(ctx context.Context, app, version string, groups int, out io.Writer) error {
+	sel := versionSelector(app, version)
+	last := ""
+	for {
+		deps, err := c.Client.AppsV1().Deployments(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return fmt.Errorf("list deployments: %w", explain(err))
+		}
+		progress := deploymentProgress(deps.Items)
+		if line := progressLine(progress); line != last {
+			fmt.Fprintf(out, "  wait      %s\n", line)
+			last = line
+		}
+		if len(progress) == groups && !slices.ContainsFunc(progress, func(g groupProgress) bool { return !g.done() }) {
+			return nil
+		}
+		if err := c.checkPods(ctx, sel); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return c.notReady(app, version, progress, context.Cause(ctx))
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func deploymentProgress(items []appsv1.Deployment) []groupProgress {
+	var out []groupProgress
+	for _, d := range items {
+		total := int32(1)
+		if d.Spec.Replicas != nil {
+			total = *d.Spec.Replicas
+		}
+		ready := d.Status.ReadyReplicas
+		if d.Status.ObservedGeneration < d.Generation {
+			ready = 0
+		}
+		out = append(out, groupProgress{name: d.Labels[layout.LabelGroup], ready: ready, total: total})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func progressLine(p []groupProgress) string {
+	var parts []string
+	done := 0
+	for _, g := range p {
+		parts = append(parts, fmt.Sprintf("%s %d/%d", g.name, g.ready, g.total))
+		if g.done() {
+			done++
+		}
+	}
+	return fmt.Sprintf("%d/%d groups ready: %s", done, len(p), strings.Join(parts, ", "))
+}
+
+// checkPods returns an error for the first pod of the version that
+// cannot start.
+func (c *Cluster) checkPods(ctx context.Context, sel string) error {
+	pods, err := c.Client.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return fmt.Errorf("list pods: %w", explain(err))
+	}
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			w := cs.State.Waiting
+			if w == nil || !slices.Contains(fatalReasons, w.Reason) {
+				continue
+			}
+			msg := fmt.Sprintf("pod %s (group %s): %s", p.Name, p.Labels[layout.LabelGroup], w.Reason)
+			if w.Message != "" {
+				msg += ": " + w.Message
+			}
+			if w.Reason == "CrashLoopBackOff" {
+				if t := cs.LastTerminationState.Terminated; t != nil {
+					msg += fmt.Sprintf(" (last exit: status %d, %s)", t.ExitCode, t.Reason)
+				}
+				if logs := c.lastLogs(ctx, p.Name, true); logs != "" {
+					msg += "\nits last log lines:\n" + logs
+				}
+			}
+			return errors.New(msg)
+		}
+	}
+	return nil
+}
+
+// lastLogs returns the last lines a pod's container wrote (the previous
+// instance's if previous), indented, or "" if there are none.
+func (c *Cluster) lastLogs(ctx context.Context, pod string, previous bool) string {
+	tail := int64(15)
+	b, err := c.Client.CoreV1().Pods(c.Namespace).GetLogs(pod, &corev1.PodLogOptions{Container: "app", Previous: previous, TailLines: &tail}).DoRaw(ctx)
+	if err != nil || len(bytes.TrimSpace(b)) == 0 {
+		return ""
+	}
+	return "    " + strings.ReplaceAll(strings.TrimRight(string(b), "\n"), "\n", "\n    ")
+}
+
+// notReady is the error of a wait that ran out: each group not ready,
+// with its pods' state and their latest warning events.
+func (c *Cluster) notReady(app, version string, progress []groupProgress, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	fmt.Fprintf(&b, "version %s is not ready (%v):", version, cause)
+	pods, err := c.Client.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: versionSelector(app, version)})
+	if err != nil {
+		return fmt.Errorf("%s (and its pods cannot be listed: %w)", b.String(), explain(err))
+	}
+	for _, g := range progress {
+		if g.done() {
+			continue
+		}
+		fmt.Fprintf(&b, "\n  group %s: %d/%d ready", g.name, g.ready, g.total)
+		for _, p := range pods.Items {
+			if p.Labels[layout.LabelGroup] != g.name {
+				continue
+			}
+			fmt.Fprintf(&b, "\n    pod %s: %s", p.Name, podState(&p))
+			for _, e := range c.warnings(ctx, p.Name) {
+				fmt.Fprintf(&b, "\n      %s", e)
+			}
+		}
+	}
+	return errors.New(b.String())
+}
+
+// podState says in a few words why a pod is not ready.
+func podState(p *corev1.Pod) string {
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
+			return "not scheduled: " + cond.Message
+		}
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		switch {
+		case cs.State.Waiting != nil:
+			return "waiting: " + strings.TrimSpace(cs.State.Waiting.Reason+" "+cs.State.Waiting.Message)
+		case cs.State.Terminated != nil:
+			return fmt.Sprintf("exited with status %d", cs.State.Terminated.ExitCode)
+		case !cs.Ready:
+			return "running, not ready"
+		}
+	}
+	return string(p.Status.Phase)
+}
+
+// warnings returns the latest Warning events of a pod, newest last.
+func (c *Cluster) warnings(ctx context.Context, pod string) []string {
+	evs, err := c.Client.CoreV1().Events(c.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + pod + ",type=Warning"})
+	if err != nil {
+		return nil
+	}
+	sort.Slice(evs.Items, func(i, j int) bool { return evs.Items[i].LastTimestamp.Before(&evs.Items[j].LastTimestamp) })
+	var out []string
+	for _, e := range evs.Items[max(0, len(evs.Items)-3):] {
+		out = append(out, fmt.Sprintf("%s: %s", e.Reason, e.Message))
+	}
+	return out
+}

@@ -1,0 +1,58 @@
+package envelope
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// healthHandler serves the kubelet's probes.
+//
+// /readyz: the runtime is ready and every group it calls has a ready
+// pod, and the pod is not terminating. /healthz: the runtime answers
+// pings and does not report itself unhealthy (a starting runtime is
+// healthy: the startup probe bounds how long it may take).
+func (e *podEnvelope) healthHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if why := e.notReady(); why != "" {
+			http.Error(w, why, http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		e.mu.Lock()
+		unhealthy, last := e.unhealthy, e.lastPong
+		e.mu.Unlock()
+		switch {
+		case unhealthy != "":
+			http.Error(w, "unhealthy: "+unhealthy, http.StatusServiceUnavailable)
+		case !last.IsZero() && time.Since(last) > pingDeadline:
+			http.Error(w, fmt.Sprintf("the runtime has not answered pings for %s", time.Since(last).Round(time.Second)), http.StatusServiceUnavailable)
+		default:
+			fmt.Fprintln(w, "ok")
+		}
+	})
+	return mux
+}
+
+// notReady says why the pod is not ready, or "".
+func (e *podEnvelope) notReady() string {
+	e.mu.Lock()
+	ready, draining, unhealthy := e.ready, e.draining, e.unhealthy
+	e.mu.Unlock()
+	switch {
+	case draining:
+		return "terminating"
+	case unhealthy != "":
+		return "unhealthy: " + unhealthy
+	case !ready:
+		return "starting"
+	}
+	if m := e.eps.missing(e.s.Needs); len(m) > 0 {
+		return "no ready pod of " + strings.Join(m, ", ")
+	}
+	return ""
+}

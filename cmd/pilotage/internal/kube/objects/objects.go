@@ -1,0 +1,244 @@
+// Package objects maps one version of an app onto Kubernetes objects, as
+// server-side apply configurations: each colocation group a Deployment
+// and a headless Service (how the version's replicas find each other),
+// the app's pilotage.toml a ConfigMap, each listener a Service that
+// clients call and that selects the live version's pods, and per app a
+// ServiceAccount whose Role reads EndpointSlices. The same objects are
+// applied by "pilotage deploy" and written out as a Helm chart.
+package objects
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
+	coreac "k8s.io/client-go/applyconfigurations/core/v1"
+	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
+	rbacac "k8s.io/client-go/applyconfigurations/rbac/v1"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
+)
+
+// A Version is one build and configuration of an app, to be laid out.
+type Version struct {
+	App       string
+	Namespace string
+	Version   string // the version id: also the runtime's deployment id
+	Image     string // by digest
+	Plan      *supervisor.Plan
+	// Config is the text of pilotage.toml, "" if the app has none.
+	Config string
+}
+
+// DefaultListenerPort is the port of a listener whose configured address
+// has none.
+const DefaultListenerPort = 8080
+
+// gracePeriod is the pods' termination grace period: the envelope's
+// drain delay and the runtime's stop, with room to spare.
+const gracePeriod = 30
+
+// Set holds the objects of one version.
+type Set struct {
+	ConfigMap   *coreac.ConfigMapApplyConfiguration // nil without config
+	Services    []*coreac.ServiceApplyConfiguration // one headless Service per group
+	Deployments []*appsac.DeploymentApplyConfiguration
+}
+
+// ListenerPorts returns each listener's port: the port of its configured
+// address, or DefaultListenerPort.
+func ListenerPorts(p *supervisor.Plan) (map[string]int32, error) {
+	ports := map[string]int32{}
+	for _, l := range slices.Sorted(maps.Keys(p.Listeners)) {
+		port := int32(DefaultListenerPort)
+		if addr := p.Listeners[l]; addr != "" {
+			_, ps, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, fmt.Errorf("listener %s: address %q: %w", l, addr, err)
+			}
+			if n, err := strconv.Atoi(ps); err == nil && n > 0 {
+				port = int32(n)
+			}
+		}
+		for other, op := range ports {
+			if op == port {
+				return nil, fmt.Errorf("listeners %s and %s both use port %d: give them different ports in [listeners]", other, l, port)
+			}
+		}
+		if port == layout.RPCPort || port == layout.HealthPort {
+			return nil, fmt.Errorf("listener %s: port %d is the runtime's own in a pod: pick another", l, port)
+		}
+		ports[l] = port
+	}
+	return ports, nil
+}
+
+// Build returns the objects of v.
+func Build(v Version) (*Set, error) {
+	ports, err := ListenerPorts(v.Plan)
+	if err != nil {
+		return nil, err
+	}
+	services := map[string]string{} // component -> its group's Service
+	names := map[string]string{}    // object name -> group, to refuse two groups with one name
+	for _, n := range v.Plan.Nodes {
+		if n.IsUnit() {
+			continue
+		}
+		svc := layout.GroupService(v.App, v.Version, n.Name)
+		if other, dup := names[svc]; dup {
+			return nil, fmt.Errorf("groups %s and %s would both be named %s on Kubernetes: rename a component or colocate them", other, n.Name, svc)
+		}
+		names[svc] = n.Name
+		for _, c := range n.Components {
+			services[c] = svc
+		}
+	}
+	set := &Set{}
+	if v.Config != "" {
+		set.ConfigMap = coreac.ConfigMap(layout.ConfigMap(v.App, v.Version), v.Namespace).
+			WithLabels(versionLabels(v.App, v.Version)).
+			WithData(map[string]string{layout.ConfigFile: v.Config})
+	}
+	for _, n := range v.Plan.Nodes {
+		if n.IsUnit() {
+			continue
+		}
+		s := layout.Settings{App: v.App, Version: v.Version, Group: n.Name, Components: n.Components, Services: services, Config: v.Config != ""}
+		for _, d := range n.Deps {
+			if dn := v.Plan.Node(d); dn != nil && !dn.IsUnit() {
+				s.Needs = append(s.Needs, layout.GroupService(v.App, v.Version, d))
+			}
+		}
+		for _, l := range n.Listeners {
+			if s.Listeners == nil {
+				s.Listeners = map[string]string{}
+			}
+			s.Listeners[l] = fmt.Sprintf(":%d", ports[l])
+		}
+		set.Services = append(set.Services, groupService(v, n))
+		set.Deployments = append(set.Deployments, deployment(v, n, s, ports))
+	}
+	return set, nil
+}
+
+// versionLabels are the labels of every object of one version.
+func versionLabels(app, version string) map[string]string {
+	return map[string]string{layout.LabelManagedBy: layout.ManagedBy, layout.LabelApp: app, layout.LabelVersion: version}
+}
+
+// podLabels select the pods of one group of one version.
+func podLabels(app, version, group string) map[string]string {
+	return map[string]string{layout.LabelApp: app, layout.LabelVersion: version, layout.LabelGroup: layout.Name(group)}
+}
+
+func groupService(v Version, n *supervisor.Node) *coreac.ServiceApplyConfiguration {
+	labels := versionLabels(v.App, v.Version)
+	labels[layout.LabelGroup] = layout.Name(n.Name)
+	labels[layout.LabelRole] = layout.RoleGroup
+	return coreac.Service(layout.GroupService(v.App, v.Version, n.Name), v.Namespace).
+		WithLabels(labels).
+		WithSpec(coreac.ServiceSpec().
+			WithClusterIP(corev1.ClusterIPNone).
+			WithSelector(podLabels(v.App, v.Version, n.Name)).
+			WithPorts(coreac.ServicePort().WithName("rpc").WithPort(layout.RPCPort).WithTargetPort(intstr.FromInt32(layout.RPCPort))))
+}
+
+func deployment(v Version, n *supervisor.Node, s layout.Settings, ports map[string]int32) *appsac.DeploymentApplyConfiguration {
+	labels := versionLabels(v.App, v.Version)
+	labels[layout.LabelGroup] = layout.Name(n.Name)
+	pod := podLabels(v.App, v.Version, n.Name)
+	fromField := func(name, path string) *coreac.EnvVarApplyConfiguration {
+		return coreac.EnvVar().WithName(name).WithValueFrom(coreac.EnvVarSource().WithFieldRef(coreac.ObjectFieldSelector().WithFieldPath(path)))
+	}
+	c := coreac.Container().
+		WithName("app").
+		WithImage(v.Image).
+		WithImagePullPolicy(corev1.PullIfNotPresent).
+		WithEnv(
+			coreac.EnvVar().WithName(layout.SettingsEnv).WithValue(s.Encode()),
+			fromField(layout.PodNameEnv, "metadata.name"),
+			fromField(layout.PodNamespaceEnv, "metadata.namespace"),
+			fromField(layout.PodIPEnv, "status.podIP"),
+		).
+		WithPorts(
+			coreac.ContainerPort().WithName("rpc").WithContainerPort(layout.RPCPort),
+			coreac.ContainerPort().WithName("health").WithContainerPort(layout.HealthPort),
+		).
+		WithReadinessProbe(probe("/readyz", 1, 1)).
+		WithLivenessProbe(probe("/healthz", 5, 3))
+	for _, l := range slices.Sorted(maps.Keys(s.Listeners)) {
+		c.WithPorts(coreac.ContainerPort().WithContainerPort(ports[l]))
+	}
+	spec := coreac.PodSpec().
+		WithServiceAccountName(layout.ServiceAccount(v.App)).
+		WithEnableServiceLinks(false).
+		WithTerminationGracePeriodSeconds(gracePeriod).
+		WithContainers(c)
+	if s.Config {
+		c.WithVolumeMounts(coreac.VolumeMount().WithName("config").WithMountPath(layout.ConfigDir).WithReadOnly(true))
+		spec.WithVolumes(coreac.Volume().WithName("config").WithConfigMap(coreac.ConfigMapVolumeSource().WithName(layout.ConfigMap(v.App, v.Version))))
+	}
+	return appsac.Deployment(layout.GroupDeployment(v.App, v.Version, n.Name), v.Namespace).
+		WithLabels(labels).
+		WithSpec(appsac.DeploymentSpec().
+			WithReplicas(int32(n.Replicas)).
+			WithSelector(metaac.LabelSelector().WithMatchLabels(pod)).
+			WithStrategy(appsac.DeploymentStrategy().WithType(appsv1.RollingUpdateDeploymentStrategyType).
+				WithRollingUpdate(appsac.RollingUpdateDeployment().WithMaxUnavailable(intstr.FromInt32(0)).WithMaxSurge(intstr.FromInt32(1)))).
+			WithTemplate(coreac.PodTemplateSpec().
+				WithLabels(pod).
+				WithSpec(spec)))
+}
+
+func probe(path string, period, failures int32) *coreac.ProbeApplyConfiguration {
+	return coreac.Probe().
+		WithHTTPGet(coreac.HTTPGetAction().WithPath(path).WithPort(intstr.FromInt32(layout.HealthPort))).
+		WithPeriodSeconds(period).
+		WithFailureThreshold(failures).
+		WithTimeoutSeconds(2)
+}
+
+// Listeners returns the Services clients reach the listeners by, each
+// selecting the pods of version (the live one) that serve it.
+func Listeners(app, namespace, version string, p *supervisor.Plan) ([]*coreac.ServiceApplyConfiguration, error) {
+	ports, err := ListenerPorts(p)
+	if err != nil {
+		return nil, err
+	}
+	var out []*coreac.ServiceApplyConfiguration
+	for _, n := range p.Nodes {
+		for _, l := range n.Listeners {
+			labels := map[string]string{layout.LabelManagedBy: layout.ManagedBy, layout.LabelApp: app, layout.LabelRole: layout.RoleListener}
+			out = append(out, coreac.Service(layout.ListenerService(app, l), namespace).
+				WithLabels(labels).
+				WithAnnotations(map[string]string{layout.AnnotationLive: version}).
+				WithSpec(coreac.ServiceSpec().
+					WithSelector(podLabels(app, version, n.Name)).
+					WithPorts(coreac.ServicePort().WithName("http").WithPort(ports[l]).WithTargetPort(intstr.FromInt32(ports[l])))))
+		}
+	}
+	return out, nil
+}
+
+// Access returns the ServiceAccount of app's pods and the Role and
+// RoleBinding that let it read EndpointSlices in its namespace: all the
+// envelope needs.
+func Access(app, namespace string) (*coreac.ServiceAccountApplyConfiguration, *rbacac.RoleApplyConfiguration, *rbacac.RoleBindingApplyConfiguration) {
+	name := layout.ServiceAccount(app)
+	labels := map[string]string{layout.LabelManagedBy: layout.ManagedBy, layout.LabelApp: app}
+	sa := coreac.ServiceAccount(name, namespace).WithLabels(labels)
+	role := rbacac.Role(name, namespace).WithLabels(labels).
+		WithRules(rbacac.PolicyRule().WithAPIGroups("discovery.k8s.io").WithResources("endpointslices").WithVerbs("get", "list", "watch"))
+	binding := rbacac.RoleBinding(name, namespace).WithLabels(labels).
+		WithRoleRef(rbacac.RoleRef().WithAPIGroup("rbac.authorization.k8s.io").WithKind("Role").WithName(name)).
+		WithSubjects(rbacac.Subject().WithKind("ServiceAccount").WithName(name).WithNamespace(namespace))
+	return sa, role, binding
+}
