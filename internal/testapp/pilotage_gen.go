@@ -19,7 +19,7 @@ import (
 
 // What this file was generated from, which pilotagetest compares with the
 // sources to report a file that compiles but is out of date.
-// pilotage:fingerprint 9b4c97703613b86b2f227e6d
+// pilotage:fingerprint 6dfcee01240860c992601b6b
 
 // Version check: run "pilotage generate" if this fails.
 var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
@@ -29,6 +29,7 @@ type pilotage_Calc_generated interface {
 	Boom(context.Context) error
 	Calls(context.Context) (int64, error)
 	Half(context.Context, int) (int, error)
+	Host(context.Context) (string, error)
 	Move(context.Context, *Point, int) (*Point, error)
 	PID(context.Context) (int, error)
 	Sicken(context.Context) (int, error)
@@ -54,6 +55,7 @@ func _() {
 // Front has the methods below as generated.
 type pilotage_Front_generated interface {
 	HalfViaCalc(context.Context, int) (int, error)
+	HostsViaCalc(context.Context) ([]string, error)
 	Total(context.Context, []money.Amount) (money.Amount, error)
 }
 
@@ -142,6 +144,7 @@ func init() {
 			{Name: "Boom", Idempotent: false},
 			{Name: "Calls", Idempotent: true},
 			{Name: "Half", Idempotent: true},
+			{Name: "Host", Idempotent: true},
 			{Name: "Move", Idempotent: false},
 			{Name: "PID", Idempotent: true},
 			{Name: "Sicken", Idempotent: false},
@@ -150,11 +153,11 @@ func init() {
 		ClientStub: func(c codegen.Caller) any { return pilotage_Calc_client{c} },
 		ServerStub: func(impl any) []codegen.Handler {
 			s := pilotage_Calc_server{impl.(Calc)}
-			return []codegen.Handler{s.Boom, s.Calls, s.Half, s.Move, s.PID, s.Sicken, s.Sleep}
+			return []codegen.Handler{s.Boom, s.Calls, s.Half, s.Host, s.Move, s.PID, s.Sicken, s.Sleep}
 		},
 		JSON: func(impl any) []codegen.JSONHandler {
 			s := pilotage_Calc_json{impl.(Calc)}
-			return []codegen.JSONHandler{s.Boom, s.Calls, s.Half, s.Move, s.PID, s.Sicken, s.Sleep}
+			return []codegen.JSONHandler{s.Boom, s.Calls, s.Half, s.Host, s.Move, s.PID, s.Sicken, s.Sleep}
 		},
 	})
 	codegen.RegisterInterface(codegen.Interface{
@@ -162,16 +165,17 @@ func init() {
 		Type: reflect.TypeFor[Front](),
 		Methods: []codegen.Method{
 			{Name: "HalfViaCalc", Idempotent: false},
+			{Name: "HostsViaCalc", Idempotent: true},
 			{Name: "Total", Idempotent: false},
 		},
 		ClientStub: func(c codegen.Caller) any { return pilotage_Front_client{c} },
 		ServerStub: func(impl any) []codegen.Handler {
 			s := pilotage_Front_server{impl.(Front)}
-			return []codegen.Handler{s.HalfViaCalc, s.Total}
+			return []codegen.Handler{s.HalfViaCalc, s.HostsViaCalc, s.Total}
 		},
 		JSON: func(impl any) []codegen.JSONHandler {
 			s := pilotage_Front_json{impl.(Front)}
-			return []codegen.JSONHandler{s.HalfViaCalc, s.Total}
+			return []codegen.JSONHandler{s.HalfViaCalc, s.HostsViaCalc, s.Total}
 		},
 	})
 	codegen.RegisterInterface(codegen.Interface{
@@ -194,14 +198,14 @@ func init() {
 		Interface: reflect.TypeFor[Calc](),
 		Type:      reflect.TypeFor[calc](),
 		Refs:      nil,
-		Graph:     "⟦pilotage:component:v1:fdcda9d8:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Calc\",\"refs\":[],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Boom\",\"params\":[],\"results\":[]},{\"name\":\"Calls\",\"params\":[],\"results\":[\"int64\"]},{\"name\":\"Half\",\"params\":[{\"name\":\"n\",\"type\":\"int\"}],\"results\":[\"int\"]},{\"name\":\"Move\",\"params\":[{\"name\":\"p\",\"type\":\"*Point\"},{\"name\":\"x\",\"type\":\"int\"}],\"results\":[\"*Point\"]},{\"name\":\"PID\",\"params\":[],\"results\":[\"int\"]},{\"name\":\"Sicken\",\"params\":[],\"results\":[\"int\"]},{\"name\":\"Sleep\",\"params\":[{\"name\":\"d\",\"type\":\"time.Duration\"}],\"results\":[\"int\"]}]}⟧",
+		Graph:     "⟦pilotage:component:v1:ca5d7de3:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Calc\",\"refs\":[],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Boom\",\"params\":[],\"results\":[]},{\"name\":\"Calls\",\"params\":[],\"results\":[\"int64\"]},{\"name\":\"Half\",\"params\":[{\"name\":\"n\",\"type\":\"int\"}],\"results\":[\"int\"]},{\"name\":\"Host\",\"params\":[],\"results\":[\"string\"]},{\"name\":\"Move\",\"params\":[{\"name\":\"p\",\"type\":\"*Point\"},{\"name\":\"x\",\"type\":\"int\"}],\"results\":[\"*Point\"]},{\"name\":\"PID\",\"params\":[],\"results\":[\"int\"]},{\"name\":\"Sicken\",\"params\":[],\"results\":[\"int\"]},{\"name\":\"Sleep\",\"params\":[{\"name\":\"d\",\"type\":\"time.Duration\"}],\"results\":[\"int\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_calc_local{impl.(*calc)} },
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
 		Interface: reflect.TypeFor[Front](),
 		Type:      reflect.TypeFor[front](),
 		Refs:      []string{"github.com/pilotage/pilotage/internal/testapp.Calc"},
-		Graph:     "⟦pilotage:component:v1:343fd363:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Front\",\"refs\":[\"github.com/pilotage/pilotage/internal/testapp.Calc\"],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"HalfViaCalc\",\"params\":[{\"name\":\"n\",\"type\":\"int\"}],\"results\":[\"int\"]},{\"name\":\"Total\",\"params\":[{\"name\":\"amounts\",\"type\":\"[]money.Amount\"}],\"results\":[\"money.Amount\"]}]}⟧",
+		Graph:     "⟦pilotage:component:v1:ae724c4d:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Front\",\"refs\":[\"github.com/pilotage/pilotage/internal/testapp.Calc\"],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"HalfViaCalc\",\"params\":[{\"name\":\"n\",\"type\":\"int\"}],\"results\":[\"int\"]},{\"name\":\"HostsViaCalc\",\"params\":[],\"results\":[\"[]string\"]},{\"name\":\"Total\",\"params\":[{\"name\":\"amounts\",\"type\":\"[]money.Amount\"}],\"results\":[\"money.Amount\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_front_local{impl.(*front)} },
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
@@ -280,6 +284,22 @@ func (s pilotage_Calc_client) Half(ctx context.Context, a0 int) (int, error) {
 	return r0, appErr
 }
 
+func (s pilotage_Calc_client) Host(ctx context.Context) (string, error) {
+	res, err := s.c.Call(ctx, 3, nil)
+	if err != nil {
+		return *new(string), err
+	}
+	var dec codegen.Decoder
+	dec.Reset(res)
+	var r0 string
+	r0 = dec.String()
+	appErr := dec.Error()
+	if err := dec.Done(); err != nil {
+		return *new(string), fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/internal/testapp.Calc.Host: %w", err)
+	}
+	return r0, appErr
+}
+
 func (s pilotage_Calc_client) Move(ctx context.Context, a0 *Point, a1 int) (*Point, error) {
 	enc := codegen.GetEncoder()
 	defer codegen.PutEncoder(enc)
@@ -288,7 +308,7 @@ func (s pilotage_Calc_client) Move(ctx context.Context, a0 *Point, a1 int) (*Poi
 	if err := enc.Err(); err != nil {
 		return *new(*Point), fmt.Errorf("pilotage: encoding arguments of github.com/pilotage/pilotage/internal/testapp.Calc.Move: %w", err)
 	}
-	res, err := s.c.Call(ctx, 3, enc.Data())
+	res, err := s.c.Call(ctx, 4, enc.Data())
 	if err != nil {
 		return *new(*Point), err
 	}
@@ -304,7 +324,7 @@ func (s pilotage_Calc_client) Move(ctx context.Context, a0 *Point, a1 int) (*Poi
 }
 
 func (s pilotage_Calc_client) PID(ctx context.Context) (int, error) {
-	res, err := s.c.Call(ctx, 4, nil)
+	res, err := s.c.Call(ctx, 5, nil)
 	if err != nil {
 		return *new(int), err
 	}
@@ -320,7 +340,7 @@ func (s pilotage_Calc_client) PID(ctx context.Context) (int, error) {
 }
 
 func (s pilotage_Calc_client) Sicken(ctx context.Context) (int, error) {
-	res, err := s.c.Call(ctx, 5, nil)
+	res, err := s.c.Call(ctx, 6, nil)
 	if err != nil {
 		return *new(int), err
 	}
@@ -342,7 +362,7 @@ func (s pilotage_Calc_client) Sleep(ctx context.Context, a0 time.Duration) (int,
 	if err := enc.Err(); err != nil {
 		return *new(int), fmt.Errorf("pilotage: encoding arguments of github.com/pilotage/pilotage/internal/testapp.Calc.Sleep: %w", err)
 	}
-	res, err := s.c.Call(ctx, 6, enc.Data())
+	res, err := s.c.Call(ctx, 7, enc.Data())
 	if err != nil {
 		return *new(int), err
 	}
@@ -408,6 +428,23 @@ func (s pilotage_Calc_server) Half(ctx context.Context, args []byte, out *codege
 	}
 	r0, appErr := s.impl.Half(ctx, a0)
 	out.Int(r0)
+	out.Error(appErr)
+	return out.Err()
+}
+
+func (s pilotage_Calc_server) Host(ctx context.Context, args []byte, out *codegen.Encoder) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Host", r)
+		}
+	}()
+	var dec codegen.Decoder
+	dec.Reset(args)
+	if err := dec.Done(); err != nil {
+		return err
+	}
+	r0, appErr := s.impl.Host(ctx)
+	out.String(r0)
 	out.Error(appErr)
 	return out.Err()
 }
@@ -534,6 +571,21 @@ func (s pilotage_Calc_json) Half(ctx context.Context, args []byte) (res []byte, 
 	return res, appErr, err
 }
 
+func (s pilotage_Calc_json) Host(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Host", r)
+		}
+	}()
+	if err := codegen.DecodeJSONArgs(args, nil); err != nil {
+		return nil, nil, err
+	}
+	var r0 string
+	r0, appErr = s.impl.Host(ctx)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
 func (s pilotage_Calc_json) Move(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -622,6 +674,22 @@ func (s pilotage_Front_client) HalfViaCalc(ctx context.Context, a0 int) (int, er
 	return r0, appErr
 }
 
+func (s pilotage_Front_client) HostsViaCalc(ctx context.Context) ([]string, error) {
+	res, err := s.c.Call(ctx, 1, nil)
+	if err != nil {
+		return *new([]string), err
+	}
+	var dec codegen.Decoder
+	dec.Reset(res)
+	var r0 []string
+	pilotage_dec_slice_string(&dec, &r0)
+	appErr := dec.Error()
+	if err := dec.Done(); err != nil {
+		return *new([]string), fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/internal/testapp.Front.HostsViaCalc: %w", err)
+	}
+	return r0, appErr
+}
+
 func (s pilotage_Front_client) Total(ctx context.Context, a0 []money.Amount) (money.Amount, error) {
 	enc := codegen.GetEncoder()
 	defer codegen.PutEncoder(enc)
@@ -629,7 +697,7 @@ func (s pilotage_Front_client) Total(ctx context.Context, a0 []money.Amount) (mo
 	if err := enc.Err(); err != nil {
 		return *new(money.Amount), fmt.Errorf("pilotage: encoding arguments of github.com/pilotage/pilotage/internal/testapp.Front.Total: %w", err)
 	}
-	res, err := s.c.Call(ctx, 1, enc.Data())
+	res, err := s.c.Call(ctx, 2, enc.Data())
 	if err != nil {
 		return *new(money.Amount), err
 	}
@@ -662,6 +730,23 @@ func (s pilotage_Front_server) HalfViaCalc(ctx context.Context, args []byte, out
 	}
 	r0, appErr := s.impl.HalfViaCalc(ctx, a0)
 	out.Int(r0)
+	out.Error(appErr)
+	return out.Err()
+}
+
+func (s pilotage_Front_server) HostsViaCalc(ctx context.Context, args []byte, out *codegen.Encoder) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Front", "HostsViaCalc", r)
+		}
+	}()
+	var dec codegen.Decoder
+	dec.Reset(args)
+	if err := dec.Done(); err != nil {
+		return err
+	}
+	r0, appErr := s.impl.HostsViaCalc(ctx)
+	pilotage_enc_slice_string(out, &r0)
 	out.Error(appErr)
 	return out.Err()
 }
@@ -700,6 +785,21 @@ func (s pilotage_Front_json) HalfViaCalc(ctx context.Context, args []byte) (res 
 	}
 	var r0 int
 	r0, appErr = s.impl.HalfViaCalc(ctx, a0)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
+func (s pilotage_Front_json) HostsViaCalc(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Front", "HostsViaCalc", r)
+		}
+	}()
+	if err := codegen.DecodeJSONArgs(args, nil); err != nil {
+		return nil, nil, err
+	}
+	var r0 []string
+	r0, appErr = s.impl.HostsViaCalc(ctx)
 	res, err = codegen.EncodeJSONResults(r0)
 	return res, appErr, err
 }
@@ -807,6 +907,15 @@ func (s pilotage_calc_local) Half(ctx context.Context, a0 int) (r0 int, err erro
 	return s.impl.Half(ctx, a0)
 }
 
+func (s pilotage_calc_local) Host(ctx context.Context) (r0 string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Host", r)
+		}
+	}()
+	return s.impl.Host(ctx)
+}
+
 func (s pilotage_calc_local) Move(ctx context.Context, a0 *Point, a1 int) (r0 *Point, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -855,6 +964,15 @@ func (s pilotage_front_local) HalfViaCalc(ctx context.Context, a0 int) (r0 int, 
 	return s.impl.HalfViaCalc(ctx, a0)
 }
 
+func (s pilotage_front_local) HostsViaCalc(ctx context.Context) (r0 []string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Front", "HostsViaCalc", r)
+		}
+	}()
+	return s.impl.HostsViaCalc(ctx)
+}
+
 func (s pilotage_front_local) Total(ctx context.Context, a0 []money.Amount) (r0 money.Amount, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -892,6 +1010,29 @@ func pilotage_dec_ptr_Point(d *codegen.Decoder, v **Point) {
 	}
 	*v = new(Point)
 	pilotage_dec_Point(d, *v)
+}
+
+func pilotage_enc_slice_string(enc *codegen.Encoder, v *[]string) {
+	if *v == nil {
+		enc.Len(-1)
+		return
+	}
+	enc.Len(len(*v))
+	for i := range *v {
+		enc.String((*v)[i])
+	}
+}
+
+func pilotage_dec_slice_string(d *codegen.Decoder, v *[]string) {
+	n := d.Len()
+	if n < 0 {
+		*v = nil
+		return
+	}
+	*v = make([]string, n)
+	for i := range *v {
+		(*v)[i] = d.String()
+	}
 }
 
 func pilotage_enc_slice_money_Amount(enc *codegen.Encoder, v *[]money.Amount) {

@@ -39,12 +39,17 @@ type Calc interface {
 	// Sicken makes the serving instance's health check fail from now on,
 	// and returns the serving process's PID.
 	Sicken(ctx context.Context) (int, error)
+	// Host returns the serving machine's host name (on Kubernetes, its
+	// pod's name).
+	Host(ctx context.Context) (string, error)
 }
 
 var (
 	_ pilotage.Idempotent = Calc.Calls
 	_ pilotage.Idempotent = Calc.Half
 	_ pilotage.Idempotent = Calc.PID
+	_ pilotage.Idempotent = Calc.Host
+	_ pilotage.Idempotent = Front.HostsViaCalc
 )
 
 type calc struct {
@@ -99,6 +104,8 @@ func (c *calc) Sleep(ctx context.Context, d time.Duration) (int, error) {
 
 func (c *calc) PID(context.Context) (int, error) { return os.Getpid(), nil }
 
+func (c *calc) Host(context.Context) (string, error) { return os.Hostname() }
+
 // Shutdown logs "shutdown" at debug level, so tests see the order of
 // shutdowns.
 func (c *calc) Shutdown(ctx context.Context) error {
@@ -112,6 +119,9 @@ type Front interface {
 	// Total sums amounts with money.Sum, or fails with an error wrapping
 	// money.ErrCurrencyMismatch, declared in a package without components.
 	Total(ctx context.Context, amounts []money.Amount) (money.Amount, error)
+	// HostsViaCalc returns the host names of the front and of the Calc
+	// replica it called, in that order.
+	HostsViaCalc(ctx context.Context) ([]string, error)
 }
 
 type front struct {
@@ -127,6 +137,18 @@ func (f *front) HalfViaCalc(ctx context.Context, n int) (int, error) {
 func (f *front) Shutdown(ctx context.Context) error {
 	f.Logger(ctx).Debug("shutdown")
 	return nil
+}
+
+func (f *front) HostsViaCalc(ctx context.Context) ([]string, error) {
+	self, err := os.Hostname()
+	if err != nil {
+		return nil, err
+	}
+	calc, err := f.calc.Get().Host(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []string{self, calc}, nil
 }
 
 func (f *front) Total(_ context.Context, amounts []money.Amount) (money.Amount, error) {

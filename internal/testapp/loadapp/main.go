@@ -6,6 +6,8 @@
 //	GET /sleep?ms=N  Calc.Sleep (not idempotent), returns the serving PID
 //	GET /pid         Calc.PID
 //	GET /sicken      Calc.Sicken: that replica's health check fails from now on
+//	GET /hosts       the host names of this process, of the Front and of the
+//	                 Calc replica the call went through, space-separated
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pilotage/pilotage"
@@ -54,6 +57,19 @@ func serve(ctx context.Context, s *server) error {
 	mux.HandleFunc("GET /sicken", func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.calc.Get().Sicken(r.Context())
 		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /hosts", func(w http.ResponseWriter, r *http.Request) {
+		self, err := os.Hostname()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		hosts, err := s.front.Get().HostsViaCalc(r.Context())
+		if err != nil {
+			reply(w, 0, err)
+			return
+		}
+		fmt.Fprintln(w, self, strings.Join(hosts, " "))
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)

@@ -16,7 +16,7 @@ import (
 
 // What this file was generated from, which pilotagetest compares with the
 // sources to report a file that compiles but is out of date.
-// pilotage:fingerprint cdc76f32979569480c4aa4f2
+// pilotage:fingerprint c56ad0025a759592d4670b02
 
 // Version check: run "pilotage generate" if this fails.
 var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")

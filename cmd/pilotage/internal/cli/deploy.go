@@ -44,8 +44,9 @@ server-side apply (field manager "pilotage"):
   the app                 a ServiceAccount and a Role that reads
                           EndpointSlices, nothing more
 
-A pod is ready once its components are and every group it calls has a
-ready pod, so groups come up in dependency order as under "pilotage run".
+A pod starts its app once every group it calls has a ready pod, and is
+ready once its components are, so groups come up in dependency order as
+under "pilotage run".
 Once every group of the new version is ready, the listeners switch to it
 in one update each, and the older versions are removed (their pods drain
 first). Replicas only ever call replicas of their own version.
@@ -77,6 +78,42 @@ deploy, or "pilotage delete", removes it.`,
 				return err
 			}
 			fmt.Fprintf(stdout, "%s %s\n", res.App, res.Version)
+			return nil
+		},
+	}
+}
+
+func rollbackCmd() *command {
+	var (
+		t       deploy.Target
+		timeout time.Duration
+	)
+	return &command{
+		name:  "rollback",
+		usage: "[--context C] [--namespace N] app",
+		short: "return a deployed app to the version live before",
+		long: `Rollback makes the version of app that was live before the current one
+live again, the way a deploy switches: that version's groups (kept at
+zero replicas since it was retired) are scaled back up beside the live
+ones, and once every one is ready the listeners switch to them at once and
+the current version is retired in its turn, so a second rollback returns
+to it. Nothing is rebuilt: its image and configuration are those it ran
+with.`,
+		flags: func(fs *flag.FlagSet) {
+			kubeFlags(fs, &t)
+			fs.DurationVar(&timeout, "timeout", deploy.DefaultTimeout, "how long the version may take to become ready")
+		},
+		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+			if len(args) != 1 {
+				return errUsage
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			version, err := deploy.Rollback(ctx, t, args[0], timeout, stderr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s %s\n", args[0], version)
 			return nil
 		},
 	}

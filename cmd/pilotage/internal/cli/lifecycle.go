@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/deploy"
 )
 
 // actionTimeout bounds how long stop, start and restart wait for the
@@ -59,12 +60,41 @@ func actionOutcome(op string, res *control.ActionResult, stdout io.Writer) error
 }
 
 func lifecycleCmd(op, short, long string) *command {
+	var (
+		onKube bool
+		target deploy.Target
+	)
 	return &command{
 		name:  op,
-		usage: "[app] component|unit",
+		usage: "[app] component|unit | --kube [--context C] [--namespace N] app component",
 		short: short,
-		long:  long + "\n\n" + appLookupHelp(""),
-		run: func(_ *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		long: long + "\n\n" + appLookupHelp("") + `
+
+With --kube (or --context, --namespace, --kubeconfig), it acts on the app
+as "pilotage deploy" put it on a cluster: on the Deployment of the live
+version's group that runs the component. Stop scales it to zero, start
+scales it back to its replicas, restart replaces its pods one at a time
+(each new one ready before an old one goes). The other groups keep
+serving; their calls to a stopped component fail fast with
+ErrUnavailable.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&onKube, "kube", false, "act on the app deployed to Kubernetes")
+			kubeFlags(fs, &target)
+		},
+		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+			if onKube || target != (deploy.Target{}) {
+				if len(args) != 2 {
+					return fmt.Errorf("%w: with --kube, name the app and the component", errUsage)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), deploy.DefaultTimeout)
+				defer cancel()
+				msg, err := deploy.Act(ctx, target, args[0], args[1], deploy.GroupAction(op), stderr)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(stdout, msg)
+				return nil
+			}
 			app, name, err := appAndName(args)
 			if err != nil {
 				return err

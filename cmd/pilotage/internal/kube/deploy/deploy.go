@@ -1,7 +1,9 @@
-// Package deploy is "pilotage deploy" and "pilotage delete": it builds an
-// app's image, applies one version of the app with server-side apply,
-// waits until it is ready (or says which group is not, and why), switches
-// the app's listeners to it at once, and removes the versions before it.
+// Package deploy is "pilotage deploy", "rollback" and "delete", and
+// stop, start and restart of a deployed component: it builds an app's
+// image, applies one version of the app with server-side apply, waits
+// until it is ready (or says which group is not, and why), switches the
+// app's listeners to it at once, and retires the version before it
+// (scaled to zero, kept for a rollback).
 // Versions live side by side: each has its own Deployments and Services,
 // and its replicas only ever find replicas of their own version (see
 // kube/envelope), so a switch never mixes versions in one request.
@@ -76,7 +78,11 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if registry == "" {
 		return nil, fmt.Errorf("no registry to push %s's image to: set [kube] registry in %s, or pass --registry", app, orDefault(cfgPath, "pilotage.toml"))
 	}
-	c, err := Connect(opts.Target)
+	target := opts.Target
+	if target.Namespace == "" {
+		target.Namespace = cfg.Kube.Namespace
+	}
+	c, err := Connect(target)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +162,18 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	bindings, err := objects.Bindings(app, version, plan)
+	if err != nil {
+		return nil, err
+	}
+	if st.Live == "" {
+		// Nothing serves yet: the listener Services can select this
+		// version now, so that they route by the time it is ready.
+		if err := c.switchTo(ctx, app, version, bindings, st); err != nil {
+			return nil, err
+		}
+		m += len(bindings)
+	}
 	fmt.Fprintf(out, "  apply     version %s: %d objects, server-side, field manager %q (%s)\n", version, n+m, "pilotage", since(t))
 
 	// Wait.
@@ -166,7 +184,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	wctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("not ready within %s", timeout))
 	defer cancel()
-	if err := c.waitReady(wctx, app, version, len(set.Deployments), out); err != nil {
+	if err := c.waitReady(wctx, versionSelector(app, version), "version "+version, len(set.Deployments), out); err != nil {
 		live := "no version of " + app + " is live"
 		if st.Live != "" && st.Live != version {
 			live = "version " + st.Live + " stays live"
@@ -175,22 +193,32 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	fmt.Fprintf(out, "  ready     version %s (%s)\n", version, since(t))
 
-	// Switch, then remove the old versions.
+	// Switch, retire the version that was live (kept, scaled to zero,
+	// for a rollback), and remove any other.
 	t = time.Now()
-	if err := c.switchTo(ctx, app, version, plan, st); err != nil {
+	if err := c.switchTo(ctx, app, version, bindings, st); err != nil {
 		return nil, err
 	}
+	if err := c.waitRouted(ctx, app, version, bindings); err != nil {
+		return nil, err
+	}
+	keep := []string{version}
 	if st.Live != "" && st.Live != version {
 		fmt.Fprintf(out, "  switch    listeners from version %s to %s (%s)\n", st.Live, version, since(t))
+		if err := c.retire(ctx, app, st.Live); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "  retire    version %s (its pods drain; pilotage rollback returns to it)\n", st.Live)
+		keep = append(keep, st.Live)
 	} else {
 		fmt.Fprintf(out, "  live      version %s\n", version)
 	}
-	removed, err := c.pruneVersions(ctx, app, version)
+	removed, err := c.pruneVersions(ctx, app, keep...)
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range removed {
-		fmt.Fprintf(out, "  remove    version %s (its pods drain)\n", v)
+		fmt.Fprintf(out, "  remove    version %s\n", v)
 	}
 	fmt.Fprintf(out, "pilotage: %s version %s is live (%s)\n", app, version, since(start))
 	return &Result{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Previous: st.Live}, nil

@@ -16,7 +16,6 @@ import (
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
 )
 
 // state is what the cluster records about an app's versions, in the
@@ -54,15 +53,26 @@ func (c *Cluster) writeState(ctx context.Context, app string, st state) error {
 
 // switchTo points every listener Service at version's pods (each
 // Service's selector changes in one write, so new connections go to the
-// new version at once) and records version as live.
-func (c *Cluster) switchTo(ctx context.Context, app, version string, plan *supervisor.Plan, st state) error {
-	svcs, err := objects.Listeners(app, c.Namespace, version, plan)
-	if err != nil {
-		return err
-	}
-	for _, s := range svcs {
+// new version at once), removes the listener Services version does not
+// serve, and records version as live.
+func (c *Cluster) switchTo(ctx context.Context, app, version string, bs []objects.Binding, st state) error {
+	keep := map[string]bool{}
+	for _, s := range objects.Listeners(app, c.Namespace, version, bs) {
 		if _, err := c.Client.CoreV1().Services(c.Namespace).Apply(ctx, s, applyOptions); err != nil {
 			return fmt.Errorf("switch listener service %s to version %s: %w", *s.Name, version, explain(err))
+		}
+		keep[*s.Name] = true
+	}
+	sel := labels.SelectorFromSet(labels.Set{layout.LabelApp: app, layout.LabelRole: layout.RoleListener}).String()
+	svcs, err := c.Client.CoreV1().Services(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return fmt.Errorf("list listener services: %w", explain(err))
+	}
+	for _, s := range svcs.Items {
+		if !keep[s.Name] {
+			if err := c.Client.CoreV1().Services(c.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("delete listener service %s, which version %s does not serve: %w", s.Name, version, explain(err))
+			}
 		}
 	}
 	if st.Live != version {
@@ -71,11 +81,11 @@ func (c *Cluster) switchTo(ctx context.Context, app, version string, plan *super
 	return c.writeState(ctx, app, st)
 }
 
-// pruneVersions deletes every version of app but keep: its Deployments
-// (whose pods drain as they terminate), group Services and ConfigMaps.
-// It returns the versions it removed.
-func (c *Cluster) pruneVersions(ctx context.Context, app, keep string) ([]string, error) {
-	req, err := labels.NewRequirement(layout.LabelVersion, selection.NotIn, []string{keep})
+// pruneVersions deletes every version of app but those in keep: its
+// Deployments (whose pods drain as they terminate), group Services and
+// ConfigMaps. It returns the versions it removed.
+func (c *Cluster) pruneVersions(ctx context.Context, app string, keep ...string) ([]string, error) {
+	req, err := labels.NewRequirement(layout.LabelVersion, selection.NotIn, keep)
 	if err != nil {
 		return nil, err
 	}

@@ -13,10 +13,12 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
 )
 
 // pollInterval is how often a wait looks at the cluster.
@@ -39,12 +41,13 @@ type groupProgress struct {
 
 func (g groupProgress) done() bool { return g.total > 0 && g.ready == g.total }
 
-// waitReady waits until every Deployment of the version has all its
-// replicas ready, printing each change to out. It fails at once on a pod
-// that cannot start (a crash loop, an image that cannot be pulled), with
-// its last log lines, and at the deadline with what is not ready and why.
-func (c *Cluster) waitReady(ctx context.Context, app, version string, groups int, out io.Writer) error {
-	sel := versionSelector(app, version)
+// waitReady waits until each of the groups Deployments sel selects (of
+// one version: what names it) has all its replicas updated and ready,
+// and no other pod, printing each change to out. It fails at once on a
+// pod that cannot start (a crash loop, an image that cannot be pulled),
+// with its last log lines, and at the deadline with what is not ready
+// and why.
+func (c *Cluster) waitReady(ctx context.Context, sel, what string, groups int, out io.Writer) error {
 	last := ""
 	for {
 		deps, err := c.Client.AppsV1().Deployments(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
@@ -64,7 +67,7 @@ func (c *Cluster) waitReady(ctx context.Context, app, version string, groups int
 		}
 		select {
 		case <-ctx.Done():
-			return c.notReady(app, version, progress, context.Cause(ctx))
+			return c.notReady(sel, what, progress, context.Cause(ctx))
 		case <-time.After(pollInterval):
 		}
 	}
@@ -77,9 +80,11 @@ func deploymentProgress(items []appsv1.Deployment) []groupProgress {
 		if d.Spec.Replicas != nil {
 			total = *d.Spec.Replicas
 		}
-		ready := d.Status.ReadyReplicas
-		if d.Status.ObservedGeneration < d.Generation {
-			ready = 0
+		// Ready and of the current template: a rolling restart is
+		// done when the old pods are gone.
+		ready := min(d.Status.ReadyReplicas, d.Status.UpdatedReplicas)
+		if d.Status.ObservedGeneration < d.Generation || d.Status.Replicas > total {
+			ready = max(0, min(ready, total-1))
 		}
 		out = append(out, groupProgress{name: d.Labels[layout.LabelGroup], ready: ready, total: total})
 	}
@@ -143,12 +148,12 @@ func (c *Cluster) lastLogs(ctx context.Context, pod string, previous bool) strin
 
 // notReady is the error of a wait that ran out: each group not ready,
 // with its pods' state and their latest warning events.
-func (c *Cluster) notReady(app, version string, progress []groupProgress, cause error) error {
+func (c *Cluster) notReady(sel, what string, progress []groupProgress, cause error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var b strings.Builder
-	fmt.Fprintf(&b, "version %s is not ready (%v):", version, cause)
-	pods, err := c.Client.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: versionSelector(app, version)})
+	fmt.Fprintf(&b, "%s is not ready (%v):", what, cause)
+	pods, err := c.Client.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return fmt.Errorf("%s (and its pods cannot be listed: %w)", b.String(), explain(err))
 	}
@@ -202,4 +207,75 @@ func (c *Cluster) warnings(ctx context.Context, pod string) []string {
 		out = append(out, fmt.Sprintf("%s: %s", e.Reason, e.Message))
 	}
 	return out
+}
+
+// routeTimeout bounds the wait for listener endpoints after a switch.
+const routeTimeout = 30 * time.Second
+
+// waitRouted waits until the EndpointSlices of every listener Service
+// list the ready pods of version, and only those: the cluster's routing
+// has switched.
+func (c *Cluster) waitRouted(ctx context.Context, app, version string, bs []objects.Binding) error {
+	ctx, cancel := context.WithTimeout(ctx, routeTimeout)
+	defer cancel()
+	for _, b := range bs {
+		svc := layout.ListenerService(app, b.Listener)
+		for {
+			want, err := c.readyIPs(ctx, labels.SelectorFromSet(b.Pods).String())
+			if err != nil {
+				return err
+			}
+			have, err := c.endpointIPs(ctx, svc)
+			if err != nil {
+				return err
+			}
+			if len(want) > 0 && slices.Equal(want, have) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("listener service %s: its endpoints %v are not the ready pods of version %s %v after %s", svc, have, version, want, routeTimeout)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// readyIPs returns the sorted IPs of the ready pods sel selects.
+func (c *Cluster) readyIPs(ctx context.Context, sel string) ([]string, error) {
+	pods, err := c.Client.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", explain(err))
+	}
+	var ips []string
+	for _, p := range pods.Items {
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue && p.DeletionTimestamp == nil && p.Status.PodIP != "" {
+				ips = append(ips, p.Status.PodIP)
+			}
+		}
+	}
+	slices.Sort(ips)
+	return ips, nil
+}
+
+// endpointIPs returns the sorted addresses of the ready endpoints of
+// Service svc.
+func (c *Cluster) endpointIPs(ctx context.Context, svc string) ([]string, error) {
+	list, err := c.Client.DiscoveryV1().EndpointSlices(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
+	if err != nil {
+		return nil, fmt.Errorf("list endpointslices of %s: %w", svc, explain(err))
+	}
+	var ips []string
+	for _, s := range list.Items {
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			ips = append(ips, ep.Addresses...)
+		}
+	}
+	slices.Sort(ips)
+	return ips, nil
 }

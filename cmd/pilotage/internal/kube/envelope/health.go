@@ -3,14 +3,17 @@ package envelope
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 )
 
 // healthHandler serves the kubelet's probes.
 //
-// /readyz: the runtime is ready and every group it calls has a ready
-// pod, and the pod is not terminating. /healthz: the runtime answers
+// /readyz: the runtime is ready and the pod is not terminating. The
+// runtime starts only once every group it calls has a ready pod
+// (awaitNeeds), so groups come up in dependency order; after that, a
+// group that goes away (stopped, or failing) does not make its callers
+// unready: they keep serving what does not need it, and their calls to
+// it fail fast with ErrUnavailable, as under "pilotage run". /healthz: the runtime answers
 // pings and does not report itself unhealthy (a starting runtime is
 // healthy: the startup probe bounds how long it may take).
 func (e *podEnvelope) healthHandler() http.Handler {
@@ -50,9 +53,6 @@ func (e *podEnvelope) notReady() string {
 		return "unhealthy: " + unhealthy
 	case !ready:
 		return "starting"
-	}
-	if m := e.eps.missing(e.s.Needs); len(m) > 0 {
-		return "no ready pod of " + strings.Join(m, ", ")
 	}
 	return ""
 }

@@ -31,6 +31,18 @@ const (
 	RoleListener = "listener"
 	// AnnotationLive on a listener Service names the version it routes to.
 	AnnotationLive = "pilotage.dev/live-version"
+	// On a group's Deployment: the replicas it runs with while its
+	// version serves (a retired version is kept at 0 for a rollback,
+	// a stopped group too), the full names of its components,
+	// comma-separated, and the listeners it serves with their ports
+	// ("shop=8080,admin=8081"): what rollback, stop and start need,
+	// read back from the cluster.
+	AnnotationReplicas   = "pilotage.dev/replicas"
+	AnnotationComponents = "pilotage.dev/components"
+	AnnotationListeners  = "pilotage.dev/listeners"
+	// AnnotationRestartedAt on a pod template makes a restart roll its
+	// pods, as "kubectl rollout restart" does.
+	AnnotationRestartedAt = "pilotage.dev/restarted-at"
 	// FieldManager is the server-side apply field manager of everything
 	// pilotage writes.
 	FieldManager = "pilotage"
@@ -74,7 +86,7 @@ type Settings struct {
 	Services map[string]string `json:"services"`
 	// Needs are the Services of the groups this group calls: the app is
 	// not started before each has a ready pod (the order "pilotage run"
-	// keeps too), and the pod is not ready while one has none.
+	// keeps too).
 	Needs []string `json:"needs,omitempty"`
 	// Listeners maps each listener the group serves to the address it
 	// binds (":8080").

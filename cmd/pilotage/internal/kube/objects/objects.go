@@ -13,6 +13,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -152,6 +153,17 @@ func groupService(v Version, n *supervisor.Node) *coreac.ServiceApplyConfigurati
 }
 
 func deployment(v Version, n *supervisor.Node, s layout.Settings, ports map[string]int32) *appsac.DeploymentApplyConfiguration {
+	annotations := map[string]string{
+		layout.AnnotationReplicas:   strconv.Itoa(n.Replicas),
+		layout.AnnotationComponents: strings.Join(n.Components, ","),
+	}
+	if len(n.Listeners) > 0 {
+		var ls []string
+		for _, l := range n.Listeners {
+			ls = append(ls, fmt.Sprintf("%s=%d", l, ports[l]))
+		}
+		annotations[layout.AnnotationListeners] = strings.Join(ls, ",")
+	}
 	labels := versionLabels(v.App, v.Version)
 	labels[layout.LabelGroup] = layout.Name(n.Name)
 	pod := podLabels(v.App, v.Version, n.Name)
@@ -180,14 +192,16 @@ func deployment(v Version, n *supervisor.Node, s layout.Settings, ports map[stri
 	spec := coreac.PodSpec().
 		WithServiceAccountName(layout.ServiceAccount(v.App)).
 		WithEnableServiceLinks(false).
-		WithTerminationGracePeriodSeconds(gracePeriod).
-		WithContainers(c)
+		WithTerminationGracePeriodSeconds(gracePeriod)
 	if s.Config {
 		c.WithVolumeMounts(coreac.VolumeMount().WithName("config").WithMountPath(layout.ConfigDir).WithReadOnly(true))
 		spec.WithVolumes(coreac.Volume().WithName("config").WithConfigMap(coreac.ConfigMapVolumeSource().WithName(layout.ConfigMap(v.App, v.Version))))
 	}
+	// Last: WithContainers copies c.
+	spec.WithContainers(c)
 	return appsac.Deployment(layout.GroupDeployment(v.App, v.Version, n.Name), v.Namespace).
 		WithLabels(labels).
+		WithAnnotations(annotations).
 		WithSpec(appsac.DeploymentSpec().
 			WithReplicas(int32(n.Replicas)).
 			WithSelector(metaac.LabelSelector().WithMatchLabels(pod)).
@@ -206,26 +220,64 @@ func probe(path string, period, failures int32) *coreac.ProbeApplyConfiguration 
 		WithTimeoutSeconds(2)
 }
 
-// Listeners returns the Services clients reach the listeners by, each
-// selecting the pods of version (the live one) that serve it.
-func Listeners(app, namespace, version string, p *supervisor.Plan) ([]*coreac.ServiceApplyConfiguration, error) {
+// A Binding is a listener served by the pods of one group of one
+// version.
+type Binding struct {
+	Listener string
+	Port     int32
+	Pods     map[string]string // the labels of the group's pods
+}
+
+// Bindings returns the listeners of version of the plan's app.
+func Bindings(app, version string, p *supervisor.Plan) ([]Binding, error) {
 	ports, err := ListenerPorts(p)
 	if err != nil {
 		return nil, err
 	}
-	var out []*coreac.ServiceApplyConfiguration
+	var out []Binding
 	for _, n := range p.Nodes {
 		for _, l := range n.Listeners {
-			labels := map[string]string{layout.LabelManagedBy: layout.ManagedBy, layout.LabelApp: app, layout.LabelRole: layout.RoleListener}
-			out = append(out, coreac.Service(layout.ListenerService(app, l), namespace).
-				WithLabels(labels).
-				WithAnnotations(map[string]string{layout.AnnotationLive: version}).
-				WithSpec(coreac.ServiceSpec().
-					WithSelector(podLabels(app, version, n.Name)).
-					WithPorts(coreac.ServicePort().WithName("http").WithPort(ports[l]).WithTargetPort(intstr.FromInt32(ports[l])))))
+			out = append(out, Binding{Listener: l, Port: ports[l], Pods: podLabels(app, version, n.Name)})
 		}
 	}
 	return out, nil
+}
+
+// DeployedBindings returns the listeners of the version whose group
+// Deployments are deps, from their annotations.
+func DeployedBindings(deps []appsv1.Deployment) ([]Binding, error) {
+	var out []Binding
+	for _, d := range deps {
+		list := d.Annotations[layout.AnnotationListeners]
+		if list == "" {
+			continue
+		}
+		for _, lp := range strings.Split(list, ",") {
+			l, ps, _ := strings.Cut(lp, "=")
+			port, err := strconv.Atoi(ps)
+			if err != nil || d.Spec.Selector == nil {
+				return nil, fmt.Errorf("deployment %s: annotation %s: bad listener %q", d.Name, layout.AnnotationListeners, lp)
+			}
+			out = append(out, Binding{Listener: l, Port: int32(port), Pods: d.Spec.Selector.MatchLabels})
+		}
+	}
+	return out, nil
+}
+
+// Listeners returns the Services clients reach the listeners by, each
+// selecting the pods of version (the live one) that serve it.
+func Listeners(app, namespace, version string, bs []Binding) []*coreac.ServiceApplyConfiguration {
+	var out []*coreac.ServiceApplyConfiguration
+	for _, b := range bs {
+		labels := map[string]string{layout.LabelManagedBy: layout.ManagedBy, layout.LabelApp: app, layout.LabelRole: layout.RoleListener}
+		out = append(out, coreac.Service(layout.ListenerService(app, b.Listener), namespace).
+			WithLabels(labels).
+			WithAnnotations(map[string]string{layout.AnnotationLive: version}).
+			WithSpec(coreac.ServiceSpec().
+				WithSelector(b.Pods).
+				WithPorts(coreac.ServicePort().WithName("http").WithPort(b.Port).WithTargetPort(intstr.FromInt32(b.Port)))))
+	}
+	return out
 }
 
 // Access returns the ServiceAccount of app's pods and the Role and

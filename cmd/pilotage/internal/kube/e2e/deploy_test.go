@@ -1,0 +1,398 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+)
+
+const (
+	shopDir    = "../../../../../examples/shop"
+	loadappDir = "../../../../../internal/testapp/loadapp"
+)
+
+// The example shop, deployed as a user deploys it (pilotage deploy
+// examples/shop, its own pilotage.toml): every group runs the
+// real binary in its own pods, an order placed through the listener's
+// Service is priced by catalog, cart, shipping and payment in other pods,
+// and delete removes every object the deploy made.
+func TestDeployShop(t *testing.T) {
+	e := newEnv(t)
+	// Its own pilotage.toml: the listener's host (127.0.0.1 for "pilotage
+	// run") is ignored in a pod, which listens on all its addresses.
+	version := e.deploy(shopDir, "")
+	deps, err := e.cs.AppsV1().Deployments(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: layout.LabelApp + "=shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deps.Items {
+		if d.Status.ReadyReplicas == 0 || d.Status.ReadyReplicas != *d.Spec.Replicas || d.Labels[layout.LabelVersion] != version {
+			t.Errorf("deployment %s: %d of %d ready, version %q; want all of version %s", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas, d.Labels[layout.LabelVersion], version)
+		}
+	}
+	if len(deps.Items) != 6 {
+		t.Errorf("%d deployments, want 6 (main, frontend, catalog, cart, checkout, payment, shipping colocated as configured)", len(deps.Items))
+	}
+
+	client := e.dialer().HTTPClient(10 * time.Second)
+	url := e.listenerURL("shop", "shop")
+	routed(t, client, url+"/api/products")
+	post := func(path, body string) string {
+		t.Helper()
+		resp, err := client.Post(url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s", path, resp.Status)
+		}
+		var v map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := json.Marshal(v)
+		return string(out)
+	}
+	post("/api/cart/alice", `{"ProductID": "mug", "Quantity": 2}`)
+	post("/api/cart/alice", `{"ProductID": "lamp", "Quantity": 1}`)
+	order := post("/api/checkout/alice", fmt.Sprintf(`{"Number": "4242424242424242", "ExpiryMonth": 12, "ExpiryYear": %d}`, time.Now().Year()+2))
+	// 2 × 12.00 + 49.00, and 1.9 kg ships for 4.90 + 2.00: as in the
+	// shop's own test, in one process.
+	if !strings.Contains(order, `"Total":{"Cents":7990,"Currency":"EUR"}`) {
+		t.Errorf("order = %s, want a total of EUR 79.90", order)
+	}
+
+	out, _, err := e.pilotage("delete", "--namespace", e.ns, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "deleted shop: ") {
+		t.Errorf("delete printed %q", out)
+	}
+	for _, kind := range []string{"deployments", "services", "configmaps", "serviceaccounts", "roles", "rolebindings"} {
+		list, err := e.cs.CoreV1().RESTClient().Get().AbsPath(apiPath(kind), "namespaces", e.ns, kind).
+			Param("labelSelector", layout.LabelApp+"=shop").DoRaw(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(list), `"metadata":{"name"`) {
+			t.Errorf("after delete, %s of shop remain: %s", kind, list)
+		}
+	}
+}
+
+// routed waits until url answers. Deploy returns once the listener's
+// EndpointSlices list the new pods; kube-proxy programs the node's rules
+// from them a moment later.
+func routed(t *testing.T, client *http.Client, url string) {
+	t.Helper()
+	begin := time.Now()
+	eventually(t, 5*time.Second, "the listener answers", func() error {
+		_, err := get(client, url)
+		return err
+	})
+	t.Logf("first answer %s after deploy returned", time.Since(begin).Round(time.Millisecond))
+}
+
+// apiPath is the API group path of kind.
+func apiPath(kind string) string {
+	switch kind {
+	case "deployments":
+		return "/apis/apps/v1"
+	case "roles", "rolebindings":
+		return "/apis/rbac.authorization.k8s.io/v1"
+	}
+	return "/api/v1"
+}
+
+// versionOf returns the version in a pod name made by deploy
+// (<app>-<version>-<group>-<hash>-<id>).
+func versionOf(app, pod string) string {
+	rest, ok := strings.CutPrefix(pod, app+"-")
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, "-")
+	return v
+}
+
+// hostsVersion checks a /hosts reply of loadapp (the listener's, the
+// Front's and the Calc's pod names) and returns the version all three
+// pods belong to, or an error if they are not one version.
+func hostsVersion(body string) (string, error) {
+	hosts := strings.Fields(body)
+	if len(hosts) != 3 {
+		return "", fmt.Errorf("/hosts = %q, want 3 host names", body)
+	}
+	v := versionOf("loadapp", hosts[0])
+	for _, h := range hosts {
+		if versionOf("loadapp", h) != v || v == "" {
+			return "", fmt.Errorf("a request crossed versions: %q", body)
+		}
+	}
+	return v, nil
+}
+
+// Versions of loadapp (an HTTP listener over Front over Calc, each group
+// 2 replicas) under load: pods deleted are replaced with no failed
+// request; a new version takes all traffic at once with no failed
+// request and no call from one version to another, as each replica
+// records in its reply.
+func TestVersions(t *testing.T) {
+	e := newEnv(t)
+	cfg := `
+[listeners.http]
+address = ":8080"
+`
+	v1 := e.deploy(loadappDir, cfg)
+	client := e.dialer().HTTPClient(10 * time.Second)
+	url := e.listenerURL("loadapp", "http")
+	routed(t, client, url+"/hosts")
+	body, err := get(client, url+"/hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := hostsVersion(body); err != nil || v != v1 {
+		t.Fatalf("/hosts = %q (%v), want pods of version %s", body, err, v1)
+	}
+
+	t.Run("pod deleted under load", func(t *testing.T) {
+		l := startLoad(client, url+"/half?n=42", 4)
+		l.waitRequests(t, 100)
+		for _, g := range e.groups(v1) {
+			pods := e.pods(layout.LabelVersion + "=" + v1 + "," + layout.LabelGroup + "=" + g)
+			if len(pods) == 0 {
+				t.Fatalf("no pod of group %s", g)
+			}
+			t.Logf("delete pod %s", pods[0].Name)
+			if err := e.cs.CoreV1().Pods(e.ns).Delete(context.Background(), pods[0].Name, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.waitAllReady(t, v1)
+		l.waitRequests(t, 100)
+		rs := l.finish()
+		if failed := failures(t, rs); len(failed) > 0 {
+			t.Errorf("%d of %d requests failed while pods were replaced", len(failed), len(rs))
+		}
+		for _, r := range rs {
+			if r.err == nil && strings.TrimSpace(r.body) != "21" {
+				t.Fatalf("/half?n=42 = %q", r.body)
+			}
+		}
+		t.Logf("%d requests, none failed, while a pod of each group was deleted and replaced", len(rs))
+	})
+
+	var v2 string
+	t.Run("blue/green", func(t *testing.T) {
+		l := startLoad(client, url+"/hosts", 4)
+		l.waitRequests(t, 100)
+		v2 = e.deploy(loadappDir, cfg+"# version 2\n")
+		if v2 == v1 {
+			t.Fatalf("a changed configuration deployed as the same version %s", v1)
+		}
+		l.waitRequests(t, 100)
+		checkSwitch(t, l.finish(), v1, v2)
+		e.checkRetired(t, v1)
+	})
+	if v2 == "" {
+		t.FailNow()
+	}
+
+	t.Run("rollback", func(t *testing.T) {
+		l := startLoad(client, url+"/hosts", 4)
+		l.waitRequests(t, 100)
+		out, _, err := e.pilotage("rollback", "--namespace", e.ns, "loadapp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "loadapp " + v1 + "\n"; out != want {
+			t.Errorf("rollback printed %q, want %q", out, want)
+		}
+		l.waitRequests(t, 100)
+		checkSwitch(t, l.finish(), v2, v1)
+		e.checkRetired(t, v2)
+	})
+
+	t.Run("stop and start one component", func(t *testing.T) {
+		if _, _, err := e.pilotage("stop", "--namespace", e.ns, "loadapp", "testapp.Nope"); err == nil {
+			t.Error("stop of a component the app does not have succeeded")
+		}
+		out, _, err := e.pilotage("stop", "--namespace", e.ns, "loadapp", "testapp.Front")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(out, "stopped group ") {
+			t.Errorf("stop printed %q", out)
+		}
+		front := e.deploymentOf(t, v1, "testapp.Front")
+		if *front.Spec.Replicas != 0 || len(e.pods(labelsOf(front))) != 0 {
+			t.Errorf("front: %d replicas, pods left after stop", *front.Spec.Replicas)
+		}
+		// The main group calls Calc directly for /pid, and Front for
+		// /half: the first keeps working, the second fails fast.
+		for range 20 {
+			if _, err := get(client, url+"/pid"); err != nil {
+				t.Fatalf("/pid with Front stopped: %v", err)
+			}
+		}
+		begin := time.Now()
+		if _, err := get(client, url+"/half?n=4"); err == nil || !strings.Contains(err.Error(), "503") {
+			t.Errorf("/half with Front stopped: %v, want 503 unavailable", err)
+		}
+		if d := time.Since(begin); d > 2*time.Second {
+			t.Errorf("/half with Front stopped took %s, want a fast failure", d)
+		}
+		for _, d := range e.deployments(t, v1) {
+			if d.Name != front.Name && (*d.Spec.Replicas == 0 || d.Status.ReadyReplicas != *d.Spec.Replicas) {
+				t.Errorf("deployment %s: %d of %d ready while Front is stopped", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas)
+			}
+		}
+		if _, _, err := e.pilotage("start", "--namespace", e.ns, "loadapp", "testapp.Front"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "/half after start", func() error {
+			_, err := get(client, url+"/half?n=4")
+			return err
+		})
+	})
+}
+
+// checkRetired checks that version kept its Deployments at zero replicas
+// (for a rollback), and its pods are gone or going.
+func (e *env) checkRetired(t *testing.T, version string) {
+	t.Helper()
+	deps := e.deployments(t, version)
+	if len(deps) == 0 {
+		t.Errorf("version %s: no deployments kept", version)
+	}
+	for _, d := range deps {
+		if *d.Spec.Replicas != 0 {
+			t.Errorf("deployment %s of retired version %s: %d replicas, want 0", d.Name, version, *d.Spec.Replicas)
+		}
+	}
+	eventually(t, time.Minute, "pods of version "+version+" gone", func() error {
+		if pods := e.pods(layout.LabelVersion + "=" + version); len(pods) != 0 {
+			return fmt.Errorf("%d pods left", len(pods))
+		}
+		return nil
+	})
+}
+
+// deployments returns the Deployments of version.
+func (e *env) deployments(t *testing.T, version string) []appsv1.Deployment {
+	t.Helper()
+	deps, err := e.cs.AppsV1().Deployments(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: layout.LabelVersion + "=" + version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return deps.Items
+}
+
+// deploymentOf returns the Deployment of version that runs component.
+func (e *env) deploymentOf(t *testing.T, version, component string) *appsv1.Deployment {
+	t.Helper()
+	for _, d := range e.deployments(t, version) {
+		if strings.Contains(","+d.Annotations[layout.AnnotationComponents]+",", "/"+component+",") {
+			return &d
+		}
+	}
+	t.Fatalf("no deployment of version %s runs %s", version, component)
+	return nil
+}
+
+func labelsOf(d *appsv1.Deployment) string {
+	return metav1.FormatLabelSelector(d.Spec.Selector)
+}
+
+// checkSwitch asserts that the requests rs went to version from, then to
+// version to, and none failed; that no call crossed versions; and that
+// the switch was atomic: no request that began after one was answered by
+// to was answered by from.
+func checkSwitch(t *testing.T, rs []result, from, to string) {
+	t.Helper()
+	if failed := failures(t, rs); len(failed) > 0 {
+		t.Errorf("%d of %d requests failed during the switch from %s to %s", len(failed), len(rs), from, to)
+	}
+	var firstTo time.Time // when the first reply of to came
+	counts := map[string]int{}
+	for _, r := range rs {
+		if r.err != nil {
+			continue
+		}
+		v, err := hostsVersion(r.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[v]++
+		if v == to && (firstTo.IsZero() || r.end.Before(firstTo)) {
+			firstTo = r.end
+		}
+	}
+	if counts[from] == 0 || counts[to] == 0 || len(counts) != 2 {
+		t.Fatalf("replies by version: %v; want some of %s, then some of %s", counts, from, to)
+	}
+	late := 0
+	var lastFrom time.Time
+	for _, r := range rs {
+		if r.err == nil && strings.Contains(r.body, "-"+from+"-") && r.start.After(firstTo) {
+			late++
+			if r.start.After(lastFrom) {
+				lastFrom = r.start
+			}
+		}
+	}
+	if late > 0 {
+		t.Errorf("%d requests begun after version %s answered went to %s, the last %s later", late, to, from, lastFrom.Sub(firstTo))
+	}
+	t.Logf("switch %s -> %s: %d requests (%v), none failed, none crossed versions", from, to, len(rs), counts)
+}
+
+// groups returns the groups of version (their pods' group label).
+func (e *env) groups(version string) []string {
+	var gs []string
+	for _, d := range e.deployments(e.t, version) {
+		gs = append(gs, d.Labels[layout.LabelGroup])
+	}
+	return gs
+}
+
+// waitAllReady waits until every Deployment of version has all its
+// replicas ready and up to date, and no pod of it is terminating.
+func (e *env) waitAllReady(t *testing.T, version string) {
+	t.Helper()
+	sel := layout.LabelVersion + "=" + version
+	eventually(t, 2*time.Minute, "version "+version+" all ready", func() error {
+		deps, err := e.cs.AppsV1().Deployments(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return err
+		}
+		for _, d := range deps.Items {
+			if !deploymentDone(&d) {
+				return fmt.Errorf("deployment %s: %d of %d ready", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas)
+			}
+		}
+		for _, p := range e.pods(sel) {
+			if p.DeletionTimestamp != nil {
+				return fmt.Errorf("pod %s terminating", p.Name)
+			}
+		}
+		return nil
+	})
+}
+
+func deploymentDone(d *appsv1.Deployment) bool {
+	s := d.Status
+	return s.ObservedGeneration >= d.Generation && s.ReadyReplicas == *d.Spec.Replicas &&
+		s.UpdatedReplicas == *d.Spec.Replicas && s.Replicas == *d.Spec.Replicas
+}
