@@ -25,7 +25,11 @@ func staticEnv() []string {
 // buildApp writes stale stubs and builds the app in dir, statically for
 // the image's platform, into out.
 func buildApp(ctx context.Context, dir, out string) error {
-	res, err := generate.Run(generate.Options{Dir: dir})
+	pkgs, err := modulePackages(ctx, dir)
+	if err != nil {
+		return err
+	}
+	res, err := generate.Run(generate.Options{Dir: dir, Patterns: pkgs})
 	if err != nil {
 		return fmt.Errorf("generate:\n%w", err)
 	}
@@ -43,6 +47,23 @@ func buildApp(ctx context.Context, dir, out string) error {
 		return fmt.Errorf("go build in %s: %w\n%s", dir, err, b)
 	}
 	return nil
+}
+
+// modulePackages returns the packages of the main package's module that
+// its binary holds: those whose stubs must be current, wherever in the
+// module they are (components beside the main package, or under
+// internal/).
+func modulePackages(ctx context.Context, dir string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.ImportPath}}{{end}}{{end}}", ".")
+	cmd.Dir = dir
+	cmd.Env = staticEnv()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list in %s: %w\n%s", dir, err, stderr.String())
+	}
+	return strings.Fields(string(b)), nil
 }
 
 // envelopeBinary returns a static pilotage binary for the image: this

@@ -107,6 +107,9 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := objects.ListenerPorts(plan); err != nil { // before the build is pushed
+		return nil, err
+	}
 	for _, n := range plan.Nodes {
 		if n.IsUnit() {
 			return nil, fmt.Errorf("[units.%s]: units are not deployed to Kubernetes (run them as your cluster's own workloads)", n.Name)

@@ -167,6 +167,10 @@ func Act(ctx context.Context, t Target, app, component string, action GroupActio
 	sel := labels.SelectorFromSet(d.Spec.Selector.MatchLabels).String()
 	switch action {
 	case Stop:
+		// Marked first, so that callers fail fast as its pods go.
+		if err := c.markStopped(ctx, d.Name, true); err != nil {
+			return "", err
+		}
 		if err := c.scale(ctx, d.Name, 0); err != nil {
 			return "", err
 		}
@@ -183,6 +187,11 @@ func Act(ctx context.Context, t Target, app, component string, action GroupActio
 		if action == Restart {
 			patch = fmt.Sprintf(`{"spec":{"replicas":%d,"template":{"metadata":{"annotations":{%q:%q}}}}}`, n, layout.AnnotationRestartedAt, time.Now().UTC().Format(time.RFC3339Nano))
 		}
+		// Unmarked first: callers wait for its replicas, as for a
+		// restart.
+		if err := c.markStopped(ctx, d.Name, false); err != nil {
+			return "", err
+		}
 		if err := c.patch(ctx, d.Name, patch); err != nil {
 			return "", err
 		}
@@ -193,6 +202,20 @@ func Act(ctx context.Context, t Target, app, component string, action GroupActio
 		return fmt.Sprintf("%s group %s (%s): %d/%d replicas ready", verb, group, components(d), n, n), nil
 	}
 	return "", fmt.Errorf("unknown action %q", action)
+}
+
+// markStopped sets or clears LabelStopped on the group's headless
+// Service (named as its Deployment).
+func (c *Cluster) markStopped(ctx context.Context, svc string, stopped bool) error {
+	value := "null"
+	if stopped {
+		value = `"true"`
+	}
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, layout.LabelStopped, value)
+	if _, err := c.Client.CoreV1().Services(c.Namespace).Patch(ctx, svc, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: scaleManager}); err != nil {
+		return fmt.Errorf("mark service %s: %w", svc, explain(err))
+	}
+	return nil
 }
 
 // groupOf returns the Deployment among deps that runs component.

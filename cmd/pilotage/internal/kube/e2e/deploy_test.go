@@ -153,6 +153,8 @@ func TestVersions(t *testing.T) {
 	cfg := `
 [listeners.http]
 address = ":8080"
+[listeners.site]
+address = ":8081"
 `
 	v1 := e.deploy(loadappDir, cfg)
 	client := e.dialer().HTTPClient(10 * time.Second)

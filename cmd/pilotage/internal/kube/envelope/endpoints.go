@@ -23,6 +23,7 @@ import (
 type endpoints struct {
 	mu      sync.Mutex
 	byName  map[string][]string // Service name -> sorted "tcp:ip:port"
+	stopped map[string]bool     // Services of groups "pilotage stop" stopped
 	changed chan struct{}       // gets a value (never blocking) on every change
 	lister  func() ([]*discoveryv1.EndpointSlice, error)
 }
@@ -60,10 +61,14 @@ func (e *endpoints) refresh() {
 		return // the lister of an informer's cache does not fail
 	}
 	next := map[string][]string{}
+	stopped := map[string]bool{}
 	for _, s := range list {
 		svc := s.Labels[discoveryv1.LabelServiceName]
 		if svc == "" {
 			continue
+		}
+		if s.Labels[layout.LabelStopped] != "" {
+			stopped[svc] = true
 		}
 		if _, ok := next[svc]; !ok {
 			next[svc] = nil
@@ -82,8 +87,8 @@ func (e *endpoints) refresh() {
 		next[svc] = slices.Compact(next[svc])
 	}
 	e.mu.Lock()
-	same := maps.EqualFunc(e.byName, next, slices.Equal[[]string])
-	e.byName = next
+	same := maps.EqualFunc(e.byName, next, slices.Equal[[]string]) && maps.Equal(e.stopped, stopped)
+	e.byName, e.stopped = next, stopped
 	e.mu.Unlock()
 	if !same {
 		select {
@@ -98,6 +103,13 @@ func (e *endpoints) addresses(svc string) []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.byName[svc]
+}
+
+// isStopped says whether Service svc's group was stopped on purpose.
+func (e *endpoints) isStopped(svc string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stopped[svc]
 }
 
 // missing returns the Services among svcs with no ready pod.

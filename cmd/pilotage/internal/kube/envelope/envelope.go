@@ -125,6 +125,8 @@ func (e *podEnvelope) routes() envelope.Routes {
 	for comp, svc := range e.s.Services {
 		if addrs := e.eps.addresses(svc); len(addrs) > 0 {
 			r.Routes[comp] = addrs
+		} else if e.eps.isStopped(svc) {
+			r.Outages[comp] = envelope.Outage{Reason: "stopped (pilotage stop)"}
 		} else {
 			r.Outages[comp] = envelope.Outage{Reason: "no ready pod of " + svc, Transient: true}
 		}
