@@ -76,6 +76,10 @@ var fullBinaries = []string{
 	"kubectl", "crane", "coredns", "pause",
 }
 
+// E2EEnv is the environment variable that turns the full-cluster tests
+// on.
+const E2EEnv = "PILOTAGE_KUBE_E2E"
+
 // PackagesCommand installs the Debian packages start-cluster.sh needs, for
 // messages.
 const PackagesCommand = "apt-get install -y --no-install-recommends containerd runc containernetworking-plugins busybox-static iptables socat"
@@ -87,7 +91,14 @@ const startTimeout = 20 * time.Minute
 // FullClusterMissing returns nil if this machine can run a FullCluster, or
 // else an error wrapping ErrNoFullCluster, in one line naming the command
 // that builds or installs what is missing.
+//
+// A full cluster takes half a minute of the machine: it runs only where
+// $PILOTAGE_KUBE_E2E is 1 (scripts/test.sh sets it), so that plain
+// "go test ./..." stays quick.
 func FullClusterMissing() error {
+	if os.Getenv(E2EEnv) != "1" {
+		return fmt.Errorf("%w: the tests on a full cluster run with %s=1 (bash scripts/test.sh sets it)", ErrNoFullCluster, E2EEnv)
+	}
 	if _, err := scriptsDir(); err != nil {
 		return fmt.Errorf("%w: %v", ErrNoFullCluster, err)
 	}
