@@ -268,7 +268,40 @@ address = ":8081"
 			return err
 		})
 	})
+
+	t.Run("shell lists the pods and execs in them", func(t *testing.T) {
+		pods := "/kube/admin/namespaces/" + e.ns + "/pods"
+		out, _, err := e.pilotage("sh", "-c", "ls "+pods)
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := e.pods(layout.LabelVersion + "=" + v1)
+		for _, p := range running {
+			if !strings.Contains(out, p.Name) {
+				t.Errorf("ls %s does not list pod %s:\n%s", pods, p.Name, out)
+			}
+		}
+		// The image holds the pilotage binary beside the app's: run it,
+		// through the API server and the kubelet (remotecommand).
+		out, _, err = e.pilotage("sh", "-c", "exec "+pods+"/"+running[0].Name+" /pilotage version")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(out, "pilotage ") {
+			t.Errorf("exec /pilotage version printed %q", out)
+		}
+		out, _, err = e.pilotage("sh", "-c", "exec "+pods+"/"+versionPods("loadapp", v1)+" -- /pilotage version")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(out, ": pilotage "); n != len(running) {
+			t.Errorf("exec in %d pods printed %d versions:\n%s", len(running), n, out)
+		}
+	})
 }
+
+// versionPods is a glob of the pods of one version of app.
+func versionPods(app, version string) string { return app + "-" + version + "-*" }
 
 // checkRetired checks that version kept its Deployments at zero replicas
 // (for a rollback), and its pods are gone or going.
