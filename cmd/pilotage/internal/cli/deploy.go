@@ -51,6 +51,16 @@ Once every group of the new version is ready, the listeners switch to it
 in one update each, and the older versions are removed (their pods drain
 first). Replicas only ever call replicas of their own version.
 
+With --canary N, the new version does not go live: once ready, it gets N
+percent (2 to 50) of each listener's connections beside the live version,
+shared as a Kubernetes Service shares them, by pods: the listener groups
+of both versions are scaled so that N percent of their pods are the
+canary's (10 percent: 9 live pods and 1 canary pod). Calls behind the
+listener stay within the version that took the request. "pilotage promote
+app" then makes the canary live (blue/green, as a deploy), and "pilotage
+abort app" (or "pilotage rollback app") returns all traffic to the live
+version at once and removes the canary.
+
 A version that does not become ready within -timeout (or whose pods crash
 or cannot pull their image) is left in place for inspection, and the
 error says which pod and why; the live version keeps serving. The next
@@ -60,6 +70,7 @@ deploy, or "pilotage delete", removes it.`,
 			kubeFlags(fs, &opts.Target)
 			fs.StringVar(&opts.Registry, "registry", "", "image repository `prefix` (default [kube] registry)")
 			fs.DurationVar(&opts.Timeout, "timeout", deploy.DefaultTimeout, "how long the new version may take to become ready")
+			fs.IntVar(&opts.Canary, "canary", 0, "make the new version a canary with this `percent` of the listeners' traffic, beside the live one")
 		},
 		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 			if len(args) > 1 {
@@ -110,6 +121,59 @@ with.`,
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			version, err := deploy.Rollback(ctx, t, args[0], timeout, stderr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s %s\n", args[0], version)
+			return nil
+		},
+	}
+}
+
+func promoteCmd() *command { return canaryCmd("promote", "make an app's canary version live") }
+func abortCmd() *command {
+	return canaryCmd("abort", "end an app's canary, returning its traffic to the live version")
+}
+
+func canaryCmd(name, short string) *command {
+	var (
+		t       deploy.Target
+		timeout time.Duration
+	)
+	long := `Promote makes the canary version of app (pilotage deploy --canary) live:
+its listener groups are scaled to their configured replicas, and once
+ready the listeners switch to it alone at once; the version live before is
+retired, and pilotage rollback returns to it.`
+	if name == "abort" {
+		long = `Abort ends the canary of app (pilotage deploy --canary): the listeners
+switch back to the live version alone at once, its listener groups return
+to their configured replicas, and the canary version is removed (its pods
+drain).`
+	}
+	return &command{
+		name:  name,
+		usage: "[--context C] [--namespace N] app",
+		short: short,
+		long:  long,
+		flags: func(fs *flag.FlagSet) {
+			kubeFlags(fs, &t)
+			if name == "promote" {
+				fs.DurationVar(&timeout, "timeout", deploy.DefaultTimeout, "how long the canary may take to scale up")
+			}
+		},
+		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+			if len(args) != 1 {
+				return errUsage
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			var version string
+			var err error
+			if name == "promote" {
+				version, err = deploy.Promote(ctx, t, args[0], timeout, stderr)
+			} else {
+				version, err = deploy.Abort(ctx, t, args[0], stderr)
+			}
 			if err != nil {
 				return err
 			}

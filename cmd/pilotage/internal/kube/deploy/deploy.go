@@ -35,8 +35,12 @@ type Options struct {
 	// "ghcr.io/acme"); empty: [kube] registry of the configuration.
 	Registry string
 	Timeout  time.Duration // for the version to become ready; 0: 5 minutes
-	CacheDir string        // for a static pilotage binary, if it must be built
-	Out      io.Writer     // progress
+	// Canary, if not 0, makes the new version a canary with this share
+	// (percent) of the listeners' traffic beside the live one, rather
+	// than live: Promote or Abort ends it.
+	Canary   int
+	CacheDir string    // for a static pilotage binary, if it must be built
+	Out      io.Writer // progress
 }
 
 // DefaultTimeout bounds the wait for a version to become ready.
@@ -70,6 +74,9 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		if err := config.CheckAppName(app); err != nil {
 			return nil, fmt.Errorf("%w (it comes from %s; set [app] name in pilotage.toml)", err, dir)
 		}
+	}
+	if opts.Canary != 0 && (opts.Canary < MinShare || opts.Canary > MaxShare) {
+		return nil, fmt.Errorf("--canary %d: a canary's share is %d to %d percent", opts.Canary, MinShare, MaxShare)
 	}
 	registry := opts.Registry
 	if registry == "" {
@@ -157,6 +164,14 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch {
+	case st.Canary != "":
+		return nil, fmt.Errorf("version %s of %s is a canary: end it first with pilotage promote or pilotage abort", st.Canary, app)
+	case opts.Canary != 0 && st.Live == "":
+		return nil, fmt.Errorf("--canary: no version of %s is live in namespace %s to share traffic with: deploy without --canary first", app, c.Namespace)
+	case opts.Canary != 0 && st.Live == version:
+		return nil, fmt.Errorf("--canary: version %s is the live one already: nothing changed", version)
+	}
 	n, err := c.applyAccess(ctx, app)
 	if err != nil {
 		return nil, err
@@ -195,6 +210,17 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("%w\n(%s; version %s is left as it is for inspection: the next deploy, or pilotage delete, removes it)", err, live, version)
 	}
 	fmt.Fprintf(out, "  ready     version %s (%s)\n", version, since(t))
+
+	if opts.Canary != 0 {
+		if err := c.startCanary(wctx, app, version, opts.Canary, st, out); err != nil {
+			return nil, fmt.Errorf("canary: %w\n(version %s stays live; pilotage abort %s removes the canary)", err, st.Live, app)
+		}
+		if _, err := c.pruneVersions(ctx, app, st.Live, st.Previous, version); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "pilotage: %s version %s is a canary beside %s (%s): pilotage promote %s, or pilotage abort %s\n", app, version, st.Live, since(start), app, app)
+		return &Result{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Previous: st.Live}, nil
+	}
 
 	// Switch, retire the version that was live (kept, scaled to zero,
 	// for a rollback), and remove any other.

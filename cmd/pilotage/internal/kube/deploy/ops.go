@@ -68,8 +68,8 @@ func (c *Cluster) retire(ctx context.Context, app, version string) error {
 	return nil
 }
 
-// Rollback makes the version that was live before the live one live
-// again, blue/green as a deploy does: its groups are scaled back up
+// Rollback aborts the canary of app if it has one; else it makes the
+// version that was live before the live one live again, blue/green as a deploy does: its groups are scaled back up
 // beside the live version's, and once all are ready the listeners
 // switch to them at once and the live version is retired (it becomes
 // the one a second rollback returns to). It returns the version now
@@ -86,6 +86,10 @@ func Rollback(ctx context.Context, t Target, app string, timeout time.Duration, 
 	if st.Live == "" {
 		return "", fmt.Errorf("%s is not deployed in namespace %s", app, c.Namespace)
 	}
+	if st.Canary != "" {
+		fmt.Fprintf(out, "pilotage: aborting canary version %s of %s\n", st.Canary, app)
+		return st.Live, c.abort(ctx, app, st, out)
+	}
 	if st.Previous == "" {
 		return "", fmt.Errorf("%s has no version before %s to roll back to", app, st.Live)
 	}
@@ -97,14 +101,8 @@ func Rollback(ctx context.Context, t Target, app string, timeout time.Duration, 
 		return "", fmt.Errorf("version %s of %s, live before %s, is gone from namespace %s: deploy it again instead", st.Previous, app, st.Live, c.Namespace)
 	}
 	fmt.Fprintf(out, "pilotage: rolling %s back from version %s to %s\n", app, st.Live, st.Previous)
-	for _, d := range deps {
-		n, err := configuredReplicas(&d)
-		if err != nil {
-			return "", err
-		}
-		if err := c.scale(ctx, d.Name, n); err != nil {
-			return "", err
-		}
+	if err := c.restoreReplicas(ctx, deps); err != nil {
+		return "", err
 	}
 	wctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("not ready within %s", timeout))
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,11 +24,17 @@ import (
 type state struct {
 	Live     string // the version the listeners route to; "" before the first deploy
 	Previous string // the one live before it
+	// Canary is a version that gets Share percent of the listeners'
+	// traffic beside Live, until promoted or aborted; "" for none.
+	Canary string
+	Share  int
 }
 
 const (
 	stateLive     = "live"
 	statePrevious = "previous"
+	stateCanary   = "canary"
+	stateShare    = "canary-share"
 )
 
 func (c *Cluster) readState(ctx context.Context, app string) (state, error) {
@@ -38,13 +45,14 @@ func (c *Cluster) readState(ctx context.Context, app string) (state, error) {
 	if err != nil {
 		return state{}, fmt.Errorf("read %s's state: %w", app, explain(err))
 	}
-	return state{Live: cm.Data[stateLive], Previous: cm.Data[statePrevious]}, nil
+	share, _ := strconv.Atoi(cm.Data[stateShare])
+	return state{Live: cm.Data[stateLive], Previous: cm.Data[statePrevious], Canary: cm.Data[stateCanary], Share: share}, nil
 }
 
 func (c *Cluster) writeState(ctx context.Context, app string, st state) error {
 	labels := map[string]string{layout.LabelManagedBy: layout.ManagedBy, layout.LabelApp: app}
 	cm := coreac.ConfigMap(layout.State(app), c.Namespace).WithLabels(labels).
-		WithData(map[string]string{stateLive: st.Live, statePrevious: st.Previous})
+		WithData(map[string]string{stateLive: st.Live, statePrevious: st.Previous, stateCanary: st.Canary, stateShare: strconv.Itoa(st.Share)})
 	if _, err := c.Client.CoreV1().ConfigMaps(c.Namespace).Apply(ctx, cm, applyOptions); err != nil {
 		return fmt.Errorf("record %s's live version: %w", app, explain(err))
 	}
@@ -56,6 +64,18 @@ func (c *Cluster) writeState(ctx context.Context, app string, st state) error {
 // new version at once), removes the listener Services version does not
 // serve, and records version as live.
 func (c *Cluster) switchTo(ctx context.Context, app, version string, bs []objects.Binding, st state) error {
+	if err := c.applyListeners(ctx, app, version, bs); err != nil {
+		return err
+	}
+	if st.Live != version {
+		st.Previous, st.Live = st.Live, version
+	}
+	return c.writeState(ctx, app, st)
+}
+
+// applyListeners applies the listener Services of bs, and deletes the
+// app's other listener Services.
+func (c *Cluster) applyListeners(ctx context.Context, app, version string, bs []objects.Binding) error {
 	keep := map[string]bool{}
 	for _, s := range objects.Listeners(app, c.Namespace, version, bs) {
 		if _, err := c.Client.CoreV1().Services(c.Namespace).Apply(ctx, s, applyOptions); err != nil {
@@ -75,10 +95,7 @@ func (c *Cluster) switchTo(ctx context.Context, app, version string, bs []object
 			}
 		}
 	}
-	if st.Live != version {
-		st.Previous, st.Live = st.Live, version
-	}
-	return c.writeState(ctx, app, st)
+	return nil
 }
 
 // pruneVersions deletes every version of app but those in keep: its

@@ -107,10 +107,11 @@ func (e *env) pilotage(args ...string) (string, string, error) {
 }
 
 // deploy deploys the app in dir with the configuration text cfg (""
-// for dir's own pilotage.toml), and returns the version that is live.
-func (e *env) deploy(dir, cfg string) string {
+// for dir's own pilotage.toml) and more flags, and returns the version
+// it deployed.
+func (e *env) deploy(dir, cfg string, flags ...string) string {
 	e.t.Helper()
-	args := []string{"deploy", "--namespace", e.ns, "--registry", e.c.Registry, "--timeout", "3m"}
+	args := append([]string{"deploy", "--namespace", e.ns, "--registry", e.c.Registry, "--timeout", "3m"}, flags...)
 	if cfg != "" {
 		path := filepath.Join(e.t.TempDir(), "pilotage.toml")
 		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
