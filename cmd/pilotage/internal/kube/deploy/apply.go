@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
@@ -29,26 +30,42 @@ func (c *Cluster) applyAccess(ctx context.Context, app string) (int, error) {
 	return 3, nil
 }
 
-// applyVersion applies the objects of one version; it returns how many.
+// applyVersion applies the objects of one version, all at once; it
+// returns how many.
 func (c *Cluster) applyVersion(ctx context.Context, set *objects.Set) (int, error) {
+	g, ctx := errgroup.WithContext(ctx)
+	apply := func(kind, name string, f func() error) {
+		g.Go(func() error {
+			if err := f(); err != nil {
+				return fmt.Errorf("apply %s %s: %w", kind, name, explain(err))
+			}
+			return nil
+		})
+	}
 	n := 0
 	if cm := set.ConfigMap; cm != nil {
-		if _, err := c.Client.CoreV1().ConfigMaps(c.Namespace).Apply(ctx, cm, applyOptions); err != nil {
-			return n, fmt.Errorf("apply configmap %s: %w", *cm.Name, explain(err))
-		}
+		apply("configmap", *cm.Name, func() error {
+			_, err := c.Client.CoreV1().ConfigMaps(c.Namespace).Apply(ctx, cm, applyOptions)
+			return err
+		})
 		n++
 	}
 	for _, s := range set.Services {
-		if _, err := c.Client.CoreV1().Services(c.Namespace).Apply(ctx, s, applyOptions); err != nil {
-			return n, fmt.Errorf("apply service %s: %w", *s.Name, explain(err))
-		}
+		apply("service", *s.Name, func() error {
+			_, err := c.Client.CoreV1().Services(c.Namespace).Apply(ctx, s, applyOptions)
+			return err
+		})
 		n++
 	}
 	for _, d := range set.Deployments {
-		if _, err := c.Client.AppsV1().Deployments(c.Namespace).Apply(ctx, d, applyOptions); err != nil {
-			return n, fmt.Errorf("apply deployment %s: %w", *d.Name, explain(err))
-		}
+		apply("deployment", *d.Name, func() error {
+			_, err := c.Client.AppsV1().Deployments(c.Namespace).Apply(ctx, d, applyOptions)
+			return err
+		})
 		n++
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
 	}
 	return n, nil
 }

@@ -19,7 +19,10 @@ import (
 	"path/filepath"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/image"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
 	"github.com/pilotage/pilotage/internal/config"
@@ -95,8 +98,22 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	fmt.Fprintf(out, "pilotage: deploying %s to namespace %s of %s (context %q)\n", app, c.Namespace, c.Host, c.Context)
 
-	// Build.
+	// Build, while the envelope's layer is compressed.
 	t := time.Now()
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		if cacheDir, err = os.UserCacheDir(); err != nil {
+			return nil, err
+		}
+		cacheDir = filepath.Join(cacheDir, "pilotage")
+	}
+	envBin, err := envelopeBinary(ctx, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	envLayer := make(chan layerResult, 1)
+	layers := filepath.Join(cacheDir, "layers")
+	go func() { envLayer <- digestedLayer(envBin, layout.EnvelopePath, layers) }()
 	tmp, err := os.MkdirTemp("", "pilotage-deploy-")
 	if err != nil {
 		return nil, err
@@ -122,22 +139,19 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("[units.%s]: units are not deployed to Kubernetes (run them as your cluster's own workloads)", n.Name)
 		}
 	}
-	cacheDir := opts.CacheDir
-	if cacheDir == "" {
-		if cacheDir, err = os.UserCacheDir(); err != nil {
-			return nil, err
-		}
-		cacheDir = filepath.Join(cacheDir, "pilotage")
-	}
-	envBin, err := envelopeBinary(ctx, cacheDir)
-	if err != nil {
-		return nil, err
-	}
 	fmt.Fprintf(out, "  build     %s for %s/%s, static (%s)\n", app, image.Platform.OS, image.Platform.Architecture, since(t))
 
 	// Image.
 	t = time.Now()
-	img, err := image.Build(envBin, appBin)
+	appLayer := digestedLayer(appBin, layout.AppPath, layers)
+	if appLayer.err != nil {
+		return nil, appLayer.err
+	}
+	el := <-envLayer
+	if el.err != nil {
+		return nil, el.err
+	}
+	img, err := image.Build(el.layer, appLayer.layer)
 	if err != nil {
 		return nil, err
 	}
@@ -251,6 +265,24 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	fmt.Fprintf(out, "pilotage: %s version %s is live (%s)\n", app, version, since(start))
 	return &Result{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Previous: st.Live}, nil
+}
+
+type layerResult struct {
+	layer v1.Layer
+	err   error
+}
+
+// digestedLayer returns the image layer of the executable src at dst,
+// its digest computed, from the layer cache dir.
+func digestedLayer(src, dst, dir string) layerResult {
+	l, err := image.CachedFileLayer(src, dst, dir)
+	if err == nil {
+		_, err = l.Digest()
+	}
+	if err != nil {
+		return layerResult{err: fmt.Errorf("image layer %s: %w", dst, err)}
+	}
+	return layerResult{layer: l}
 }
 
 // versionID names a version by what it runs: its image and its

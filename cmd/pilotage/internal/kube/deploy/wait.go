@@ -22,7 +22,7 @@ import (
 )
 
 // pollInterval is how often a wait looks at the cluster.
-const pollInterval = 500 * time.Millisecond
+const pollInterval = 200 * time.Millisecond
 
 // fatalReasons are container waiting reasons that will not resolve by
 // waiting: the deploy stops and says why.

@@ -32,7 +32,7 @@ var built struct {
 	err  error
 }
 
-func pilotageBinary(t *testing.T) string {
+func pilotageBinary(t testing.TB) string {
 	t.Helper()
 	built.once.Do(func() {
 		if built.dir, built.err = os.MkdirTemp("", "pilotage-e2e-"); built.err != nil {

@@ -31,20 +31,11 @@ import (
 // Platform is the only platform images are built for today.
 var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
 
-// Build returns the image of an app: envelope (a static pilotage binary)
-// and app (the app's static binary) as two layers.
-func Build(envelope, app string) (v1.Image, error) {
-	var layers []v1.Layer
-	for _, f := range []struct{ src, dst string }{{envelope, layout.EnvelopePath}, {app, layout.AppPath}} {
-		if err := CheckStatic(f.src); err != nil {
-			return nil, err
-		}
-		l, err := fileLayer(f.src, f.dst)
-		if err != nil {
-			return nil, err
-		}
-		layers = append(layers, l)
-	}
+// Build returns the image of an app from its two layers: envelope (a
+// static pilotage binary at layout.EnvelopePath) and app (the app's
+// static binary at layout.AppPath), as FileLayer makes them.
+func Build(envelope, app v1.Layer) (v1.Image, error) {
+	layers := []v1.Layer{envelope, app}
 	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layers...)
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
@@ -63,9 +54,14 @@ func Build(envelope, app string) (v1.Image, error) {
 	return mutate.ConfigMediaType(img, types.OCIConfigJSON), nil
 }
 
-// fileLayer is a layer holding the file src at dst, mode 0755, owned by
-// root, with the zero time: the same bytes give the same digest.
-func fileLayer(src, dst string) (v1.Layer, error) {
+// FileLayer is a layer holding the static executable src at dst, mode
+// 0755, owned by root, with the zero time: the same bytes give the same
+// digest. Its digest is computed (the layer compressed) on first use,
+// once.
+func FileLayer(src, dst string) (v1.Layer, error) {
+	if err := CheckStatic(src); err != nil {
+		return nil, err
+	}
 	fi, err := os.Stat(src)
 	if err != nil {
 		return nil, fmt.Errorf("image layer: %w", err)
