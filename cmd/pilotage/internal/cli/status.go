@@ -10,13 +10,18 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/deploy"
 )
 
 func statusCmd() *command {
-	var asJSON bool
+	var (
+		asJSON bool
+		onKube bool
+		target deploy.Target
+	)
 	return &command{
 		name:  "status",
-		usage: "[app]",
+		usage: "[app] | --kube [--context C] [--namespace N] app",
 		short: "show the components and units of a running app",
 		long: `Status shows every component and unit of a running app, in start order:
 its state (starting, ready, degraded, stopping, stopped, failed,
@@ -26,11 +31,33 @@ replica) is not ready. A degraded component has some replicas serving and
 others down; a replica that stops answering the supervisor is
 unresponsive (out of routing, and replaced if it stays so).
 
-` + appLookupHelp(""),
+` + appLookupHelp("") + `
+
+With --kube (or --context, --namespace, --kubeconfig), it shows the app as
+"pilotage deploy" put it on a cluster: its live, canary and retired
+versions, each group's ready and wanted pods, and each listener Service
+with the pods it routes to.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
+			fs.BoolVar(&onKube, "kube", false, "show the app deployed to Kubernetes")
+			kubeFlags(fs, &target)
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+			if onKube || target != (deploy.Target{}) {
+				if len(args) != 1 {
+					return fmt.Errorf("%w: with --kube, name the app", errUsage)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				st, err := deploy.Status(ctx, target, args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(stdout, st)
+				}
+				return printKubeStatus(stdout, st)
+			}
 			app, err := optionalApp(args)
 			if err != nil {
 				return err
@@ -168,4 +195,47 @@ func age(now, t time.Time) string {
 		return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
 	}
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// printKubeStatus writes the status of a deployed app as tables.
+func printKubeStatus(w io.Writer, st *deploy.AppStatus) error {
+	head := fmt.Sprintf("%s in namespace %s of %s: live version %s", st.App, st.Namespace, st.Cluster, st.Live)
+	if st.Canary != "" {
+		head += fmt.Sprintf(", canary %s (%d %%)", st.Canary, st.Share)
+	}
+	if st.Previous != "" {
+		head += ", previous " + st.Previous + " (retired: pilotage rollback)"
+	}
+	fmt.Fprintln(w, head)
+	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tGROUP\tREADY\tSTATE\tCOMPONENTS")
+	for _, g := range st.Groups {
+		state := "serving"
+		switch {
+		case g.Stopped:
+			state = "stopped"
+		case g.Replicas == 0:
+			state = "retired"
+		case g.Ready < g.Replicas:
+			state = "starting"
+		}
+		var short []string
+		for _, c := range g.Components {
+			short = append(short, c[strings.LastIndex(c, "/")+1:])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", g.Version, g.Group, g.Ready, g.Replicas, state, strings.Join(short, ", "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(st.Listeners) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+		fmt.Fprintln(tw, "LISTENER\tSERVICE\tPORT\tREADY PODS\tSELECTS")
+		for _, l := range st.Listeners {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", l.Listener, l.Service, l.Port, l.Ready, l.Selector)
+		}
+		return tw.Flush()
+	}
+	return nil
 }

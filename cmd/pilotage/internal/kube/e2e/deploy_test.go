@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,13 @@ func TestDeployShop(t *testing.T) {
 		if d.Status.ReadyReplicas == 0 || d.Status.ReadyReplicas != *d.Spec.Replicas || d.Labels[layout.LabelVersion] != version {
 			t.Errorf("deployment %s: %d of %d ready, version %q; want all of version %s", d.Name, d.Status.ReadyReplicas, *d.Spec.Replicas, d.Labels[layout.LabelVersion], version)
 		}
+	}
+	status, _, err := e.pilotage("status", "--namespace", e.ns, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(status, version+" "); !strings.Contains(status, "live version "+version) || n != 6 {
+		t.Errorf("status shows %d groups of version %s, want 6:\n%s", n, version, status)
 	}
 	if len(deps.Items) != 6 {
 		t.Errorf("%d deployments, want 6 (main, frontend, catalog, cart, checkout, payment, shipping colocated as configured)", len(deps.Items))
@@ -236,6 +244,13 @@ address = ":8081"
 		}
 		if !strings.HasPrefix(out, "stopped group ") {
 			t.Errorf("stop printed %q", out)
+		}
+		status, _, err := e.pilotage("status", "--namespace", e.ns, "loadapp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`(?m)^` + v1 + `\s+testapp-front\s+0/0\s+stopped\s+testapp.Front$`).MatchString(status) {
+			t.Errorf("status does not show testapp-front stopped:\n%s", status)
 		}
 		front := e.deploymentOf(t, v1, "testapp.Front")
 		if *front.Spec.Replicas != 0 || len(e.pods(labelsOf(front))) != 0 {

@@ -1,0 +1,119 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+)
+
+// AppStatus is what "pilotage status --kube" shows of a deployed app.
+type AppStatus struct {
+	App       string         `json:"app"`
+	Namespace string         `json:"namespace"`
+	Cluster   string         `json:"cluster"`
+	Live      string         `json:"live"`
+	Previous  string         `json:"previous,omitempty"` // retired, kept for rollback
+	Canary    string         `json:"canary,omitempty"`
+	Share     int            `json:"canary_share,omitempty"`
+	Groups    []GroupStatus  `json:"groups"`
+	Listeners []ListenStatus `json:"listeners"`
+}
+
+// GroupStatus is one group of one version.
+type GroupStatus struct {
+	Version    string   `json:"version"`
+	Group      string   `json:"group"`
+	Ready      int32    `json:"ready"`
+	Replicas   int32    `json:"replicas"`   // wanted now
+	Configured int32    `json:"configured"` // while its version serves
+	Stopped    bool     `json:"stopped,omitempty"`
+	Components []string `json:"components"`
+}
+
+// ListenStatus is one listener Service.
+type ListenStatus struct {
+	Listener string `json:"listener"`
+	Service  string `json:"service"`
+	Port     int32  `json:"port"`
+	Ready    int    `json:"ready_endpoints"`
+	Selector string `json:"selector"`
+}
+
+// Status reads what app runs in the target namespace.
+func Status(ctx context.Context, t Target, app string) (*AppStatus, error) {
+	c, err := Connect(t)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.readState(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	if st.Live == "" {
+		return nil, fmt.Errorf("%s is not deployed in namespace %s of %s", app, c.Namespace, c.Host)
+	}
+	out := &AppStatus{App: app, Namespace: c.Namespace, Cluster: c.Host, Live: st.Live, Previous: st.Previous, Canary: st.Canary, Share: st.Share}
+	deps, err := c.Client.AppsV1().Deployments(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: layout.LabelApp + "=" + app})
+	if err != nil {
+		return nil, fmt.Errorf("list deployments: %w", explain(err))
+	}
+	stopped := map[string]bool{}
+	svcs, err := c.Client.CoreV1().Services(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: layout.LabelApp + "=" + app})
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", explain(err))
+	}
+	for _, s := range svcs.Items {
+		if s.Labels[layout.LabelStopped] != "" {
+			stopped[s.Name] = true
+		}
+		if s.Labels[layout.LabelRole] != layout.RoleListener || len(s.Spec.Ports) == 0 {
+			continue
+		}
+		ips, err := c.endpointIPs(ctx, s.Name)
+		if err != nil {
+			return nil, err
+		}
+		out.Listeners = append(out.Listeners, ListenStatus{
+			Listener: strings.TrimPrefix(s.Name, layout.Name(app)+"-"),
+			Service:  s.Name, Port: s.Spec.Ports[0].Port, Ready: len(ips),
+			Selector: labels.SelectorFromSet(s.Spec.Selector).String(),
+		})
+	}
+	for _, d := range deps.Items {
+		configured, err := configuredReplicas(&d)
+		if err != nil {
+			return nil, err
+		}
+		g := GroupStatus{
+			Version: d.Labels[layout.LabelVersion], Group: d.Labels[layout.LabelGroup],
+			Ready: d.Status.ReadyReplicas, Replicas: *d.Spec.Replicas, Configured: configured,
+			Stopped: stopped[d.Name], Components: strings.Split(d.Annotations[layout.AnnotationComponents], ","),
+		}
+		out.Groups = append(out.Groups, g)
+	}
+	rank := func(v string) int { // live first, then canary, previous, others
+		switch v {
+		case st.Live:
+			return 0
+		case st.Canary:
+			return 1
+		case st.Previous:
+			return 2
+		}
+		return 3
+	}
+	sort.Slice(out.Groups, func(i, j int) bool {
+		a, b := out.Groups[i], out.Groups[j]
+		if rank(a.Version) != rank(b.Version) {
+			return rank(a.Version) < rank(b.Version)
+		}
+		return a.Group < b.Group
+	})
+	return out, nil
+}
