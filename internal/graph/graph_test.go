@@ -124,6 +124,7 @@ func TestReadCrossBuiltBinary(t *testing.T) {
 			{Name: "Boom", Params: []Param{}, Results: []string{}},
 			{Name: "Calls", Params: []Param{}, Results: []string{"int64"}},
 			{Name: "Half", Params: []Param{{Name: "n", Type: "int"}}, Results: []string{"int"}},
+			{Name: "Host", Params: []Param{}, Results: []string{"string"}},
 			{Name: "Move", Params: []Param{{Name: "p", Type: "*Point"}, {Name: "x", Type: "int"}}, Results: []string{"*Point"}},
 			{Name: "PID", Params: []Param{}, Results: []string{"int"}},
 			{Name: "Sicken", Params: []Param{}, Results: []string{"int"}},
@@ -131,6 +132,7 @@ func TestReadCrossBuiltBinary(t *testing.T) {
 		}},
 		{Name: testapp + ".Front", Refs: []string{testapp + ".Calc"}, Listeners: []string{}, Methods: []Method{
 			{Name: "HalfViaCalc", Params: []Param{{Name: "n", Type: "int"}}, Results: []string{"int"}},
+			{Name: "HostsViaCalc", Params: []Param{}, Results: []string{"[]string"}},
 			{Name: "Total", Params: []Param{{Name: "amounts", Type: "[]money.Amount"}}, Results: []string{"money.Amount"}},
 		}},
 		{Name: testapp + ".Web", Refs: []string{}, Listeners: []string{"site"}, Config: &Type{Kind: Table, Fields: []Field{{Key: "fail_init", Type: &Type{Kind: Bool}}}},

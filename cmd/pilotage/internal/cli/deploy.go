@@ -18,7 +18,7 @@ import (
 func kubeFlags(fs *flag.FlagSet, t *deploy.Target) {
 	fs.StringVar(&t.Kubeconfig, "kubeconfig", "", "kubeconfig `file` (default $KUBECONFIG, else ~/.kube/config)")
 	fs.StringVar(&t.Context, "context", "", "kubeconfig `context` (default the current one)")
-	fs.StringVar(&t.Namespace, "namespace", "", "`namespace` (default [kube] namespace, else the context's)")
+	fs.StringVar(&t.Namespace, "namespace", "", "`namespace` (default the context's; for deploy, [kube] namespace first)")
 }
 
 func deployCmd() *command {
@@ -61,6 +61,13 @@ app" then makes the canary live (blue/green, as a deploy), and "pilotage
 abort app" (or "pilotage rollback app") returns all traffic to the live
 version at once and removes the canary.
 
+With --render DIR, nothing is applied: the image is pushed, and the
+objects a deploy would apply are written as a Helm chart in DIR/<app>
+(Chart.yaml, values.yaml, templates/), for teams that deploy through
+GitOps: the namespace is the release's, and values.yaml holds the image
+and each group's replicas. The chart holds one version; blue/green
+switches, canaries and rollback are pilotage deploy's.
+
 A version that does not become ready within -timeout (or whose pods crash
 or cannot pull their image) is left in place for inspection, and the
 error says which pod and why; the live version keeps serving. The next
@@ -70,6 +77,7 @@ deploy, or "pilotage delete", removes it.`,
 			kubeFlags(fs, &opts.Target)
 			fs.StringVar(&opts.Registry, "registry", "", "image repository `prefix` (default [kube] registry)")
 			fs.DurationVar(&opts.Timeout, "timeout", deploy.DefaultTimeout, "how long the new version may take to become ready")
+			fs.StringVar(&opts.Render, "render", "", "write the version as a Helm chart in `dir`/<app> (after pushing its image) instead of applying it")
 			fs.IntVar(&opts.Canary, "canary", 0, "make the new version a canary with this `percent` of the listeners' traffic, beside the live one")
 		},
 		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
@@ -87,6 +95,10 @@ deploy, or "pilotage delete", removes it.`,
 			res, err := deploy.Deploy(ctx, opts)
 			if err != nil {
 				return err
+			}
+			if res.Chart != "" {
+				fmt.Fprintln(stdout, res.Chart)
+				return nil
 			}
 			fmt.Fprintf(stdout, "%s %s\n", res.App, res.Version)
 			return nil

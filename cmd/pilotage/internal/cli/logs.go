@@ -17,6 +17,7 @@ import (
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/deploy"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/logstore"
 )
 
@@ -26,10 +27,12 @@ func logsCmd() *command {
 		tail       int
 		since      string
 		timestamps bool
+		onKube     bool
+		target     deploy.Target
 	)
 	return &command{
 		name:  "logs",
-		usage: "[-f] [-n N] [-since 5m] [-t] [app] [component...]",
+		usage: "[-f] [-n N] [-since 5m] [-t] [app] [component...] | --kube [--context C] [--namespace N] [-f] ... app [component...]",
 		short: "print the logs of an app's processes",
 		long: `Logs prints the logs that "pilotage run" keeps of an app's processes and
 units (in <state dir>/logs, bounded and rotated), merged in time order, as
@@ -41,8 +44,15 @@ A component selects the processes hosting it: "catalog" (a package),
 unit and "pilotage" the supervisor's own lines. A single argument is an app
 if an app of that name or ID has state, else a component.
 
-` + appLookupHelp(", else the only app with state"),
+` + appLookupHelp(", else the only app with state") + `
+
+With --kube (or --context, --namespace, --kubeconfig), it prints the logs
+of the pods of the app as "pilotage deploy" put it on a cluster (its live
+version, and its canary), as "pod | message" lines merged in time order;
+-n counts lines per pod, and -f follows the pods running when it starts.`,
 		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&onKube, "kube", false, "print the logs of the app deployed to Kubernetes")
+			kubeFlags(fs, &target)
 			fs.BoolVar(&follow, "f", false, "follow: keep printing new lines until interrupted")
 			fs.IntVar(&tail, "n", 0, "print only the last `N` lines (0: all)")
 			fs.StringVar(&since, "since", "", "print only lines newer than a `duration` ago (5m, 1h) or an RFC 3339 time")
@@ -58,6 +68,18 @@ if an app of that name or ID has state, else a component.
 				if q.Since, err = parseSince(since, time.Now()); err != nil {
 					return err
 				}
+			}
+			if onKube || target != (deploy.Target{}) {
+				if len(args) == 0 {
+					return fmt.Errorf("%w: with --kube, name the app", errUsage)
+				}
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				err := deploy.Logs(ctx, target, args[0], deploy.LogQuery{Components: args[1:], Follow: follow, Tail: int64(tail), Since: q.Since, Timestamps: timestamps}, stdout)
+				if ctx.Err() != nil {
+					return nil // interrupted: the end of -f
+				}
+				return err
 			}
 			app, comps, err := logsArgs(args)
 			if err != nil {

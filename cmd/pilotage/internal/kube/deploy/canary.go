@@ -59,6 +59,12 @@ func listenerGroups(deps []appsv1.Deployment) map[string]*appsv1.Deployment {
 // startCanary makes version (ready) the canary of the live version with
 // share percent of the listeners' traffic.
 func (c *Cluster) startCanary(ctx context.Context, app, version string, share int, st state, out io.Writer) error {
+	// Recorded first: if a step below fails, abort finds it and undoes
+	// them all.
+	st.Canary, st.Share = version, share
+	if err := c.writeState(ctx, app, st); err != nil {
+		return err
+	}
 	live, err := c.versionDeployments(ctx, app, st.Live)
 	if err != nil {
 		return err
@@ -103,11 +109,7 @@ func (c *Cluster) startCanary(ctx context.Context, app, version string, share in
 	if err := c.applyListeners(ctx, app, st.Live, bs); err != nil {
 		return err
 	}
-	if err := c.waitRouted(ctx, app, st.Live+" and "+version, bs); err != nil {
-		return err
-	}
-	st.Canary, st.Share = version, share
-	return c.writeState(ctx, app, st)
+	return c.waitRouted(ctx, app, st.Live+" and "+version, bs)
 }
 
 // canaryState connects and returns the state of app, which must have a
@@ -197,7 +199,14 @@ func (c *Cluster) abort(ctx context.Context, app string, st state, out io.Writer
 		return err
 	}
 	fmt.Fprintf(out, "  switch    listeners to version %s alone\n", st.Live)
-	if err := c.restoreReplicas(ctx, live); err != nil {
+	var resized []appsv1.Deployment
+	for _, d := range listenerGroups(live) {
+		resized = append(resized, *d)
+	}
+	if err := c.restoreReplicas(ctx, resized); err != nil {
+		return err
+	}
+	if err := c.retire(ctx, app, canary); err != nil {
 		return err
 	}
 	if _, err := c.pruneVersions(ctx, app, st.Live, st.Previous); err != nil {
@@ -207,11 +216,15 @@ func (c *Cluster) abort(ctx context.Context, app string, st state, out io.Writer
 	return nil
 }
 
-// restoreReplicas scales each of deps to its configured replicas.
+// restoreReplicas scales each of deps to its configured replicas; a
+// stopped one is started.
 func (c *Cluster) restoreReplicas(ctx context.Context, deps []appsv1.Deployment) error {
 	for _, d := range deps {
 		n, err := configuredReplicas(&d)
 		if err != nil {
+			return err
+		}
+		if err := c.markStopped(ctx, d.Name, false); err != nil {
 			return err
 		}
 		if err := c.scale(ctx, d.Name, n); err != nil {

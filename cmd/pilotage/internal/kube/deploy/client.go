@@ -57,6 +57,9 @@ func Connect(t Target) (*Cluster, error) {
 		name = raw.CurrentContext
 	}
 	cfg.UserAgent = "pilotage"
+	// A version's objects are applied at once, and waits poll: client-go's
+	// default of 5 requests a second would throttle both.
+	cfg.QPS, cfg.Burst = 50, 100
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)

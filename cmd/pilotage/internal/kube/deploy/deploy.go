@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/chart"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/image"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
@@ -38,6 +40,9 @@ type Options struct {
 	// "ghcr.io/acme"); empty: [kube] registry of the configuration.
 	Registry string
 	Timeout  time.Duration // for the version to become ready; 0: 5 minutes
+	// Render, if set, writes the version as a Helm chart in this
+	// directory (after pushing its image) instead of applying it.
+	Render string
 	// Canary, if not 0, makes the new version a canary with this share
 	// (percent) of the listeners' traffic beside the live one, rather
 	// than live: Promote or Abort ends it.
@@ -53,6 +58,7 @@ const DefaultTimeout = 5 * time.Minute
 type Result struct {
 	App, Namespace, Version, Image string
 	Previous                       string // the version that was live before, or ""
+	Chart                          string // with Options.Render, the chart's directory
 }
 
 // Deploy builds, pushes and applies the app in opts.Dir as a new version,
@@ -78,6 +84,9 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("%w (it comes from %s; set [app] name in pilotage.toml)", err, dir)
 		}
 	}
+	if opts.Canary != 0 && opts.Render != "" {
+		return nil, errors.New("--render writes a chart of one version: it takes no --canary")
+	}
 	if opts.Canary != 0 && (opts.Canary < MinShare || opts.Canary > MaxShare) {
 		return nil, fmt.Errorf("--canary %d: a canary's share is %d to %d percent", opts.Canary, MinShare, MaxShare)
 	}
@@ -88,15 +97,19 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if registry == "" {
 		return nil, fmt.Errorf("no registry to push %s's image to: set [kube] registry in %s, or pass --registry", app, orDefault(cfgPath, "pilotage.toml"))
 	}
-	target := opts.Target
-	if target.Namespace == "" {
-		target.Namespace = cfg.Kube.Namespace
+	var c *Cluster
+	if opts.Render == "" {
+		target := opts.Target
+		if target.Namespace == "" {
+			target.Namespace = cfg.Kube.Namespace
+		}
+		if c, err = Connect(target); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "pilotage: deploying %s to namespace %s of %s (context %q)\n", app, c.Namespace, c.Host, c.Context)
+	} else {
+		fmt.Fprintf(out, "pilotage: rendering %s as a Helm chart in %s\n", app, opts.Render)
 	}
-	c, err := Connect(target)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(out, "pilotage: deploying %s to namespace %s of %s (context %q)\n", app, c.Namespace, c.Host, c.Context)
 
 	// Build, while the envelope's layer is compressed.
 	t := time.Now()
@@ -114,6 +127,11 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	envLayer := make(chan layerResult, 1)
 	layers := filepath.Join(cacheDir, "layers")
 	go func() { envLayer <- digestedLayer(envBin, layout.EnvelopePath, layers) }()
+	defer func() { // on an early return, the cache file is not left half-written
+		if envLayer != nil {
+			<-envLayer
+		}
+	}()
 	tmp, err := os.MkdirTemp("", "pilotage-deploy-")
 	if err != nil {
 		return nil, err
@@ -148,6 +166,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, appLayer.err
 	}
 	el := <-envLayer
+	envLayer = nil
 	if el.err != nil {
 		return nil, el.err
 	}
@@ -168,6 +187,15 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	fmt.Fprintf(out, "  image     %s, %s sent (%s)\n", imageRef, size(pushed), since(t))
 
+	if opts.Render != "" {
+		path, err := render(opts.Render, app, version, imageRef, plan, cfgText)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "pilotage: chart of %s version %s in %s (helm install %s %s)\n", app, version, path, app, path)
+		return &Result{App: app, Version: version, Image: imageRef, Chart: path}, nil
+	}
+
 	// Apply.
 	t = time.Now()
 	set, err := objects.Build(objects.Version{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Plan: plan, Config: cfgText})
@@ -185,6 +213,8 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("--canary: no version of %s is live in namespace %s to share traffic with: deploy without --canary first", app, c.Namespace)
 	case opts.Canary != 0 && st.Live == version:
 		return nil, fmt.Errorf("--canary: version %s is the live one already: nothing changed", version)
+	case opts.Canary != 0 && st.Previous == version:
+		return nil, fmt.Errorf("--canary: version %s is the one live before %s: pilotage rollback returns to it", version, st.Live)
 	}
 	n, err := c.applyAccess(ctx, app)
 	if err != nil {
@@ -201,7 +231,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if st.Live == "" {
 		// Nothing serves yet: the listener Services can select this
 		// version now, so that they route by the time it is ready.
-		if err := c.switchTo(ctx, app, version, bindings, st); err != nil {
+		if err := c.applyListeners(ctx, app, version, bindings); err != nil {
 			return nil, err
 		}
 		m += len(bindings)
@@ -226,11 +256,12 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	fmt.Fprintf(out, "  ready     version %s (%s)\n", version, since(t))
 
 	if opts.Canary != 0 {
-		if err := c.startCanary(wctx, app, version, opts.Canary, st, out); err != nil {
-			return nil, fmt.Errorf("canary: %w\n(version %s stays live; pilotage abort %s removes the canary)", err, st.Live, app)
-		}
+		// Only the live version and the canary may serve the listeners.
 		if _, err := c.pruneVersions(ctx, app, st.Live, st.Previous, version); err != nil {
 			return nil, err
+		}
+		if err := c.startCanary(wctx, app, version, opts.Canary, st, out); err != nil {
+			return nil, fmt.Errorf("canary: %w (version %s stays live; pilotage abort %s removes the canary)", err, st.Live, app)
 		}
 		fmt.Fprintf(out, "pilotage: %s version %s is a canary beside %s (%s): pilotage promote %s, or pilotage abort %s\n", app, version, st.Live, since(start), app, app)
 		return &Result{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Previous: st.Live}, nil
@@ -245,7 +276,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if err := c.waitRouted(ctx, app, version, bindings); err != nil {
 		return nil, err
 	}
-	keep := []string{version}
+	keep := []string{version, st.Previous}
 	if st.Live != "" && st.Live != version {
 		fmt.Fprintf(out, "  switch    listeners from version %s to %s (%s)\n", st.Live, version, since(t))
 		if err := c.retire(ctx, app, st.Live); err != nil {
@@ -331,4 +362,42 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// render writes one version of app as a Helm chart in dir: the objects a
+// deploy applies, in its order; it returns the chart's directory.
+func render(dir, app, version, imageRef string, plan *supervisor.Plan, cfgText string) (string, error) {
+	objs, err := versionObjects(app, "", version, imageRef, plan, cfgText)
+	if err != nil {
+		return "", err
+	}
+	return chart.Write(dir, chart.Objects{App: app, Version: version, Image: imageRef, List: objs})
+}
+
+// versionObjects returns every object of one live version of app in
+// namespace, in the order a deploy applies them.
+func versionObjects(app, namespace, version, imageRef string, plan *supervisor.Plan, cfgText string) ([]any, error) {
+	set, err := objects.Build(objects.Version{App: app, Namespace: namespace, Version: version, Image: imageRef, Plan: plan, Config: cfgText})
+	if err != nil {
+		return nil, err
+	}
+	bs, err := objects.Bindings(app, version, plan)
+	if err != nil {
+		return nil, err
+	}
+	sa, role, binding := objects.Access(app, namespace)
+	list := []any{sa, role, binding}
+	if set.ConfigMap != nil {
+		list = append(list, set.ConfigMap)
+	}
+	for _, s := range set.Services {
+		list = append(list, s)
+	}
+	for _, d := range set.Deployments {
+		list = append(list, d)
+	}
+	for _, s := range objects.Listeners(app, namespace, version, bs) {
+		list = append(list, s)
+	}
+	return list, nil
 }

@@ -177,13 +177,20 @@ func Act(ctx context.Context, t Target, app, component string, action GroupActio
 		}
 		return fmt.Sprintf("stopped group %s (%s): 0 replicas", group, components(d)), nil
 	case Start, Restart:
+		if st.Canary != "" {
+			return "", fmt.Errorf("version %s of %s is a canary, sized by pods: end it first (pilotage promote or abort)", st.Canary, app)
+		}
 		n, err := configuredReplicas(d)
 		if err != nil {
 			return "", err
 		}
 		patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, n)
 		if action == Restart {
-			patch = fmt.Sprintf(`{"spec":{"replicas":%d,"template":{"metadata":{"annotations":{%q:%q}}}}}`, n, layout.AnnotationRestartedAt, time.Now().UTC().Format(time.RFC3339Nano))
+			if *d.Spec.Replicas == 0 {
+				return "", fmt.Errorf("group %s (%s) is stopped: start it", group, components(d))
+			}
+			n = *d.Spec.Replicas
+			patch = fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:%q}}}}}`, layout.AnnotationRestartedAt, time.Now().UTC().Format(time.RFC3339Nano))
 		}
 		// Unmarked first: callers wait for its replicas, as for a
 		// restart.
@@ -205,11 +212,7 @@ func Act(ctx context.Context, t Target, app, component string, action GroupActio
 // markStopped sets or clears LabelStopped on the group's headless
 // Service (named as its Deployment).
 func (c *Cluster) markStopped(ctx context.Context, svc string, stopped bool) error {
-	value := "null"
-	if stopped {
-		value = `"true"`
-	}
-	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, layout.LabelStopped, value)
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:"%t"}}}`, layout.LabelStopped, stopped)
 	if _, err := c.Client.CoreV1().Services(c.Namespace).Patch(ctx, svc, types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: scaleManager}); err != nil {
 		return fmt.Errorf("mark service %s: %w", svc, explain(err))
 	}
@@ -222,7 +225,7 @@ func groupOf(deps []appsv1.Deployment, component string) (*appsv1.Deployment, er
 	for i, d := range deps {
 		for _, full := range strings.Split(d.Annotations[layout.AnnotationComponents], ",") {
 			all = append(all, full)
-			if full == component || strings.HasSuffix(full, "/"+component) || strings.HasSuffix(full, "."+component) {
+			if matches(full, component) {
 				return &deps[i], nil
 			}
 		}

@@ -69,7 +69,7 @@ func Status(ctx context.Context, t Target, app string) (*AppStatus, error) {
 		return nil, fmt.Errorf("list services: %w", explain(err))
 	}
 	for _, s := range svcs.Items {
-		if s.Labels[layout.LabelStopped] != "" {
+		if s.Labels[layout.LabelStopped] == "true" {
 			stopped[s.Name] = true
 		}
 		if s.Labels[layout.LabelRole] != layout.RoleListener || len(s.Spec.Ports) == 0 {

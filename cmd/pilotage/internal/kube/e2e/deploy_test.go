@@ -47,6 +47,13 @@ func TestDeployShop(t *testing.T) {
 	if n := strings.Count(status, version+" "); !strings.Contains(status, "live version "+version) || n != 6 {
 		t.Errorf("status shows %d groups of version %s, want 6:\n%s", n, version, status)
 	}
+	logs, _, err := e.pilotage("logs", "--namespace", e.ns, "shop", "catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := regexp.MustCompile(`(?m)^shop-`+version+`-catalog-catalog-\S+ \| .*msg="catalog loaded"`).FindAllString(logs, -1); len(n) != 2 {
+		t.Errorf("logs of catalog: %d \"catalog loaded\" lines, want one of each of its 2 pods:\n%s", len(n), logs)
+	}
 	if len(deps.Items) != 6 {
 		t.Errorf("%d deployments, want 6 (main, frontend, catalog, cart, checkout, payment, shipping colocated as configured)", len(deps.Items))
 	}

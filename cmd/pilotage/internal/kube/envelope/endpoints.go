@@ -67,7 +67,7 @@ func (e *endpoints) refresh() {
 		if svc == "" {
 			continue
 		}
-		if s.Labels[layout.LabelStopped] != "" {
+		if s.Labels[layout.LabelStopped] == "true" {
 			stopped[svc] = true
 		}
 		if _, ok := next[svc]; !ok {
@@ -112,11 +112,13 @@ func (e *endpoints) isStopped(svc string) bool {
 	return e.stopped[svc]
 }
 
-// missing returns the Services among svcs with no ready pod.
+// missing returns the Services among svcs with no ready pod, but for
+// those of stopped groups: a pod does not wait for a group stopped on
+// purpose (its calls to it fail fast).
 func (e *endpoints) missing(svcs []string) []string {
 	var out []string
 	for _, s := range svcs {
-		if len(e.addresses(s)) == 0 {
+		if len(e.addresses(s)) == 0 && !e.isStopped(s) {
 			out = append(out, s)
 		}
 	}

@@ -23,7 +23,8 @@ const keepLayers = 8
 // CachedFileLayer is FileLayer, compressed once per content: the
 // compressed layer is kept in dir, named by the hash of src's bytes and
 // dst, so that deploying an unchanged binary again (Go builds are
-// reproducible) costs a hash of the file rather than its compression.
+// reproducible) costs hashing it and its layer (and decompressing the
+// layer, for its diff ID) rather than compressing it.
 func CachedFileLayer(src, dst, dir string) (v1.Layer, error) {
 	key, err := fileKey(src, dst)
 	if err != nil {
@@ -31,7 +32,8 @@ func CachedFileLayer(src, dst, dir string) (v1.Layer, error) {
 	}
 	path := filepath.Join(dir, key+".tar.gz")
 	if _, err := os.Stat(path); err == nil {
-		_ = os.Chtimes(path, timeNow(), timeNow()) // recently used: kept longest
+		now := time.Now()
+		_ = os.Chtimes(path, now, now) // recently used: kept longest
 		return tarball.LayerFromFile(path, tarball.WithMediaType(types.OCILayer))
 	}
 	l, err := FileLayer(src, dst)
@@ -84,7 +86,13 @@ func writeLayer(l v1.Layer, dir, path string) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// prune removes all but the keepLayers most recently used layers of dir.
+// pruneAge protects a layer from prune: another deploy sharing the
+// cache may be about to push it. A variable for the test.
+var pruneAge = 10 * time.Minute
+
+// prune removes all but the keepLayers most recently used layers of dir
+// (none used within pruneAge), and temporary files a deploy that was
+// interrupted left.
 func prune(dir string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -96,8 +104,15 @@ func prune(dir string) {
 	}
 	var layers []layer
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), ".tar.gz") {
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < pruneAge {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(e.Name(), ".tar.gz"):
 			layers = append(layers, layer{filepath.Join(dir, e.Name()), info.ModTime().UnixNano()})
+		case strings.HasSuffix(e.Name(), ".tmp"):
+			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
 	slices.SortFunc(layers, func(a, b layer) int { return int(b.used - a.used) })
@@ -105,5 +120,3 @@ func prune(dir string) {
 		os.Remove(l.path)
 	}
 }
-
-var timeNow = time.Now

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // A cached layer has the digest of the layer it stands for, is compressed
@@ -26,6 +27,8 @@ func TestCachedFileLayer(t *testing.T) {
 		t.Fatalf("build a static executable: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
+	pruneAge = 0
+	t.Cleanup(func() { pruneAge = 10 * time.Minute })
 	fresh, err := FileLayer(self, "/pilotage")
 	if err != nil {
 		t.Fatal(err)

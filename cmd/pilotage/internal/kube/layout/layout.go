@@ -40,9 +40,10 @@ const (
 	AnnotationReplicas   = "pilotage.dev/replicas"
 	AnnotationComponents = "pilotage.dev/components"
 	AnnotationListeners  = "pilotage.dev/listeners"
-	// LabelStopped on a group's headless Service (which its
+	// LabelStopped "true" on a group's headless Service (which its
 	// EndpointSlices copy) says "pilotage stop" stopped the group: its
-	// callers fail fast instead of waiting for a replica.
+	// callers fail fast instead of waiting for a replica. A deploy
+	// applies it "false", so that applying a version again starts it.
 	LabelStopped = "pilotage.dev/stopped"
 	// AnnotationRestartedAt on a pod template makes a restart roll its
 	// pods, as "kubectl rollout restart" does.

@@ -144,6 +144,7 @@ func groupService(v Version, n *supervisor.Node) *coreac.ServiceApplyConfigurati
 	labels := versionLabels(v.App, v.Version)
 	labels[layout.LabelGroup] = layout.Name(n.Name)
 	labels[layout.LabelRole] = layout.RoleGroup
+	labels[layout.LabelStopped] = "false"
 	return coreac.Service(layout.GroupService(v.App, v.Version, n.Name), v.Namespace).
 		WithLabels(labels).
 		WithSpec(coreac.ServiceSpec().
