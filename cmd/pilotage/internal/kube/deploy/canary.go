@@ -154,20 +154,9 @@ func Promote(ctx context.Context, t Target, app string, timeout time.Duration, o
 	if err != nil {
 		return "", err
 	}
-	old, version := st.Live, st.Canary
+	version := st.Canary
 	st.Canary, st.Share = "", 0
-	if err := c.switchTo(ctx, app, version, bs, st); err != nil {
-		return "", err
-	}
-	if err := c.waitRouted(ctx, app, version, bs); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(out, "  switch    listeners from version %s to %s\n", old, version)
-	if err := c.retire(ctx, app, old); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(out, "  retire    version %s (its pods drain; pilotage rollback returns to it)\n", old)
-	return version, nil
+	return version, c.switchAndRetire(ctx, app, version, bs, st, out)
 }
 
 // Abort ends the canary of app: the listeners switch back to the live

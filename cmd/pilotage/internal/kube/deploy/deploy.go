@@ -269,23 +269,12 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 
 	// Switch, retire the version that was live (kept, scaled to zero,
 	// for a rollback), and remove any other.
-	t = time.Now()
-	if err := c.switchTo(ctx, app, version, bindings, st); err != nil {
-		return nil, err
-	}
-	if err := c.waitRouted(ctx, app, version, bindings); err != nil {
+	if err := c.switchAndRetire(ctx, app, version, bindings, st, out); err != nil {
 		return nil, err
 	}
 	keep := []string{version, st.Previous}
-	if st.Live != "" && st.Live != version {
-		fmt.Fprintf(out, "  switch    listeners from version %s to %s (%s)\n", st.Live, version, since(t))
-		if err := c.retire(ctx, app, st.Live); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(out, "  retire    version %s (its pods drain; pilotage rollback returns to it)\n", st.Live)
+	if st.Live != version {
 		keep = append(keep, st.Live)
-	} else {
-		fmt.Fprintf(out, "  live      version %s\n", version)
 	}
 	removed, err := c.pruneVersions(ctx, app, keep...)
 	if err != nil {

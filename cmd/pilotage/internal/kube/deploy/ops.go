@@ -69,11 +69,11 @@ func (c *Cluster) retire(ctx context.Context, app, version string) error {
 }
 
 // Rollback aborts the canary of app if it has one; else it makes the
-// version that was live before the live one live again, blue/green as a deploy does: its groups are scaled back up
-// beside the live version's, and once all are ready the listeners
-// switch to them at once and the live version is retired (it becomes
-// the one a second rollback returns to). It returns the version now
-// live.
+// version that was live before the live one live again, blue/green as
+// a deploy does: its groups are scaled back up beside the live
+// version's, and once all are ready the listeners switch to them at
+// once and the live version is retired (it becomes the one a second
+// rollback returns to). It returns the version now live.
 func Rollback(ctx context.Context, t Target, app string, timeout time.Duration, out io.Writer) (string, error) {
 	c, err := Connect(t)
 	if err != nil {
@@ -113,19 +113,7 @@ func Rollback(ctx context.Context, t Target, app string, timeout time.Duration, 
 	if err != nil {
 		return "", err
 	}
-	live := st.Live
-	if err := c.switchTo(ctx, app, st.Previous, bs, st); err != nil {
-		return "", err
-	}
-	if err := c.waitRouted(ctx, app, st.Previous, bs); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(out, "  switch    listeners from version %s to %s\n", live, st.Previous)
-	if err := c.retire(ctx, app, live); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(out, "  retire    version %s (its pods drain; pilotage rollback returns to it)\n", live)
-	return st.Previous, nil
+	return st.Previous, c.switchAndRetire(ctx, app, st.Previous, bs, st, out)
 }
 
 // A GroupAction is what Act does to the group of a component.

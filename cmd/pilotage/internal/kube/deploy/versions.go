@@ -3,9 +3,11 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -71,6 +73,30 @@ func (c *Cluster) switchTo(ctx context.Context, app, version string, bs []object
 		st.Previous, st.Live = st.Live, version
 	}
 	return c.writeState(ctx, app, st)
+}
+
+// switchAndRetire switches the listeners to version (its bindings bs),
+// waits until they route to its pods, and retires the version st has
+// live, if another: scaled to zero, kept for a rollback.
+func (c *Cluster) switchAndRetire(ctx context.Context, app, version string, bs []objects.Binding, st state, out io.Writer) error {
+	t := time.Now()
+	from := st.Live
+	if err := c.switchTo(ctx, app, version, bs, st); err != nil {
+		return err
+	}
+	if err := c.waitRouted(ctx, app, version, bs); err != nil {
+		return fmt.Errorf("%w (the listeners select version %s; version %s still runs)", err, version, from)
+	}
+	if from == "" || from == version {
+		fmt.Fprintf(out, "  live      version %s\n", version)
+		return nil
+	}
+	fmt.Fprintf(out, "  switch    listeners from version %s to %s (%s)\n", from, version, since(t))
+	if err := c.retire(ctx, app, from); err != nil {
+		return fmt.Errorf("%w (version %s is live; %s still runs)", err, version, from)
+	}
+	fmt.Fprintf(out, "  retire    version %s (its pods drain; pilotage rollback returns to it)\n", from)
+	return nil
 }
 
 // applyListeners applies the listener Services of bs, and deletes the
