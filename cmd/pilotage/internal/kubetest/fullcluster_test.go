@@ -83,9 +83,11 @@ func TestFullCluster(t *testing.T) {
 		const ns = "kubetest-e2e"
 		cip := runWeb(t, cs, ns, image)
 
-		// The ClusterIP, from the netns: both replicas answer.
+		// The ClusterIP, from the netns: both replicas answer, once
+		// kube-proxy has programmed both endpoints (it lags the pods'
+		// readiness by up to a second or so).
 		hosts := map[string]bool{}
-		for i := 0; i < 20 && len(hosts) < 2; i++ {
+		for deadline := time.Now().Add(15 * time.Second); len(hosts) < 2 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 			body := netnsOutput(t, c, exec.CommandContext(ctx, "/bin/busybox", "wget", "-qO-", "http://"+cip+"/"))
 			if !strings.HasPrefix(body, "serving from web-") {
 				t.Fatalf("GET http://%s/ in the netns = %q", cip, body)
