@@ -153,8 +153,8 @@ func (e *env) dialer() *kubetest.NetnsDialer {
 	return d
 }
 
-// pods returns the names of the running pods of app in the namespace
-// whose labels match sel (a label selector, "" for all).
+// pods returns the pods of the test's namespace whose labels match sel
+// (a label selector, "" for all).
 func (e *env) pods(sel string) []corev1.Pod {
 	e.t.Helper()
 	list, err := e.cs.CoreV1().Pods(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: sel})
