@@ -21,6 +21,23 @@ func kubeFlags(fs *flag.FlagSet, t *deploy.Target) {
 	fs.StringVar(&t.Namespace, "namespace", "", "`namespace` (default the context's; for deploy, [kube] namespace first)")
 }
 
+// onKube is the --kube flag with the flags that name a cluster, of a
+// command that acts on an app under "pilotage run" or, with them, on
+// the app "pilotage deploy" put on a cluster.
+type onKube struct {
+	kube bool
+	deploy.Target
+}
+
+func (k *onKube) flags(fs *flag.FlagSet, usage string) {
+	fs.BoolVar(&k.kube, "kube", false, usage)
+	kubeFlags(fs, &k.Target)
+}
+
+// set says whether the command acts on the cluster: --kube, or any flag
+// naming one.
+func (k *onKube) set() bool { return k.kube || k.Target != (deploy.Target{}) }
+
 func deployCmd() *command {
 	var (
 		opts       deploy.Options

@@ -61,8 +61,7 @@ func actionOutcome(op string, res *control.ActionResult, stdout io.Writer) error
 
 func lifecycleCmd(op, short, long string) *command {
 	var (
-		onKube bool
-		target deploy.Target
+		k onKube
 	)
 	return &command{
 		name:  op,
@@ -78,17 +77,16 @@ scales it back to its replicas, restart replaces its pods one at a time
 serving; their calls to a stopped component fail fast with
 ErrUnavailable.`,
 		flags: func(fs *flag.FlagSet) {
-			fs.BoolVar(&onKube, "kube", false, "act on the app deployed to Kubernetes")
-			kubeFlags(fs, &target)
+			k.flags(fs, "act on the app deployed to Kubernetes")
 		},
 		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
-			if onKube || target != (deploy.Target{}) {
+			if k.set() {
 				if len(args) != 2 {
 					return fmt.Errorf("%w: with --kube, name the app and the component", errUsage)
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), deploy.DefaultTimeout)
 				defer cancel()
-				msg, err := deploy.Act(ctx, target, args[0], args[1], deploy.GroupAction(op), stderr)
+				msg, err := deploy.Act(ctx, k.Target, args[0], args[1], deploy.GroupAction(op), stderr)
 				if err != nil {
 					return err
 				}

@@ -27,8 +27,7 @@ func logsCmd() *command {
 		tail       int
 		since      string
 		timestamps bool
-		onKube     bool
-		target     deploy.Target
+		k          onKube
 	)
 	return &command{
 		name:  "logs",
@@ -51,8 +50,7 @@ of the pods of the app as "pilotage deploy" put it on a cluster (its live
 version, and its canary), as "pod | message" lines merged in time order;
 -n counts lines per pod, and -f follows the pods running when it starts.`,
 		flags: func(fs *flag.FlagSet) {
-			fs.BoolVar(&onKube, "kube", false, "print the logs of the app deployed to Kubernetes")
-			kubeFlags(fs, &target)
+			k.flags(fs, "print the logs of the app deployed to Kubernetes")
 			fs.BoolVar(&follow, "f", false, "follow: keep printing new lines until interrupted")
 			fs.IntVar(&tail, "n", 0, "print only the last `N` lines (0: all)")
 			fs.StringVar(&since, "since", "", "print only lines newer than a `duration` ago (5m, 1h) or an RFC 3339 time")
@@ -69,13 +67,13 @@ version, and its canary), as "pod | message" lines merged in time order;
 					return err
 				}
 			}
-			if onKube || target != (deploy.Target{}) {
+			if k.set() {
 				if len(args) == 0 {
 					return fmt.Errorf("%w: with --kube, name the app", errUsage)
 				}
 				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				err := deploy.Logs(ctx, target, args[0], deploy.LogQuery{Components: args[1:], Follow: follow, Tail: int64(tail), Since: q.Since, Timestamps: timestamps}, stdout)
+				err := deploy.Logs(ctx, k.Target, args[0], deploy.LogQuery{Components: args[1:], Follow: follow, Tail: int64(tail), Since: q.Since, Timestamps: timestamps}, stdout)
 				if ctx.Err() != nil {
 					return nil // interrupted: the end of -f
 				}

@@ -16,8 +16,7 @@ import (
 func statusCmd() *command {
 	var (
 		asJSON bool
-		onKube bool
-		target deploy.Target
+		k      onKube
 	)
 	return &command{
 		name:  "status",
@@ -39,17 +38,16 @@ versions, each group's ready and wanted pods, and each listener Service
 with the pods it routes to.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
-			fs.BoolVar(&onKube, "kube", false, "show the app deployed to Kubernetes")
-			kubeFlags(fs, &target)
+			k.flags(fs, "show the app deployed to Kubernetes")
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
-			if onKube || target != (deploy.Target{}) {
+			if k.set() {
 				if len(args) != 1 {
 					return fmt.Errorf("%w: with --kube, name the app", errUsage)
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				st, err := deploy.Status(ctx, target, args[0])
+				st, err := deploy.Status(ctx, k.Target, args[0])
 				if err != nil {
 					return err
 				}

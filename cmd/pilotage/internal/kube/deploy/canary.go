@@ -115,11 +115,7 @@ func (c *Cluster) startCanary(ctx context.Context, app, version string, share in
 // canaryState connects and returns the state of app, which must have a
 // canary.
 func canaryState(ctx context.Context, t Target, app string) (*Cluster, state, error) {
-	c, err := Connect(t)
-	if err != nil {
-		return nil, state{}, err
-	}
-	st, err := c.readState(ctx, app)
+	c, st, err := connectDeployed(ctx, t, app)
 	if err != nil {
 		return nil, st, err
 	}

@@ -38,16 +38,9 @@ type logLine struct {
 // then prints new lines as they come until ctx is done. The pods are
 // those running when it starts.
 func Logs(ctx context.Context, t Target, app string, q LogQuery, w io.Writer) error {
-	c, err := Connect(t)
+	c, st, err := connectDeployed(ctx, t, app)
 	if err != nil {
 		return err
-	}
-	st, err := c.readState(ctx, app)
-	if err != nil {
-		return err
-	}
-	if st.Live == "" {
-		return fmt.Errorf("%s is not deployed in namespace %s", app, c.Namespace)
 	}
 	var pods []corev1.Pod
 	for _, v := range []string{st.Live, st.Canary} {

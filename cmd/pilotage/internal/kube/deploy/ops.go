@@ -75,16 +75,9 @@ func (c *Cluster) retire(ctx context.Context, app, version string) error {
 // once and the live version is retired (it becomes the one a second
 // rollback returns to). It returns the version now live.
 func Rollback(ctx context.Context, t Target, app string, timeout time.Duration, out io.Writer) (string, error) {
-	c, err := Connect(t)
+	c, st, err := connectDeployed(ctx, t, app)
 	if err != nil {
 		return "", err
-	}
-	st, err := c.readState(ctx, app)
-	if err != nil {
-		return "", err
-	}
-	if st.Live == "" {
-		return "", fmt.Errorf("%s is not deployed in namespace %s", app, c.Namespace)
 	}
 	if st.Canary != "" {
 		fmt.Fprintf(out, "pilotage: aborting canary version %s of %s\n", st.Canary, app)
@@ -130,16 +123,9 @@ const (
 // and waits until it is done. Only that group changes: its callers stay
 // ready, and their calls to it fail fast while it is stopped.
 func Act(ctx context.Context, t Target, app, component string, action GroupAction, out io.Writer) (string, error) {
-	c, err := Connect(t)
+	c, st, err := connectDeployed(ctx, t, app)
 	if err != nil {
 		return "", err
-	}
-	st, err := c.readState(ctx, app)
-	if err != nil {
-		return "", err
-	}
-	if st.Live == "" {
-		return "", fmt.Errorf("%s is not deployed in namespace %s", app, c.Namespace)
 	}
 	deps, err := c.versionDeployments(ctx, app, st.Live)
 	if err != nil {

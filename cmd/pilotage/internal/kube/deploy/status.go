@@ -47,16 +47,9 @@ type ListenStatus struct {
 
 // Status reads what app runs in the target namespace.
 func Status(ctx context.Context, t Target, app string) (*AppStatus, error) {
-	c, err := Connect(t)
+	c, st, err := connectDeployed(ctx, t, app)
 	if err != nil {
 		return nil, err
-	}
-	st, err := c.readState(ctx, app)
-	if err != nil {
-		return nil, err
-	}
-	if st.Live == "" {
-		return nil, fmt.Errorf("%s is not deployed in namespace %s of %s", app, c.Namespace, c.Host)
 	}
 	out := &AppStatus{App: app, Namespace: c.Namespace, Cluster: c.Host, Live: st.Live, Previous: st.Previous, Canary: st.Canary, Share: st.Share}
 	deps, err := c.Client.AppsV1().Deployments(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: layout.LabelApp + "=" + app})

@@ -51,6 +51,24 @@ func (c *Cluster) readState(ctx context.Context, app string) (state, error) {
 	return state{Live: cm.Data[stateLive], Previous: cm.Data[statePrevious], Canary: cm.Data[stateCanary], Share: share}, nil
 }
 
+// connectDeployed connects to the target and returns the state of app,
+// which must have a live version there: what every command on a
+// deployed app starts with.
+func connectDeployed(ctx context.Context, t Target, app string) (*Cluster, state, error) {
+	c, err := Connect(t)
+	if err != nil {
+		return nil, state{}, err
+	}
+	st, err := c.readState(ctx, app)
+	if err != nil {
+		return nil, st, err
+	}
+	if st.Live == "" {
+		return nil, st, fmt.Errorf("%s is not deployed in namespace %s of %s", app, c.Namespace, c.Host)
+	}
+	return c, st, nil
+}
+
 func (c *Cluster) writeState(ctx context.Context, app string, st state) error {
 	labels := map[string]string{layout.LabelManagedBy: layout.ManagedBy, layout.LabelApp: app}
 	cm := coreac.ConfigMap(layout.State(app), c.Namespace).WithLabels(labels).
