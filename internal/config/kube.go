@@ -1,5 +1,10 @@
 package config
 
+import (
+	"fmt"
+	"regexp"
+)
+
 // Kube holds the [kube] section: how "pilotage deploy" puts the app on a
 // Kubernetes cluster. Flags of the command override it.
 type Kube struct {
@@ -9,4 +14,65 @@ type Kube struct {
 	Registry string `toml:"registry"`
 	// Namespace to deploy to; empty: the kubeconfig context's.
 	Namespace string `toml:"namespace"`
+	// The coordination store the deploy runs for an app that uses
+	// github.com/pilotage/pilotage/coord and names no [coordination]
+	// endpoints: an etcd StatefulSet of EtcdReplicas members (1, 3 or 5;
+	// default 1), each keeping its data in a PersistentVolumeClaim of
+	// EtcdStorage (default "1Gi") of EtcdStorageClass (default: the
+	// cluster's default StorageClass). EtcdStorage "emptyDir" keeps it in
+	// the pod instead: lost with the pod, and with it every lock, config
+	// key and the fencing tokens' order; for trying things out only.
+	EtcdReplicas     int    `toml:"etcd_replicas"`
+	EtcdStorage      string `toml:"etcd_storage"`
+	EtcdStorageClass string `toml:"etcd_storage_class"`
+}
+
+// Defaults of the store the deploy runs.
+const (
+	DefaultEtcdReplicas = 1
+	DefaultEtcdStorage  = "1Gi"
+	// EtcdEmptyDir as etcd_storage keeps the store's data in the pod.
+	EtcdEmptyDir = "emptyDir"
+)
+
+// storageSize is a Kubernetes quantity of bytes, in the forms a volume's
+// size is written: "512Mi", "1Gi", "10G", "1000000".
+var storageSize = regexp.MustCompile(`^[1-9][0-9]*(Ki|Mi|Gi|Ti|k|M|G|T)?$`)
+
+// validateKube reports every problem of [kube].
+func (f *File) validateKube() []error {
+	var errs []error
+	bad := func(key string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: [kube] %s", f.Where("kube", key), fmt.Sprintf(format, args...)))
+	}
+	k := f.Kube
+	if f.meta.IsDefined("kube", "etcd_replicas") && k.EtcdReplicas != 1 && k.EtcdReplicas != 3 && k.EtcdReplicas != 5 {
+		bad("etcd_replicas", "etcd_replicas = %d: want 1, 3 or 5 (an etcd cluster needs a majority of its members)", k.EtcdReplicas)
+	}
+	if f.meta.IsDefined("kube", "etcd_storage") && k.EtcdStorage != EtcdEmptyDir && !storageSize.MatchString(k.EtcdStorage) {
+		bad("etcd_storage", "etcd_storage = %q: want a size (\"1Gi\", \"512Mi\") or %q", k.EtcdStorage, EtcdEmptyDir)
+	}
+	if k.EtcdStorage == EtcdEmptyDir && k.EtcdStorageClass != "" {
+		bad("etcd_storage_class", "etcd_storage_class = %q: the store's data is in an emptyDir (etcd_storage), not a volume", k.EtcdStorageClass)
+	}
+	if len(f.Coordination.Endpoints) > 0 {
+		for _, key := range []string{"etcd_replicas", "etcd_storage", "etcd_storage_class"} {
+			if f.meta.IsDefined("kube", key) {
+				bad(key, "%s: the app's store is the one [coordination] endpoints names: the deploy runs none", key)
+			}
+		}
+	}
+	return errs
+}
+
+// Store returns the store's settings with the defaults filled in.
+func (k Kube) Store() (replicas int, storage, class string) {
+	replicas, storage = k.EtcdReplicas, k.EtcdStorage
+	if replicas == 0 {
+		replicas = DefaultEtcdReplicas
+	}
+	if storage == "" {
+		storage = DefaultEtcdStorage
+	}
+	return replicas, storage, k.EtcdStorageClass
 }

@@ -94,5 +94,6 @@ func (f *File) validate() []error {
 			bad(ready, "%s: interval and timeout need a probe: tcp, http or exec", section)
 		}
 	}
-	return append(errs, f.validateCoordination()...)
+	errs = append(errs, f.validateCoordination()...)
+	return append(errs, f.validateKube()...)
 }

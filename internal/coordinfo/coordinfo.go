@@ -56,3 +56,8 @@ func Get() (i Info, ok bool) {
 	i.Endpoints = slices.Clone(info.Endpoints)
 	return i, set
 }
+
+// AppPrefix is the key prefix every deployer gives app's keys in its
+// store ("/pilotage/shop/"), so that apps can share one etcd cluster and
+// an app finds its keys under whichever deployer runs it.
+func AppPrefix(app string) string { return "/pilotage/" + app + "/" }

@@ -108,6 +108,7 @@ mkdir -p "$WORK/pid" "$WORK/logs" "$WORK/sock"
 	echo "BIN='$BIN'"
 	[ -e /run/containerd ] || echo "MADE_RUN_CONTAINERD=1"
 	[ -e /var/lib/kubelet ] || echo "MADE_VAR_LIB_KUBELET=1"
+	[ -e /tmp/hostpath_pv ] || echo "MADE_HOSTPATH_PV=1"
 } > "$WORK/state.env"
 trap cleanup EXIT
 trap 'exit 143' TERM
@@ -254,7 +255,8 @@ bg kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$KC" \
 	--authentication-kubeconfig="$KC" --authorization-kubeconfig="$KC" --bind-address=127.0.0.1 \
 	--cert-dir="$WORK/kcm-certs" --leader-elect=false --use-service-account-credentials=false \
 	--service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
-	--cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" --profiling=false
+	--cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" --profiling=false \
+	--enable-hostpath-provisioner
 bg kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$KC" \
 	--authentication-kubeconfig="$KC" --authorization-kubeconfig="$KC" --bind-address=127.0.0.1 \
 	--cert-dir="$WORK/sched-certs" --leader-elect=false --profiling=false
@@ -366,6 +368,19 @@ kc -n kube-system rollout status deploy/coredns --timeout=120s > /dev/null
 # controller-manager makes.
 kc wait --for=create -n default serviceaccount/default --timeout=60s > /dev/null
 echo "CoreDNS ready ($(since "$T0")s)"
+# A default StorageClass, as every cluster has one: volumes are
+# directories of /tmp/hostpath_pv made by the controller-manager's
+# hostPath provisioner (one node only), removed with their claims.
+kc apply -f - > /dev/null <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+EOF
 
 # --- 8. the API and the registry on the host's loopback ---
 T0=$(now)

@@ -26,7 +26,7 @@ if [ ! -f "$WORK/state.env" ] && [ ! -d "$WORK/pid" ]; then
 	echo "stop-cluster: no cluster in $WORK"
 	exit 0
 fi
-NETNS="" NODE="" BIN="" MADE_RUN_CONTAINERD="" MADE_VAR_LIB_KUBELET=""
+NETNS="" NODE="" BIN="" MADE_RUN_CONTAINERD="" MADE_VAR_LIB_KUBELET="" MADE_HOSTPATH_PV=""
 # shellcheck disable=SC1091
 [ -f "$WORK/state.env" ] && . "$WORK/state.env"
 # Two stops of one cluster (a test's and its watchdog's) run one after the other.
@@ -106,6 +106,8 @@ for i in $(seq 20); do
 done
 [ "$MADE_RUN_CONTAINERD" = 1 ] && rm -rf /run/containerd
 [ "$MADE_VAR_LIB_KUBELET" = 1 ] && rm -rf /var/lib/kubelet
+# Volumes of the hostPath provisioner whose claims outlived the cluster.
+[ "$MADE_HOSTPATH_PV" = 1 ] && rm -rf /tmp/hostpath_pv
 [ -f "$WORK/host-sysctl.saved" ] && sysctl -q -p "$WORK/host-sysctl.saved" && rm -f "$WORK/host-sysctl.saved"
 t mounts, netns, cgroups, sysctls cleaned
 

@@ -18,6 +18,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // Config configures New.
@@ -56,6 +58,14 @@ func New(cfg Config) (*Backend, error) {
 		DialKeepAliveTime:    5 * time.Second,
 		DialKeepAliveTimeout: 2 * time.Second,
 		PermitWithoutStream:  true,
+		// gRPC's reconnection backoff grows to 120 s: a store that was
+		// down for 10 s would be found again only 16 s after it failed.
+		// Retry at least every second, so a restarted store (a pod
+		// replaced) is found within a second of serving.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: cfg.DialTimeout,
+		})},
 		// The client's own logs would go to the app's stderr; its errors
 		// reach the caller as errors.
 		Logger: zap.NewNop(),

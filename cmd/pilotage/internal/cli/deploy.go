@@ -12,6 +12,8 @@ import (
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/deploy"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/envelope"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/storepod"
 )
 
 // kubeFlags declares the flags that name a cluster and a namespace.
@@ -238,6 +240,25 @@ it selects them by their pilotage labels. Pods drain as they terminate.`,
 			}
 			fmt.Fprintf(stdout, "deleted %s: %d objects\n", args[0], n)
 			return nil
+		},
+	}
+}
+
+// kubeEtcdCmd is the entrypoint of the coordination store's pods; it is
+// not listed in the help.
+func kubeEtcdCmd() *command {
+	return &command{
+		name:   layout.StoreCommand,
+		short:  "(the entrypoint of the coordination store's pods made by pilotage deploy)",
+		hidden: true,
+		long:   "Kube-etcd runs inside a pod made by pilotage deploy: it is one member of the app's coordination store.",
+		run: func(_ *flag.FlagSet, args []string, _, stderr io.Writer) error {
+			if len(args) != 0 {
+				return errUsage
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return storepod.Run(ctx, stderr)
 		},
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/coordserver"
 	"github.com/pilotage/pilotage/coord"
 	"github.com/pilotage/pilotage/internal/config"
+	"github.com/pilotage/pilotage/internal/coordinfo"
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
@@ -81,7 +82,7 @@ func StartCoordination(ctx context.Context, app, stateDir string, cfg config.Coo
 }
 
 func openCoordination(ctx context.Context, app, stateDir string, cfg config.Coordination, log func(string)) (*coordination, error) {
-	c := &coordination{endpoints: cfg.Endpoints, prefix: "/pilotage/" + app + "/", ttl: cfg.TTL.Duration}
+	c := &coordination{endpoints: cfg.Endpoints, prefix: coordinfo.AppPrefix(app), ttl: cfg.TTL.Duration}
 	if len(c.endpoints) == 0 {
 		srv, err := coordserver.Start(ctx, coordserver.Options{Dir: filepath.Join(stateDir, "etcd"), Log: log})
 		if err != nil {
@@ -318,10 +319,10 @@ func (l *coordLog) log(line string) {
 	fmt.Fprintln(os.Stderr, "pilotage:", line)
 }
 
-// linksCoord reports whether the binary at path links the coordination
+// LinksCoord reports whether the binary at path links the coordination
 // API, or cannot tell (no module information: a test binary, say), when
 // it is assumed to.
-func linksCoord(path string) bool {
+func LinksCoord(path string) bool {
 	info, err := buildinfo.ReadFile(path)
 	if err != nil || len(info.Deps) == 0 {
 		return true

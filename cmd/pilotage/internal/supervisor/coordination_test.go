@@ -203,8 +203,8 @@ func TestLinksCoord(t *testing.T) {
 	}
 	self, _ := os.Executable()
 	for bin, want := range map[string]bool{shop: false, wordcount: true, self: true /* no module information */} {
-		if got := linksCoord(bin); got != want {
-			t.Errorf("linksCoord(%s) = %v, want %v", bin, got, want)
+		if got := LinksCoord(bin); got != want {
+			t.Errorf("LinksCoord(%s) = %v, want %v", bin, got, want)
 		}
 	}
 }

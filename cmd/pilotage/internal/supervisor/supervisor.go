@@ -208,7 +208,7 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 		byName:        map[string]*node{},
 		changes:       make(chan struct{}, 1),
 		coordStart:    coordStart,
-		usesCoord:     linksCoord(opts.Binary),
+		usesCoord:     LinksCoord(opts.Binary),
 	}
 	if s.startLimit <= 0 {
 		s.startLimit = DefaultStartLimit

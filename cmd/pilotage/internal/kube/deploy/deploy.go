@@ -28,6 +28,7 @@ import (
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
 	"github.com/pilotage/pilotage/internal/config"
+	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/graph"
 )
 
@@ -157,6 +158,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("[units.%s]: units are not deployed to Kubernetes (run them as your cluster's own workloads)", n.Name)
 		}
 	}
+	coordination, store := coordinationOf(app, appBin, cfg)
 	fmt.Fprintf(out, "  build     %s for %s/%s, static (%s)\n", app, image.Platform.OS, image.Platform.Architecture, since(t))
 
 	// Image.
@@ -186,9 +188,16 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	fmt.Fprintf(out, "  image     %s, %s sent (%s)\n", imageRef, size(pushed), since(t))
+	if store != nil {
+		t = time.Now()
+		if store.Image, err = pushStoreImage(ctx, registry, app, el.layer); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "  image     %s, the coordination store's (%s)\n", store.Image, since(t))
+	}
 
 	if opts.Render != "" {
-		path, err := render(opts.Render, app, version, imageRef, plan, cfgText)
+		path, err := render(opts.Render, version, imageRef, plan, cfgText, coordination, store)
 		if err != nil {
 			return nil, err
 		}
@@ -198,7 +207,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 
 	// Apply.
 	t = time.Now()
-	set, err := objects.Build(objects.Version{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Plan: plan, Config: cfgText})
+	set, err := objects.Build(objects.Version{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Plan: plan, Config: cfgText, Coordination: coordination})
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +228,13 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	n, err := c.applyAccess(ctx, app)
 	if err != nil {
 		return nil, err
+	}
+	if store != nil {
+		k, err := c.applyStore(ctx, *store)
+		if err != nil {
+			return nil, err
+		}
+		n += k
 	}
 	m, err := c.applyVersion(ctx, set)
 	if err != nil {
@@ -246,6 +262,11 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	wctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("not ready within %s", timeout))
 	defer cancel()
+	if store != nil {
+		if err := c.waitStore(wctx, app, store.Replicas, out); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.waitReady(wctx, versionSelector(app, version), "version "+version, len(set.Deployments), out); err != nil {
 		live := "no version of " + app + " is live"
 		if st.Live != "" && st.Live != version {
@@ -353,20 +374,22 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// render writes one version of app as a Helm chart in dir: the objects a
-// deploy applies, in its order; it returns the chart's directory.
-func render(dir, app, version, imageRef string, plan *supervisor.Plan, cfgText string) (string, error) {
-	objs, err := versionObjects(app, "", version, imageRef, plan, cfgText)
+// render writes one version of the plan's app as a Helm chart in dir:
+// the objects a deploy applies, in its order; it returns the chart's
+// directory.
+func render(dir, version, imageRef string, plan *supervisor.Plan, cfgText string, coordination *envelope.Coordination, store *objects.StoreSpec) (string, error) {
+	objs, err := versionObjects("", version, imageRef, plan, cfgText, coordination, store)
 	if err != nil {
 		return "", err
 	}
-	return chart.Write(dir, chart.Objects{App: app, Version: version, Image: imageRef, List: objs})
+	return chart.Write(dir, chart.Objects{App: plan.App, Version: version, Image: imageRef, List: objs})
 }
 
-// versionObjects returns every object of one live version of app in
-// namespace, in the order a deploy applies them.
-func versionObjects(app, namespace, version, imageRef string, plan *supervisor.Plan, cfgText string) ([]any, error) {
-	set, err := objects.Build(objects.Version{App: app, Namespace: namespace, Version: version, Image: imageRef, Plan: plan, Config: cfgText})
+// versionObjects returns every object of one live version of the plan's
+// app in namespace, in the order a deploy applies them.
+func versionObjects(namespace, version, imageRef string, plan *supervisor.Plan, cfgText string, coordination *envelope.Coordination, store *objects.StoreSpec) ([]any, error) {
+	app := plan.App
+	set, err := objects.Build(objects.Version{App: app, Namespace: namespace, Version: version, Image: imageRef, Plan: plan, Config: cfgText, Coordination: coordination})
 	if err != nil {
 		return nil, err
 	}
@@ -376,6 +399,15 @@ func versionObjects(app, namespace, version, imageRef string, plan *supervisor.P
 	}
 	sa, role, binding := objects.Access(app, namespace)
 	list := []any{sa, role, binding}
+	if store != nil {
+		spec := *store
+		spec.Namespace = namespace
+		set, svc, err := objects.Store(spec)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, svc, set)
+	}
 	if set.ConfigMap != nil {
 		list = append(list, set.ConfigMap)
 	}

@@ -14,8 +14,11 @@ import (
 	"helm.sh/helm/v4/pkg/engine"
 	"sigs.k8s.io/yaml"
 
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
 	"github.com/pilotage/pilotage/internal/config"
+	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/graph"
 )
 
@@ -41,7 +44,10 @@ func TestRenderIsWhatDeployApplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := render(t.TempDir(), app, version, image, plan, cfgText)
+	// An app that coordinates, with the store the deploy runs for it.
+	coordination := &envelope.Coordination{Endpoints: layout.StoreEndpoints(app, 3), Prefix: "/pilotage/shop/"}
+	store := &objects.StoreSpec{App: app, Image: "registry.example/shop@sha256:ef01", Replicas: 3, Storage: "1Gi"}
+	dir, err := render(t.TempDir(), version, image, plan, cfgText, coordination, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +79,7 @@ func TestRenderIsWhatDeployApplies(t *testing.T) {
 		return out
 	}
 
-	applied, err := versionObjects(app, "ns1", version, image, plan, cfgText)
+	applied, err := versionObjects("ns1", version, image, plan, cfgText, coordination, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,6 +96,9 @@ func TestRenderIsWhatDeployApplies(t *testing.T) {
 		want[key(m)] = m
 	}
 	got := renderChart(nil)
+	if _, ok := want["StatefulSet/shop-etcd"]; !ok {
+		t.Errorf("the deploy applies no store: %v", slices.Sorted(maps.Keys(want)))
+	}
 	if !slices.Equal(slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want))) {
 		t.Fatalf("the chart renders %v\nthe deploy applies %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
 	}

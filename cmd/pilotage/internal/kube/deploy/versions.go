@@ -166,6 +166,8 @@ var (
 		{Version: "v1", Resource: "configmaps"},
 	}
 	appKinds = append(slices.Clone(versionKinds),
+		schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"},
+		schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"},
 		schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
 		schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
 		schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"},

@@ -117,7 +117,10 @@ func (c *Cluster) checkPods(ctx context.Context, sel string) error {
 			if w == nil || !slices.Contains(fatalReasons, w.Reason) {
 				continue
 			}
-			msg := fmt.Sprintf("pod %s (group %s): %s", p.Name, p.Labels[layout.LabelGroup], w.Reason)
+			msg := fmt.Sprintf("pod %s: %s", p.Name, w.Reason)
+			if g := p.Labels[layout.LabelGroup]; g != "" {
+				msg = fmt.Sprintf("pod %s (group %s): %s", p.Name, g, w.Reason)
+			}
 			if w.Message != "" {
 				msg += ": " + w.Message
 			}
@@ -125,7 +128,7 @@ func (c *Cluster) checkPods(ctx context.Context, sel string) error {
 				if t := cs.LastTerminationState.Terminated; t != nil {
 					msg += fmt.Sprintf(" (last exit: status %d, %s)", t.ExitCode, t.Reason)
 				}
-				if logs := c.lastLogs(ctx, p.Name, true); logs != "" {
+				if logs := c.lastLogs(ctx, p.Name, cs.Name, true); logs != "" {
 					msg += "\nits last log lines:\n" + logs
 				}
 			}
@@ -137,9 +140,9 @@ func (c *Cluster) checkPods(ctx context.Context, sel string) error {
 
 // lastLogs returns the last lines a pod's container wrote (the previous
 // instance's if previous), indented, or "" if there are none.
-func (c *Cluster) lastLogs(ctx context.Context, pod string, previous bool) string {
+func (c *Cluster) lastLogs(ctx context.Context, pod, container string, previous bool) string {
 	tail := int64(15)
-	b, err := c.Client.CoreV1().Pods(c.Namespace).GetLogs(pod, &corev1.PodLogOptions{Container: "app", Previous: previous, TailLines: &tail}).DoRaw(ctx)
+	b, err := c.Client.CoreV1().Pods(c.Namespace).GetLogs(pod, &corev1.PodLogOptions{Container: container, Previous: previous, TailLines: &tail}).DoRaw(ctx)
 	if err != nil || len(bytes.TrimSpace(b)) == 0 {
 		return ""
 	}

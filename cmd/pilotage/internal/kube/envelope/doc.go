@@ -7,8 +7,10 @@
 //     version's group Services and pushes them to the runtime as Routes,
 //     so a replica only ever calls replicas of its own version;
 //   - it starts the app binary once every group its group calls has a
-//     ready pod (the dependency order "pilotage run" keeps), with the
-//     Init that names the group, the version and the pod's addresses;
+//     ready pod (the dependency order "pilotage run" keeps) and the
+//     app's coordination store, if it uses one, answers; with the Init
+//     that names the group, the version, the pod's addresses and the
+//     store;
 //   - it serves the kubelet's probes: /readyz is the runtime's Ready and
 //     the needed groups having ready pods, /healthz the runtime answering
 //     pings and not reporting itself unhealthy;

@@ -76,6 +76,12 @@ func Run(ctx context.Context, stderr io.Writer) (int, error) {
 	if err := e.awaitNeeds(ctx); err != nil {
 		return 0, nil // terminated before starting: not a failure
 	}
+	if err := e.awaitStore(ctx); err != nil {
+		if ctx.Err() != nil {
+			return 0, nil
+		}
+		return 1, fmt.Errorf("coordination store: %w", err)
+	}
 	return e.runApp(ctx)
 }
 
@@ -203,6 +209,7 @@ func (e *podEnvelope) init() envelope.Init {
 		RPCListen:    fmt.Sprintf("tcp::%d", layout.RPCPort),
 		RPCAdvertise: "tcp:" + net.JoinHostPort(e.ip, strconv.Itoa(layout.RPCPort)),
 		Health:       envelope.DefaultHealth,
+		Coordination: e.s.Coordination,
 	}
 	if e.s.Config {
 		in.ConfigPath = filepath.Join(layout.ConfigDir, layout.ConfigFile)

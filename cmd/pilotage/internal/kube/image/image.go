@@ -35,7 +35,17 @@ var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
 // static pilotage binary at layout.EnvelopePath) and app (the app's
 // static binary at layout.AppPath), as FileLayer makes them.
 func Build(envelope, app v1.Layer) (v1.Image, error) {
-	layers := []v1.Layer{envelope, app}
+	return build([]string{layout.EnvelopePath, "kube-envelope"}, envelope, app)
+}
+
+// BuildStore returns the image of the coordination store's pods: the
+// envelope's layer alone, run as the store. It changes only with the
+// pilotage binary, not with the app.
+func BuildStore(envelope v1.Layer) (v1.Image, error) {
+	return build([]string{layout.EnvelopePath, layout.StoreCommand}, envelope)
+}
+
+func build(entrypoint []string, layers ...v1.Layer) (v1.Image, error) {
 	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layers...)
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
@@ -46,7 +56,7 @@ func Build(envelope, app v1.Layer) (v1.Image, error) {
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = Platform.OS, Platform.Architecture
-	cfg.Config.Entrypoint = []string{layout.EnvelopePath, "kube-envelope"}
+	cfg.Config.Entrypoint = entrypoint
 	cfg.Config.WorkingDir = "/"
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return nil, fmt.Errorf("image: %w", err)

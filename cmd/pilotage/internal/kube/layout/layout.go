@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/pilotage/pilotage/internal/envelope"
 )
 
 // Labels on every object pilotage deploy makes. An app's objects are
@@ -24,8 +26,9 @@ const (
 	LabelVersion   = "pilotage.dev/version"
 	LabelGroup     = "pilotage.dev/group"
 	// LabelRole tells the kind of a Service: RoleGroup (headless, how
-	// replicas of one version find each other) or RoleListener (what
-	// clients call; it selects the live version's pods).
+	// replicas of one version find each other), RoleListener (what
+	// clients call; it selects the live version's pods) or RoleStore
+	// (the coordination store's, store.go).
 	LabelRole    = "pilotage.dev/role"
 	RoleGroup    = "group"
 	RoleListener = "listener"
@@ -99,6 +102,10 @@ type Settings struct {
 	// Config says whether the version has a pilotage.toml (mounted at
 	// ConfigDir/ConfigFile).
 	Config bool `json:"config,omitempty"`
+	// Coordination is the app's coordination store (the one the deploy
+	// runs, or [coordination] endpoints), for an app that uses it: the
+	// app starts once the store answers.
+	Coordination *envelope.Coordination `json:"coordination,omitempty"`
 }
 
 // ReadSettings reads the Settings from the environment.

@@ -3,8 +3,10 @@
 // and a headless Service (how the version's replicas find each other),
 // the app's pilotage.toml a ConfigMap, each listener a Service that
 // clients call and that selects the live version's pods, and per app a
-// ServiceAccount whose Role reads EndpointSlices. The same objects are
-// applied by "pilotage deploy" and written out as a Helm chart.
+// ServiceAccount whose Role reads EndpointSlices, and, for an app that
+// coordinates without a store of its own, an etcd StatefulSet (store.go).
+// The same objects are applied by "pilotage deploy" and written out as a
+// Helm chart.
 package objects
 
 import (
@@ -25,6 +27,7 @@ import (
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
+	"github.com/pilotage/pilotage/internal/envelope"
 )
 
 // A Version is one build and configuration of an app, to be laid out.
@@ -36,6 +39,8 @@ type Version struct {
 	Plan      *supervisor.Plan
 	// Config is the text of pilotage.toml, "" if the app has none.
 	Config string
+	// Coordination is the app's coordination store, nil if it uses none.
+	Coordination *envelope.Coordination
 }
 
 // DefaultListenerPort is the port of a listener whose configured address
@@ -112,7 +117,7 @@ func Build(v Version) (*Set, error) {
 		if n.IsUnit() {
 			continue
 		}
-		s := layout.Settings{App: v.App, Version: v.Version, Group: n.Name, Components: n.Components, Services: services, Config: v.Config != ""}
+		s := layout.Settings{App: v.App, Version: v.Version, Group: n.Name, Components: n.Components, Services: services, Config: v.Config != "", Coordination: v.Coordination}
 		for _, d := range n.Deps {
 			if dn := v.Plan.Node(d); dn != nil && !dn.IsUnit() {
 				s.Needs = append(s.Needs, layout.GroupService(v.App, v.Version, d))

@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+)
+
+const leaderappDir = "leaderapp"
+
+// leader is what leaderapp's /leader answers.
+type leader struct {
+	Value string `json:"value"`
+	Token uint64 `json:"token"`
+}
+
+// ledger is what leaderapp's /ledger answers.
+type ledger struct {
+	Entry struct {
+		Writer string `json:"writer"`
+		Token  uint64 `json:"token"`
+		Seq    int    `json:"seq"`
+	} `json:"entry"`
+	Revision int64 `json:"revision"`
+}
+
+func getJSON(client *http.Client, url string, v any) error {
+	body, err := get(client, url)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal([]byte(body), v)
+}
+
+// An app that coordinates, deployed with no store of its own, gets one:
+// an etcd StatefulSet with a volume per member. Its replicas in different
+// pods elect one leader, whose fenced writes land; deleting the leader's
+// pod elects another (the failover time is logged); the store outlives
+// a new version of the app and a restart of its own pod (its data is on
+// the volume: revisions, and so fencing tokens, keep growing); delete
+// removes the store with its volume.
+func TestCoordination(t *testing.T) {
+	e := newEnv(t)
+	defer func() {
+		if t.Failed() {
+			e.dumpPods()
+		}
+	}()
+	e.deploy(leaderappDir, "")
+	ctx := context.Background()
+	store := layout.Store("leaderapp")
+	set, err := e.cs.AppsV1().StatefulSets(e.ns).Get(ctx, store, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the deploy made no store: %v", err)
+	}
+	if set.Status.ReadyReplicas != 1 {
+		t.Errorf("store %s: %d members ready, want 1", store, set.Status.ReadyReplicas)
+	}
+	claims, err := e.cs.CoreV1().PersistentVolumeClaims(e.ns).List(ctx, metav1.ListOptions{LabelSelector: layout.LabelApp + "=leaderapp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims.Items) != 1 || claims.Items[0].Status.Phase != "Bound" {
+		t.Fatalf("store volumes: %+v, want one bound claim", claims.Items)
+	}
+	storePod := func() (uid string) {
+		p, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, layout.StorePodName("leaderapp", 0), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(p.UID)
+	}
+	storeUID := storePod()
+
+	client := e.dialer().HTTPClient(5 * time.Second)
+	url := e.listenerURL("leaderapp", "web")
+	routed(t, client, url+"/leader")
+	// leaderNow waits for a leader that accept accepts, and for its
+	// fenced writes to be the ledger's.
+	leaderNow := func(accept func(string) bool) (leader, ledger) {
+		t.Helper()
+		var l leader
+		var lg ledger
+		eventually(t, 30*time.Second, "a leader writing the ledger", func() error {
+			if err := getJSON(client, url+"/leader", &l); err != nil {
+				return err
+			}
+			if !accept(l.Value) {
+				return fmt.Errorf("leader %q", l.Value)
+			}
+			if err := getJSON(client, url+"/ledger", &lg); err != nil {
+				return err
+			}
+			if lg.Entry.Writer != l.Value || lg.Entry.Token != l.Token {
+				return fmt.Errorf("ledger written by %s (token %d), leader %s (token %d)", lg.Entry.Writer, lg.Entry.Token, l.Value, l.Token)
+			}
+			return nil
+		})
+		return l, lg
+	}
+	first, firstLedger := leaderNow(func(string) bool { return true })
+	var candidates []string
+	for _, p := range e.pods(layout.LabelApp + "=leaderapp") {
+		if strings.Contains(p.Name, "-candidate-") {
+			candidates = append(candidates, p.Name)
+		}
+	}
+	if len(candidates) != 2 || !slices.Contains(candidates, first.Value) {
+		t.Fatalf("leader %s; want one of the 2 candidate pods %v", first.Value, candidates)
+	}
+	t.Logf("leader %s, token %d", first.Value, first.Token)
+
+	// The leader's pod deleted: the other candidate leads, with a
+	// greater token, and only it writes.
+	begin := time.Now()
+	if err := e.cs.CoreV1().Pods(e.ns).Delete(ctx, first.Value, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var next leader
+	eventually(t, 30*time.Second, "a new leader", func() error {
+		if err := getJSON(client, url+"/leader", &next); err != nil {
+			return err
+		}
+		if next.Value == first.Value {
+			return fmt.Errorf("still %s", next.Value)
+		}
+		return nil
+	})
+	failover := time.Since(begin)
+	second, secondLedger := leaderNow(func(l string) bool { return l != first.Value })
+	t.Logf("failover: pod %s deleted, %s leads %s later (token %d > %d)", first.Value, second.Value, failover.Round(time.Millisecond), second.Token, first.Token)
+	if second.Token <= first.Token || secondLedger.Revision <= firstLedger.Revision {
+		t.Errorf("second leader's token %d, ledger revision %d; want more than the first's %d, %d", second.Token, secondLedger.Revision, first.Token, firstLedger.Revision)
+	}
+
+	// A new version of the app shares the store, untouched: once the
+	// old version's candidates are gone, one of the new leads.
+	v2 := e.deploy(leaderappDir, "[app]\nname = \"leaderapp\"\n[listeners.web]\naddress = \":8080\"\n# v2\n")
+	third, thirdLedger := leaderNow(func(l string) bool { return versionOf("leaderapp", l) == v2 })
+	if uid := storePod(); uid != storeUID {
+		t.Errorf("a deploy of a new version restarted the store's pod")
+	}
+	if third.Token <= second.Token || thirdLedger.Revision <= secondLedger.Revision {
+		t.Errorf("after a new version: token %d, revision %d; want more than %d, %d", third.Token, thirdLedger.Revision, second.Token, secondLedger.Revision)
+	}
+
+	// The store's pod deleted: it comes back on its volume.
+	if err := e.cs.CoreV1().Pods(e.ns).Delete(ctx, layout.StorePodName("leaderapp", 0), metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	begin = time.Now()
+	var back ledger
+	eventually(t, 60*time.Second, "the ledger written again after the store's restart", func() error {
+		if storePod() == storeUID {
+			return fmt.Errorf("the store's pod is not replaced yet")
+		}
+		if err := getJSON(client, url+"/ledger", &back); err != nil {
+			return err
+		}
+		if back.Revision <= thirdLedger.Revision {
+			return fmt.Errorf("ledger at revision %d", back.Revision)
+		}
+		return nil
+	})
+	t.Logf("store restart: pod deleted, the ledger written again %s later", time.Since(begin).Round(time.Millisecond))
+	if logs, err := e.cs.CoreV1().Pods(e.ns).GetLogs(layout.StorePodName("leaderapp", 0), &corev1.PodLogOptions{Timestamps: true}).DoRaw(ctx); err == nil {
+		t.Logf("the store's log since its restart:\n%s", logs)
+	}
+	if back.Entry.Token < third.Token {
+		t.Errorf("after the store's restart the ledger's token is %d, before %d: the store lost its data", back.Entry.Token, third.Token)
+	}
+
+	out, _, err := e.pilotage("delete", "--namespace", e.ns, "leaderapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "deleted leaderapp: ") {
+		t.Errorf("delete printed %q", out)
+	}
+	eventually(t, 30*time.Second, "the store and its volume removed", func() error {
+		sets, err := e.cs.AppsV1().StatefulSets(e.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		claims, err := e.cs.CoreV1().PersistentVolumeClaims(e.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		if len(sets.Items)+len(claims.Items) > 0 {
+			return fmt.Errorf("%d statefulsets, %d claims left", len(sets.Items), len(claims.Items))
+		}
+		return nil
+	})
+}
