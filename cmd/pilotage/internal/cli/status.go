@@ -233,7 +233,12 @@ func printKubeStatus(w io.Writer, st *deploy.AppStatus) error {
 		for _, l := range st.Listeners {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", l.Listener, l.Service, l.Port, l.Ready, l.Selector)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if s := st.Store; s != nil {
+		fmt.Fprintf(w, "\ncoordination store: statefulset %s, %d/%d members ready, at %s\n", s.StatefulSet, s.Ready, s.Members, strings.Join(s.Endpoints, ", "))
 	}
 	return nil
 }

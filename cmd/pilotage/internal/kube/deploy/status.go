@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -23,6 +24,15 @@ type AppStatus struct {
 	Share     int            `json:"canary_share,omitempty"`
 	Groups    []GroupStatus  `json:"groups"`
 	Listeners []ListenStatus `json:"listeners"`
+	Store     *StoreStatus   `json:"coordination_store,omitempty"` // the one the deploy runs, if any
+}
+
+// StoreStatus is the coordination store the deploy runs for an app.
+type StoreStatus struct {
+	StatefulSet string   `json:"statefulset"`
+	Ready       int32    `json:"ready"`
+	Members     int32    `json:"members"`
+	Endpoints   []string `json:"endpoints"`
 }
 
 // GroupStatus is one group of one version.
@@ -89,6 +99,15 @@ func Status(ctx context.Context, t Target, app string) (*AppStatus, error) {
 			Stopped: stopped[d.Name], Components: strings.Split(d.Annotations[layout.AnnotationComponents], ","),
 		}
 		out.Groups = append(out.Groups, g)
+	}
+	set, err := c.Client.AppsV1().StatefulSets(c.Namespace).Get(ctx, layout.Store(app), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("read statefulset %s: %w", layout.Store(app), explain(err))
+	case set.Labels[layout.LabelApp] == app && set.Spec.Replicas != nil:
+		n := *set.Spec.Replicas
+		out.Store = &StoreStatus{StatefulSet: set.Name, Ready: set.Status.ReadyReplicas, Members: n, Endpoints: layout.StoreEndpoints(app, int(n))}
 	}
 	rank := func(v string) int { // live first, then canary, previous, others
 		switch v {

@@ -81,6 +81,13 @@ func TestCoordination(t *testing.T) {
 		return string(p.UID)
 	}
 	storeUID := storePod()
+	status, _, err := e.pilotage("status", "--namespace", e.ns, "leaderapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "coordination store: statefulset leaderapp-etcd, 1/1 members ready, at http://leaderapp-etcd-0.leaderapp-etcd:2379"; !strings.Contains(status, want) {
+		t.Errorf("status does not say %q:\n%s", want, status)
+	}
 
 	client := e.dialer().HTTPClient(5 * time.Second)
 	url := e.listenerURL("leaderapp", "web")
@@ -201,4 +208,94 @@ func TestCoordination(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A store of three members (etcd_replicas = 3) forms its cluster from
+// pods started together, and serves on while one member's pod is
+// replaced: the leader's fenced writes keep landing, and the member
+// rejoins on its volume.
+func TestCoordinationThreeMembers(t *testing.T) {
+	e := newEnv(t)
+	defer func() {
+		if t.Failed() {
+			e.dumpPods()
+		}
+	}()
+	e.deploy(leaderappDir, "[app]\nname = \"leaderapp\"\n[listeners.web]\naddress = \":8080\"\n[kube]\netcd_replicas = 3\n")
+	ctx := context.Background()
+	set, err := e.cs.AppsV1().StatefulSets(e.ns).Get(ctx, layout.Store("leaderapp"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Status.ReadyReplicas != 3 {
+		t.Fatalf("%d members ready, want 3", set.Status.ReadyReplicas)
+	}
+	client := e.dialer().HTTPClient(5 * time.Second)
+	url := e.listenerURL("leaderapp", "web")
+	routed(t, client, url+"/ledger")
+
+	// Read the ledger every 100 ms while member 0's pod is replaced.
+	type reading struct {
+		at       time.Time
+		revision int64
+		err      error
+	}
+	stop := make(chan struct{})
+	readings := make(chan []reading, 1)
+	go func() {
+		var rs []reading
+		for {
+			var lg ledger
+			err := getJSON(client, url+"/ledger", &lg)
+			rs = append(rs, reading{time.Now(), lg.Revision, err})
+			select {
+			case <-stop:
+				readings <- rs
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	member := layout.StorePodName("leaderapp", 0)
+	old, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, member, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cs.CoreV1().Pods(e.ns).Delete(ctx, member, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, "member 0 replaced and the store all ready", func() error {
+		p, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, member, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		set, err := e.cs.AppsV1().StatefulSets(e.ns).Get(ctx, layout.Store("leaderapp"), metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if p.UID == old.UID || set.Status.ReadyReplicas != 3 {
+			return fmt.Errorf("pod %s, %d members ready", p.UID, set.Status.ReadyReplicas)
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	close(stop)
+	rs := <-readings
+	failed, longest := 0, time.Duration(0)
+	lastAdvance := rs[0].at
+	var last int64
+	for _, r := range rs {
+		if r.err != nil {
+			failed++
+			continue
+		}
+		if r.revision > last {
+			longest = max(longest, r.at.Sub(lastAdvance))
+			last, lastAdvance = r.revision, r.at
+		}
+	}
+	t.Logf("%d reads of the ledger while a member was replaced: %d failed; the longest time without a new fenced write: %s", len(rs), failed, longest.Round(time.Millisecond))
+	if rs[len(rs)-1].err != nil || lastAdvance.Before(rs[len(rs)-1].at.Add(-2*time.Second)) {
+		t.Errorf("the ledger is not written any more after the member's restart: last reading %+v, last advance at %s", rs[len(rs)-1], lastAdvance)
+	}
 }
