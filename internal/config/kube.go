@@ -1,8 +1,12 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
+	"strings"
 )
 
 // Kube holds the [kube] section: how "pilotage deploy" puts the app on a
@@ -25,7 +29,27 @@ type Kube struct {
 	EtcdReplicas     int    `toml:"etcd_replicas"`
 	EtcdStorage      string `toml:"etcd_storage"`
 	EtcdStorageClass string `toml:"etcd_storage_class"`
+	// CPU and Memory are what every pod of the app requests ("250m",
+	// "256Mi"); Memory is also its limit (a pod past it is killed and
+	// restarted, rather than starving its node). Empty: no request.
+	CPU    string `toml:"cpu"`
+	Memory string `toml:"memory"`
+	// Autoscale gives the group of each component named (full or short
+	// name) a HorizontalPodAutoscaler on its pods' CPU.
+	Autoscale map[string]Autoscale `toml:"autoscale"`
 }
+
+// Autoscale is one [kube.autoscale."<component>"] section: the group's
+// pods go from Min to Max to keep their CPU use near CPUPercent of the
+// request ([kube] cpu, required).
+type Autoscale struct {
+	Min        int `toml:"min"`         // default 1
+	Max        int `toml:"max"`         // required, at least Min
+	CPUPercent int `toml:"cpu_percent"` // default DefaultCPUPercent
+}
+
+// DefaultCPUPercent is the CPU use an autoscaled group aims at.
+const DefaultCPUPercent = 80
 
 // Defaults of the store the deploy runs.
 const (
@@ -38,6 +62,9 @@ const (
 // storageSize is a Kubernetes quantity of bytes, in the forms a volume's
 // size is written: "512Mi", "1Gi", "10G", "1000000".
 var storageSize = regexp.MustCompile(`^[1-9][0-9]*(Ki|Mi|Gi|Ti|k|M|G|T)?$`)
+
+// cpuAmount is a Kubernetes CPU quantity: "2", "0.5", "250m".
+var cpuAmount = regexp.MustCompile(`^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$`)
 
 // validateKube reports every problem of [kube].
 func (f *File) validateKube() []error {
@@ -55,6 +82,27 @@ func (f *File) validateKube() []error {
 	if k.EtcdStorage == EtcdEmptyDir && k.EtcdStorageClass != "" {
 		bad("etcd_storage_class", "etcd_storage_class = %q: the store's data is in an emptyDir (etcd_storage), not a volume", k.EtcdStorageClass)
 	}
+	if f.meta.IsDefined("kube", "cpu") && (!cpuAmount.MatchString(k.CPU) || strings.Trim(k.CPU, "0.m") == "") {
+		bad("cpu", "cpu = %q: want a CPU amount (\"250m\", \"0.5\", \"2\")", k.CPU)
+	}
+	if f.meta.IsDefined("kube", "memory") && !storageSize.MatchString(k.Memory) {
+		bad("memory", "memory = %q: want a size (\"256Mi\", \"1Gi\")", k.Memory)
+	}
+	for _, name := range slices.Sorted(maps.Keys(k.Autoscale)) {
+		a := k.Autoscale[name]
+		where := func(key string) string { return f.Where("kube", "autoscale", name, key) }
+		section := fmt.Sprintf("[kube.autoscale.%q]", name)
+		switch {
+		case k.CPU == "":
+			errs = append(errs, fmt.Errorf("%s: %s: autoscaling follows CPU use against the pods' request: set [kube] cpu", f.Where("kube", "autoscale", name), section))
+		case f.meta.IsDefined("kube", "autoscale", name, "min") && a.Min < 1:
+			errs = append(errs, fmt.Errorf("%s: %s min = %d: want at least 1", where("min"), section, a.Min))
+		case a.Max < max(a.Min, 1):
+			errs = append(errs, fmt.Errorf("%s: %s max = %d: want at least min (%d)", where("max"), section, a.Max, max(a.Min, 1)))
+		case f.meta.IsDefined("kube", "autoscale", name, "cpu_percent") && (a.CPUPercent < 1 || a.CPUPercent > 100):
+			errs = append(errs, fmt.Errorf("%s: %s cpu_percent = %d: want 1 to 100", where("cpu_percent"), section, a.CPUPercent))
+		}
+	}
 	if len(f.Coordination.Endpoints) > 0 {
 		for _, key := range []string{"etcd_replicas", "etcd_storage", "etcd_storage_class"} {
 			if f.meta.IsDefined("kube", key) {
@@ -63,6 +111,11 @@ func (f *File) validateKube() []error {
 		}
 	}
 	return errs
+}
+
+// Scale returns a with the defaults filled in.
+func (a Autoscale) Scale() (minPods, maxPods, cpuPercent int) {
+	return max(a.Min, 1), a.Max, cmp.Or(a.CPUPercent, DefaultCPUPercent)
 }
 
 // Store returns the store's settings with the defaults filled in.

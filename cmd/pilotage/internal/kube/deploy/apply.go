@@ -64,6 +64,13 @@ func (c *Cluster) applyVersion(ctx context.Context, set *objects.Set) (int, erro
 		})
 		n++
 	}
+	for _, a := range set.Autoscalers {
+		apply("horizontalpodautoscaler", *a.Name, func() error {
+			_, err := c.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace).Apply(ctx, a, applyOptions)
+			return err
+		})
+		n++
+	}
 	if err := g.Wait(); err != nil {
 		return 0, err
 	}

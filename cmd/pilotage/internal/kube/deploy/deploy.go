@@ -28,7 +28,6 @@ import (
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
 	"github.com/pilotage/pilotage/internal/config"
-	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/graph"
 )
 
@@ -196,8 +195,9 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		fmt.Fprintf(out, "  image     %s, the coordination store's (%s)\n", store.Image, since(t))
 	}
 
+	v := objects.Version{App: app, Version: version, Image: imageRef, Plan: plan, Config: cfgText, Coordination: coordination, Kube: cfg.Kube}
 	if opts.Render != "" {
-		path, err := render(opts.Render, version, imageRef, plan, cfgText, coordination, store)
+		path, err := render(opts.Render, v, store)
 		if err != nil {
 			return nil, err
 		}
@@ -207,7 +207,8 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 
 	// Apply.
 	t = time.Now()
-	set, err := objects.Build(objects.Version{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Plan: plan, Config: cfgText, Coordination: coordination})
+	v.Namespace = c.Namespace
+	set, err := objects.Build(v)
 	if err != nil {
 		return nil, err
 	}
@@ -374,39 +375,39 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// render writes one version of the plan's app as a Helm chart in dir:
-// the objects a deploy applies, in its order; it returns the chart's
-// directory.
-func render(dir, version, imageRef string, plan *supervisor.Plan, cfgText string, coordination *envelope.Coordination, store *objects.StoreSpec) (string, error) {
-	objs, err := versionObjects("", version, imageRef, plan, cfgText, coordination, store)
+// render writes version v as a Helm chart in dir: the objects a deploy
+// applies, in its order; it returns the chart's directory.
+func render(dir string, v objects.Version, store *objects.StoreSpec) (string, error) {
+	v.Namespace = ""
+	objs, err := versionObjects(v, store)
 	if err != nil {
 		return "", err
 	}
-	return chart.Write(dir, chart.Objects{App: plan.App, Version: version, Image: imageRef, List: objs})
+	return chart.Write(dir, chart.Objects{App: v.App, Version: v.Version, Image: v.Image, List: objs})
 }
 
-// versionObjects returns every object of one live version of the plan's
-// app in namespace, in the order a deploy applies them.
-func versionObjects(namespace, version, imageRef string, plan *supervisor.Plan, cfgText string, coordination *envelope.Coordination, store *objects.StoreSpec) ([]any, error) {
-	app := plan.App
-	set, err := objects.Build(objects.Version{App: app, Namespace: namespace, Version: version, Image: imageRef, Plan: plan, Config: cfgText, Coordination: coordination})
+// versionObjects returns every object of version v, live, in the order a
+// deploy applies them, with the store the deploy runs for the app (nil:
+// none).
+func versionObjects(v objects.Version, store *objects.StoreSpec) ([]any, error) {
+	set, err := objects.Build(v)
 	if err != nil {
 		return nil, err
 	}
-	bs, err := objects.Bindings(app, version, plan)
+	bs, err := objects.Bindings(v.App, v.Version, v.Plan)
 	if err != nil {
 		return nil, err
 	}
-	sa, role, binding := objects.Access(app, namespace)
+	sa, role, binding := objects.Access(v.App, v.Namespace)
 	list := []any{sa, role, binding}
 	if store != nil {
 		spec := *store
-		spec.Namespace = namespace
-		set, svc, err := objects.Store(spec)
+		spec.Namespace = v.Namespace
+		ss, svc, err := objects.Store(spec)
 		if err != nil {
 			return nil, err
 		}
-		list = append(list, svc, set)
+		list = append(list, svc, ss)
 	}
 	if set.ConfigMap != nil {
 		list = append(list, set.ConfigMap)
@@ -417,7 +418,10 @@ func versionObjects(namespace, version, imageRef string, plan *supervisor.Plan, 
 	for _, d := range set.Deployments {
 		list = append(list, d)
 	}
-	for _, s := range objects.Listeners(app, namespace, version, bs) {
+	for _, a := range set.Autoscalers {
+		list = append(list, a)
+	}
+	for _, s := range objects.Listeners(v.App, v.Namespace, v.Version, bs) {
 		list = append(list, s)
 	}
 	return list, nil

@@ -30,7 +30,7 @@ func TestRenderIsWhatDeployApplies(t *testing.T) {
 		app     = "shop"
 		version = "0123456789"
 		image   = "registry.example/shop@sha256:abcd"
-		cfgText = "[app]\nname = \"shop\"\n# {{ not a template }}\n[listeners.web]\naddress = \":8080\"\n[run]\nreplicas = 3\n"
+		cfgText = "[app]\nname = \"shop\"\n# {{ not a template }}\n[listeners.web]\naddress = \":8080\"\n[run]\nreplicas = 3\n[kube]\ncpu = \"250m\"\nmemory = \"128Mi\"\n[kube.autoscale.\"cart.Cart\"]\nmax = 6\n"
 	)
 	cfg, err := config.Parse("pilotage.toml", cfgText)
 	if err != nil {
@@ -47,7 +47,8 @@ func TestRenderIsWhatDeployApplies(t *testing.T) {
 	// An app that coordinates, with the store the deploy runs for it.
 	coordination := &envelope.Coordination{Endpoints: layout.StoreEndpoints(app, 3), Prefix: "/pilotage/shop/"}
 	store := &objects.StoreSpec{App: app, Image: "registry.example/shop@sha256:ef01", Replicas: 3, Storage: "1Gi"}
-	dir, err := render(t.TempDir(), version, image, plan, cfgText, coordination, store)
+	v := objects.Version{App: app, Namespace: "ns1", Version: version, Image: image, Plan: plan, Config: cfgText, Coordination: coordination, Kube: cfg.Kube}
+	dir, err := render(t.TempDir(), v, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestRenderIsWhatDeployApplies(t *testing.T) {
 		return out
 	}
 
-	applied, err := versionObjects("ns1", version, image, plan, cfgText, coordination, store)
+	applied, err := versionObjects(v, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +96,16 @@ func TestRenderIsWhatDeployApplies(t *testing.T) {
 		}
 		want[key(m)] = m
 	}
+	dep := want["Deployment/shop-0123456789-cart-cart"]
+	res, _ := json.Marshal(dep["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["resources"])
+	if string(res) != `{"limits":{"memory":"128Mi"},"requests":{"cpu":"250m","memory":"128Mi"}}` {
+		t.Errorf("cart's container resources: %s", res)
+	}
 	got := renderChart(nil)
-	if _, ok := want["StatefulSet/shop-etcd"]; !ok {
-		t.Errorf("the deploy applies no store: %v", slices.Sorted(maps.Keys(want)))
+	for _, k := range []string{"StatefulSet/shop-etcd", "HorizontalPodAutoscaler/shop-0123456789-cart-cart"} {
+		if _, ok := want[k]; !ok {
+			t.Errorf("the deploy applies no %s: %v", k, slices.Sorted(maps.Keys(want)))
+		}
 	}
 	if !slices.Equal(slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want))) {
 		t.Fatalf("the chart renders %v\nthe deploy applies %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))

@@ -164,6 +164,7 @@ var (
 		{Group: "apps", Version: "v1", Resource: "deployments"},
 		{Version: "v1", Resource: "services"},
 		{Version: "v1", Resource: "configmaps"},
+		{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"},
 	}
 	appKinds = append(slices.Clone(versionKinds),
 		schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"},

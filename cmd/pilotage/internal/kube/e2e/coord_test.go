@@ -221,8 +221,23 @@ func TestCoordinationThreeMembers(t *testing.T) {
 			e.dumpPods()
 		}
 	}()
-	e.deploy(leaderappDir, "[app]\nname = \"leaderapp\"\n[listeners.web]\naddress = \":8080\"\n[kube]\netcd_replicas = 3\n")
+	// With the pods' resources and an autoscaler for the candidates.
+	version := e.deploy(leaderappDir, "[app]\nname = \"leaderapp\"\n[listeners.web]\naddress = \":8080\"\n"+
+		"[kube]\netcd_replicas = 3\ncpu = \"50m\"\nmemory = \"256Mi\"\n[kube.autoscale.\"leaderapp.Candidate\"]\nmax = 3\n")
 	ctx := context.Background()
+	hpa, err := e.cs.AutoscalingV2().HorizontalPodAutoscalers(e.ns).Get(ctx, "leaderapp-"+version+"-leaderapp-candidate", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("no autoscaler for the candidates: %v", err)
+	}
+	if hpa.Spec.MaxReplicas != 3 || *hpa.Spec.MinReplicas != 1 || hpa.Spec.ScaleTargetRef.Name != hpa.Name {
+		t.Errorf("autoscaler %s: %+v", hpa.Name, hpa.Spec)
+	}
+	for _, p := range e.pods(layout.LabelVersion + "=" + version) {
+		r := p.Spec.Containers[0].Resources
+		if r.Requests.Cpu().String() != "50m" || r.Limits.Memory().String() != "256Mi" {
+			t.Errorf("pod %s: resources %+v, want 50m of CPU and 256Mi of memory", p.Name, r)
+		}
+	}
 	set, err := e.cs.AppsV1().StatefulSets(e.ns).Get(ctx, layout.Store("leaderapp"), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

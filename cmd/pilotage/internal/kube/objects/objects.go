@@ -10,6 +10,8 @@
 package objects
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -21,12 +23,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
+	autoscalingac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
 	coreac "k8s.io/client-go/applyconfigurations/core/v1"
 	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
 	rbacac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/supervisor"
+	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
@@ -41,6 +45,8 @@ type Version struct {
 	Config string
 	// Coordination is the app's coordination store, nil if it uses none.
 	Coordination *envelope.Coordination
+	// Kube is the [kube] section: the pods' resources and autoscaling.
+	Kube config.Kube
 }
 
 // DefaultListenerPort is the port of a listener whose configured address
@@ -56,6 +62,7 @@ type Set struct {
 	ConfigMap   *coreac.ConfigMapApplyConfiguration // nil without config
 	Services    []*coreac.ServiceApplyConfiguration // one headless Service per group
 	Deployments []*appsac.DeploymentApplyConfiguration
+	Autoscalers []*autoscalingac.HorizontalPodAutoscalerApplyConfiguration
 }
 
 // ListenerPorts returns each listener's port: the port of its configured
@@ -107,6 +114,14 @@ func Build(v Version) (*Set, error) {
 			services[c] = svc
 		}
 	}
+	res, err := resources(v.Kube)
+	if err != nil {
+		return nil, err
+	}
+	scaled, err := autoscaled(v.Plan, v.Kube.Autoscale)
+	if err != nil {
+		return nil, err
+	}
 	set := &Set{}
 	if v.Config != "" {
 		set.ConfigMap = coreac.ConfigMap(layout.ConfigMap(v.App, v.Version), v.Namespace).
@@ -130,9 +145,30 @@ func Build(v Version) (*Set, error) {
 			s.Listeners[l] = fmt.Sprintf(":%d", ports[l])
 		}
 		set.Services = append(set.Services, groupService(v, n))
-		set.Deployments = append(set.Deployments, deployment(v, n, s, ports))
+		set.Deployments = append(set.Deployments, deployment(v, n, s, ports, res))
+		if a, ok := scaled[n.Name]; ok {
+			set.Autoscalers = append(set.Autoscalers, autoscaler(v, n.Name, a))
+		}
 	}
 	return set, nil
+}
+
+// autoscaled maps each group [kube.autoscale] names a component of to
+// its settings.
+func autoscaled(p *supervisor.Plan, sections map[string]config.Autoscale) (map[string]config.Autoscale, error) {
+	out := map[string]config.Autoscale{}
+	by := map[string]string{} // group -> the section that set it
+	for _, name := range slices.Sorted(maps.Keys(sections)) {
+		n, err := p.NodeOf(name)
+		if err != nil || n.IsUnit() {
+			return nil, fmt.Errorf("[kube.autoscale.%q]: %w", name, cmp.Or(err, errors.New("a unit is not deployed")))
+		}
+		if other, dup := by[n.Name]; dup && sections[other] != sections[name] {
+			return nil, fmt.Errorf("[kube.autoscale.%q] and [kube.autoscale.%q] scale one group (%s) differently: keep one", other, name, n.Name)
+		}
+		by[n.Name], out[n.Name] = name, sections[name]
+	}
+	return out, nil
 }
 
 // versionLabels are the labels of every object of one version.
@@ -158,7 +194,7 @@ func groupService(v Version, n *supervisor.Node) *coreac.ServiceApplyConfigurati
 			WithPorts(coreac.ServicePort().WithName("rpc").WithPort(layout.RPCPort).WithTargetPort(intstr.FromInt32(layout.RPCPort))))
 }
 
-func deployment(v Version, n *supervisor.Node, s layout.Settings, ports map[string]int32) *appsac.DeploymentApplyConfiguration {
+func deployment(v Version, n *supervisor.Node, s layout.Settings, ports map[string]int32, res *coreac.ResourceRequirementsApplyConfiguration) *appsac.DeploymentApplyConfiguration {
 	annotations := map[string]string{
 		layout.AnnotationReplicas:   strconv.Itoa(n.Replicas),
 		layout.AnnotationComponents: strings.Join(n.Components, ","),
@@ -192,6 +228,9 @@ func deployment(v Version, n *supervisor.Node, s layout.Settings, ports map[stri
 		).
 		WithReadinessProbe(probe("/readyz", 1, 1)).
 		WithLivenessProbe(probe("/healthz", 5, 3))
+	if res != nil {
+		c.WithResources(res)
+	}
 	for _, l := range slices.Sorted(maps.Keys(s.Listeners)) {
 		c.WithPorts(coreac.ContainerPort().WithContainerPort(ports[l]))
 	}
