@@ -62,7 +62,7 @@ func (c *Cluster) startCanary(ctx context.Context, app, version string, share in
 	// Recorded first: if a step below fails, abort finds it and undoes
 	// them all.
 	st.Canary, st.Share = version, share
-	if err := c.writeState(ctx, app, st); err != nil {
+	if err := c.writeState(ctx, app, &st); err != nil {
 		return err
 	}
 	live, err := c.versionDeployments(ctx, app, st.Live)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -30,6 +31,9 @@ type state struct {
 	// traffic beside Live, until promoted or aborted; "" for none.
 	Canary string
 	Share  int
+	// resourceVersion of the ConfigMap read, "" if there was none: a
+	// write succeeds only if it is still the current one.
+	resourceVersion string
 }
 
 const (
@@ -48,7 +52,7 @@ func (c *Cluster) readState(ctx context.Context, app string) (state, error) {
 		return state{}, fmt.Errorf("read %s's state: %w", app, explain(err))
 	}
 	share, _ := strconv.Atoi(cm.Data[stateShare])
-	return state{Live: cm.Data[stateLive], Previous: cm.Data[statePrevious], Canary: cm.Data[stateCanary], Share: share}, nil
+	return state{Live: cm.Data[stateLive], Previous: cm.Data[statePrevious], Canary: cm.Data[stateCanary], Share: share, resourceVersion: cm.ResourceVersion}, nil
 }
 
 // connectDeployed connects to the target and returns the state of app,
@@ -69,13 +73,28 @@ func connectDeployed(ctx context.Context, t Target, app string) (*Cluster, state
 	return c, st, nil
 }
 
-func (c *Cluster) writeState(ctx context.Context, app string, st state) error {
+// writeState records st, if the state is still the one st was read from:
+// of two commands on one app at once (two deploys, a deploy and a
+// rollback), the second to write fails, and records nothing, instead of
+// undoing what the first recorded.
+func (c *Cluster) writeState(ctx context.Context, app string, st *state) error {
 	labels := map[string]string{layout.LabelManagedBy: layout.ManagedBy, layout.LabelApp: app}
-	cm := coreac.ConfigMap(layout.State(app), c.Namespace).WithLabels(labels).
-		WithData(map[string]string{stateLive: st.Live, statePrevious: st.Previous, stateCanary: st.Canary, stateShare: strconv.Itoa(st.Share)})
-	if _, err := c.Client.CoreV1().ConfigMaps(c.Namespace).Apply(ctx, cm, applyOptions); err != nil {
-		return fmt.Errorf("record %s's live version: %w", app, explain(err))
+	data := map[string]string{stateLive: st.Live, statePrevious: st.Previous, stateCanary: st.Canary, stateShare: strconv.Itoa(st.Share)}
+	cms := c.Client.CoreV1().ConfigMaps(c.Namespace)
+	var err error
+	var cm *corev1.ConfigMap
+	if st.resourceVersion == "" {
+		cm, err = cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: layout.State(app), Labels: labels}, Data: data}, metav1.CreateOptions{FieldManager: layout.FieldManager})
+	} else {
+		cm, err = cms.Apply(ctx, coreac.ConfigMap(layout.State(app), c.Namespace).WithLabels(labels).WithData(data).WithResourceVersion(st.resourceVersion), applyOptions)
 	}
+	switch {
+	case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
+		return fmt.Errorf("record %s's versions: another command changed them while this one ran (a deploy, rollback, promote or abort of %s at the same time?): nothing recorded; see pilotage status --kube %s, and run this again", app, app, app)
+	case err != nil:
+		return fmt.Errorf("record %s's versions: %w", app, explain(err))
+	}
+	st.resourceVersion = cm.ResourceVersion
 	return nil
 }
 
@@ -83,14 +102,18 @@ func (c *Cluster) writeState(ctx context.Context, app string, st state) error {
 // Service's selector changes in one write, so new connections go to the
 // new version at once), removes the listener Services version does not
 // serve, and records version as live.
+//
+// The state is recorded first: it fails if another command changed it
+// meanwhile, before anything is switched. A switch that fails after it is
+// finished by running the command again.
 func (c *Cluster) switchTo(ctx context.Context, app, version string, bs []objects.Binding, st state) error {
-	if err := c.applyListeners(ctx, app, version, bs); err != nil {
-		return err
-	}
 	if st.Live != version {
 		st.Previous, st.Live = st.Live, version
 	}
-	return c.writeState(ctx, app, st)
+	if err := c.writeState(ctx, app, &st); err != nil {
+		return err
+	}
+	return c.applyListeners(ctx, app, version, bs)
 }
 
 // switchAndRetire switches the listeners to version (its bindings bs),

@@ -1,0 +1,62 @@
+package deploy
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kubetest"
+)
+
+// Two commands on one app at once: the second to record its versions is
+// refused, and what the first recorded stays.
+func TestStateWritesAreConditional(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a kube-apiserver")
+	}
+	kc := kubetest.Start(t)
+	c := &Cluster{Client: kc.Clientset(t, kubetest.Admin), Namespace: "default"}
+	ctx := context.Background()
+	const app = "shop"
+
+	// Two first deploys: one creates the state, the other is refused.
+	a, err := c.readState(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := a
+	a.Live, b.Live = "v1", "v1b"
+	if err := c.writeState(ctx, app, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.writeState(ctx, app, &b); err == nil || !strings.Contains(err.Error(), "another command changed them while this one ran") {
+		t.Fatalf("a second first deploy recorded its version: %v", err)
+	}
+
+	// Two later commands read the same state; the second write fails.
+	x, err := c.readState(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := x
+	x.Live, x.Previous = "v2", "v1"
+	y.Live, y.Previous = "v3", "v1"
+	if err := c.writeState(ctx, app, &x); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.writeState(ctx, app, &y); err == nil {
+		t.Fatal("a write from a stale read succeeded")
+	}
+	// The writer itself may write again: its own write is the current one.
+	x.Canary, x.Share = "v4", 10
+	if err := c.writeState(ctx, app, &x); err != nil {
+		t.Fatalf("a second write of one command: %v", err)
+	}
+	got, err := c.readState(ctx, app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Live != "v2" || got.Previous != "v1" || got.Canary != "v4" || got.Share != 10 {
+		t.Errorf("state %+v, want live v2, previous v1, canary v4 at 10 %%", got)
+	}
+}
