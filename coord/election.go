@@ -29,6 +29,12 @@ type Leadership struct {
 
 // Campaign blocks until this candidate leads (announcing value, an
 // address say, to observers), or ctx ends.
+//
+// Once the deployer drains this replica (it is leaving: "pilotage stop",
+// a deleted pod, a rollout), the Store resigns every leadership it holds,
+// so that another candidate leads at once rather than when this one has
+// stopped, and Campaign no longer leads: it returns only when ctx ends or
+// the Store closes. A campaign loop needs no special case for it.
 func (e *Election) Campaign(ctx context.Context, value string) (*Leadership, error) {
 	if err := checkName("election", e.name); err != nil {
 		return nil, fmt.Errorf("coord: campaign: %w", err)
@@ -37,12 +43,24 @@ func (e *Election) Campaign(ctx context.Context, value string) (*Leadership, err
 		return nil, fmt.Errorf("coord: campaign: %w", err)
 	}
 	s := e.s
-	h, err := s.acquire(ctx, "election", e.name, e.dir(), func(ss *session) []byte {
+	if s.drained.Err() != nil {
+		return nil, s.waitUndrained(ctx, e.name)
+	}
+	// A drain while waiting ends the wait.
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.drained, cancel)()
+	h, err := s.acquire(waitCtx, "election", e.name, e.dir(), func(ss *session) []byte {
 		v, _ := json.Marshal(holderInfo{Value: &value, Replica: s.replica, PID: s.pid}) // cannot fail
 		return v
 	}, false)
-	if err != nil {
+	switch {
+	case err != nil && s.drained.Err() != nil && ctx.Err() == nil:
+		return nil, s.waitUndrained(ctx, e.name)
+	case err != nil:
 		return nil, err
+	case !s.track(h):
+		return nil, s.waitUndrained(ctx, e.name)
 	}
 	return &Leadership{h: h, value: value}, nil
 }

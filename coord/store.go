@@ -64,10 +64,17 @@ type Store struct {
 	// sessionSem serializes starting a session.
 	sessionSem chan struct{}
 
-	mu      sync.Mutex
-	closed  bool
-	session *session              // current one; replaced once lost
-	local   map[string]*localSlot // see localLock
+	// drained is cancelled when the deployer drains this process (see
+	// drain.go); removeDrain unregisters the Store from that.
+	drained     context.Context
+	drainNow    context.CancelFunc
+	removeDrain func()
+
+	mu          sync.Mutex
+	closed      bool
+	session     *session              // current one; replaced once lost
+	local       map[string]*localSlot // see localLock
+	leaderships map[*hold]bool        // held, to resign on a drain
 
 	schemas schemaCache
 }
@@ -90,7 +97,13 @@ func Open(ctx context.Context) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("coord: open: %w", err)
 	}
-	return openStore(ctx, b, false, opts)
+	s, err := openStore(ctx, b, false, opts)
+	if err != nil {
+		return nil, err
+	}
+	// The deployer's store: the deployer may drain this process.
+	s.removeDrain = coordinfo.OnDrain(s.drain)
+	return s, nil
 }
 
 // openStore opens a Store on b, which it closes with the Store if it owns it
@@ -177,8 +190,11 @@ func newStore(b backend.Backend, owns bool, opts Options) (*Store, error) {
 		dialTimeout: cmp.Or(opts.DialTimeout, defaultDialTimeout),
 		sessionSem:  make(chan struct{}, 1),
 		local:       map[string]*localSlot{},
+		leaderships: map[*hold]bool{},
+		removeDrain: func() {},
 	}
 	s.done, s.cancel = context.WithCancelCause(context.Background())
+	s.drained, s.drainNow = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -218,6 +234,7 @@ func (s *Store) Close() error {
 	sess := s.session
 	s.session = nil
 	s.mu.Unlock()
+	s.removeDrain()
 
 	// Holders stop before the store lets anyone else in.
 	s.cancel(ErrClosed)

@@ -61,3 +61,44 @@ func Get() (i Info, ok bool) {
 // store ("/pilotage/shop/"), so that apps can share one etcd cluster and
 // an app finds its keys under whichever deployer runs it.
 func AppPrefix(app string) string { return "/pilotage/" + app + "/" }
+
+var (
+	drainMu    sync.Mutex
+	drainHooks = map[*func()]bool{}
+	drained    bool
+)
+
+// OnDrain registers f to run, in a goroutine of its own, once the
+// deployer says this process is leaving (Drain): callers are being sent
+// elsewhere and a Stop follows. A process already drained runs f at once.
+// remove unregisters f.
+func OnDrain(f func()) (remove func()) {
+	drainMu.Lock()
+	defer drainMu.Unlock()
+	if drained {
+		go f()
+		return func() {}
+	}
+	key := &f
+	drainHooks[key] = true
+	return func() {
+		drainMu.Lock()
+		defer drainMu.Unlock()
+		delete(drainHooks, key)
+	}
+}
+
+// Drain runs the hooks OnDrain registered; only the first call does.
+// The runtime calls it when its deployer sends Drain.
+func Drain() {
+	drainMu.Lock()
+	defer drainMu.Unlock()
+	if drained {
+		return
+	}
+	drained = true
+	for f := range drainHooks {
+		go (*f)()
+	}
+	clear(drainHooks)
+}

@@ -27,3 +27,24 @@ func TestSetGet(t *testing.T) {
 		t.Errorf("a reader changed the recorded endpoints: %v", again.Endpoints)
 	}
 }
+
+func TestDrain(t *testing.T) {
+	ran := make(chan string, 3)
+	OnDrain(func() { ran <- "a" })
+	remove := OnDrain(func() { ran <- "removed" })
+	remove()
+	Drain()
+	Drain()
+	if got := <-ran; got != "a" {
+		t.Fatalf("ran %q", got)
+	}
+	OnDrain(func() { ran <- "late" })
+	if got := <-ran; got != "late" {
+		t.Fatalf("ran %q, want the hook registered after Drain", got)
+	}
+	select {
+	case got := <-ran:
+		t.Fatalf("ran %q more", got)
+	case <-time.After(50 * time.Millisecond):
+	}
+}

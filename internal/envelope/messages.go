@@ -12,7 +12,8 @@ import (
 //
 // Version 2: Init.Coordination names the coordination store (endpoints
 // and key prefix), which a runtime of version 1 would ignore.
-const ProtocolVersion = 2
+// Version 3: Drain, which a runtime of version 2 would refuse.
+const ProtocolVersion = 3
 
 // EnvVar names the environment variable that tells the runtime it runs
 // under a deployer: its value is the number of the inherited file
@@ -112,6 +113,12 @@ type Ping struct {
 // Stop asks the runtime to shut down and exit.
 type Stop struct{}
 
+// Drain says the replica is leaving: its callers are being sent elsewhere
+// and a Stop follows. The runtime keeps serving, and hands over what only
+// one replica may do: its coordination store resigns its leaderships and
+// campaigns no more. A deployer may send it before Stop, or not at all.
+type Drain struct{}
+
 // Runtime → deployer.
 
 // Hello is the runtime's first message, once its RPC server listens.
@@ -173,6 +180,7 @@ const (
 	TypeRoutes            = "routes"
 	TypePing              = "ping"
 	TypeStop              = "stop"
+	TypeDrain             = "drain"
 	TypeHello             = "hello"
 	TypeListening         = "listening"
 	TypeComponentStarting = "component_starting"
@@ -188,6 +196,7 @@ func (Init) MessageType() string              { return TypeInit }
 func (Routes) MessageType() string            { return TypeRoutes }
 func (Ping) MessageType() string              { return TypePing }
 func (Stop) MessageType() string              { return TypeStop }
+func (Drain) MessageType() string             { return TypeDrain }
 func (Hello) MessageType() string             { return TypeHello }
 func (Listening) MessageType() string         { return TypeListening }
 func (ComponentStarting) MessageType() string { return TypeComponentStarting }
@@ -205,6 +214,7 @@ var decoders = map[Side]map[string]func([]byte) (Message, error){
 		TypeRoutes: decode[Routes],
 		TypePing:   decode[Ping],
 		TypeStop:   decode[Stop],
+		TypeDrain:  decode[Drain],
 	},
 	Deployer: {
 		TypeHello:             decode[Hello],

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/pilotage/pilotage/internal/coordinfo"
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
@@ -80,6 +81,8 @@ func receive(conn *envelope.Conn, events chan<- event, onRoutes func(envelope.Ro
 			_ = conn.Send(envelope.Pong{Seq: m.Seq})
 		case envelope.Routes:
 			onRoutes(m)
+		case envelope.Drain:
+			coordinfo.Drain()
 		case envelope.Stop:
 			if !stopped {
 				stopped = true

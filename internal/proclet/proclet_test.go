@@ -18,6 +18,7 @@ import (
 
 	"github.com/pilotage/pilotage"
 	"github.com/pilotage/pilotage/codegen"
+	"github.com/pilotage/pilotage/internal/coordinfo"
 	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/proclet"
 	"github.com/pilotage/pilotage/internal/rpc"
@@ -237,6 +238,16 @@ func TestStart(t *testing.T) {
 	d.send(envelope.Ping{Seq: 9})
 	if m := expect[envelope.Pong](d); m.Seq != 9 {
 		t.Errorf("pong %+v, want seq 9", m)
+	}
+	// Drain hands the process's leaderships over (coordinfo's hooks run)
+	// and it serves on.
+	drained := make(chan struct{})
+	defer coordinfo.OnDrain(func() { close(drained) })()
+	d.send(envelope.Drain{})
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Drain ran no drain hook")
 	}
 	calc := client[testapp.Calc](t, hello.RPCAddress)
 	if n, err := calc.Half(ctx, 8); err != nil || n != 4 {

@@ -73,14 +73,17 @@ func TestCoordination(t *testing.T) {
 	if len(claims.Items) != 1 || claims.Items[0].Status.Phase != "Bound" {
 		t.Fatalf("store volumes: %+v, want one bound claim", claims.Items)
 	}
-	storePod := func() (uid string) {
+	storePod := func() (uid string, err error) {
 		p, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, layout.StorePodName("leaderapp", 0), metav1.GetOptions{})
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
-		return string(p.UID)
+		return string(p.UID), nil
 	}
-	storeUID := storePod()
+	storeUID, err := storePod()
+	if err != nil {
+		t.Fatal(err)
+	}
 	status, _, err := e.pilotage("status", "--namespace", e.ns, "leaderapp")
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +157,7 @@ func TestCoordination(t *testing.T) {
 	// old version's candidates are gone, one of the new leads.
 	v2 := e.deploy(leaderappDir, "[app]\nname = \"leaderapp\"\n[listeners.web]\naddress = \":8080\"\n# v2\n")
 	third, thirdLedger := leaderNow(func(l string) bool { return versionOf("leaderapp", l) == v2 })
-	if uid := storePod(); uid != storeUID {
+	if uid, err := storePod(); err != nil || uid != storeUID {
 		t.Errorf("a deploy of a new version restarted the store's pod")
 	}
 	if third.Token <= second.Token || thirdLedger.Revision <= secondLedger.Revision {
@@ -168,8 +171,8 @@ func TestCoordination(t *testing.T) {
 	begin = time.Now()
 	var back ledger
 	eventually(t, 60*time.Second, "the ledger written again after the store's restart", func() error {
-		if storePod() == storeUID {
-			return fmt.Errorf("the store's pod is not replaced yet")
+		if uid, err := storePod(); err != nil || uid == storeUID {
+			return fmt.Errorf("the store's pod is not replaced yet (%v)", err)
 		}
 		if err := getJSON(client, url+"/ledger", &back); err != nil {
 			return err

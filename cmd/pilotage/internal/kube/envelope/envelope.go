@@ -257,6 +257,11 @@ func (e *podEnvelope) drain(ec *envelope.Conn, cmd *exec.Cmd, exited <-chan erro
 	e.draining = true
 	e.mu.Unlock()
 	e.logf("terminating: leaving the endpoints, then stopping in %s", drainDelay)
+	// What only one replica may do passes to another now, not when this
+	// one stops.
+	if err := ec.Send(envelope.Drain{}); err != nil {
+		e.logf("send drain: %v", err)
+	}
 	select {
 	case err := <-exited:
 		return exitStatus(err)
