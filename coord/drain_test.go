@@ -26,15 +26,15 @@ func TestDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// "other" is led by the staying replica: the leaving one's campaign waits.
+	if _, err := staying.Election("other").Campaign(ctx, "staying"); err != nil {
+		t.Fatal(err)
+	}
 	waiting := make(chan error, 1)
 	go func() { // a second campaign of the leaving replica, queued
 		_, err := leaving.Election("other").Campaign(ctx, "leaving")
 		waiting <- err
 	}()
-	// "other" is led by the staying replica: the leaving one's campaign waits.
-	if _, err := staying.Election("other").Campaign(ctx, "staying"); err != nil {
-		t.Fatal(err)
-	}
 	next := make(chan *Leadership, 1)
 	go func() {
 		l, err := staying.Election("e").Campaign(ctx, "staying")
