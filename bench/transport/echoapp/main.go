@@ -1,0 +1,49 @@
+// Command echoapp is the pilotage side of the cross-process transport
+// benchmark (bench/transport/xbench): under pilotage run, its main
+// component runs the load of $ECHOBENCH_PLAN against echo.Echo, a
+// component in another process reached through the generated stubs and the
+// runtime's pool, prints the results and returns.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pilotage/pilotage"
+	"github.com/pilotage/pilotage/bench/transport/echoapp/echo"
+	"github.com/pilotage/pilotage/bench/transport/loadgen"
+)
+
+func main() {
+	if err := pilotage.Run(context.Background(), run); err != nil {
+		fmt.Fprintln(os.Stderr, "echoapp:", err)
+		os.Exit(1)
+	}
+}
+
+// app is the main component: the benchmark's client.
+type app struct {
+	pilotage.Implements[pilotage.Main]
+	echo pilotage.Ref[echo.Echo]
+}
+
+func run(ctx context.Context, a *app) error {
+	warmup, err1 := time.ParseDuration(os.Getenv("ECHOBENCH_WARMUP"))
+	duration, err2 := time.ParseDuration(os.Getenv("ECHOBENCH_DURATION"))
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("ECHOBENCH_WARMUP and ECHOBENCH_DURATION must be durations")
+	}
+	plan, err := loadgen.ParsePlan(os.Getenv("ECHOBENCH_PLAN"), warmup, duration)
+	if err != nil {
+		return err
+	}
+	e := a.echo.Get()
+	call := func(ctx context.Context, _ int, payload []byte) ([]byte, error) { return e.Echo(ctx, payload) }
+	results, err := loadgen.Run(ctx, plan, call, e.Mallocs)
+	if err != nil {
+		return err
+	}
+	return loadgen.Print(os.Stdout, results)
+}
