@@ -15,8 +15,8 @@ import (
 	"github.com/pilotage/pilotage/codegen"
 )
 
-// A serverConn serves one client connection: a reader goroutine that
-// dispatches each request to its own handler goroutine, and a send queue.
+// A serverConn serves one client connection: a reader, which runs on the
+// server's workers (see read), and a send queue.
 type serverConn struct {
 	s  *Server
 	nc net.Conn
@@ -28,7 +28,11 @@ type serverConn struct {
 
 	handlers sync.WaitGroup // running handlers
 	peer     int            // largest payload the client reads (set by the handshake)
-	readDone chan struct{}  // closed when serve stops reading
+	readDone chan struct{}  // closed when the connection's reading ends
+
+	// Used by the connection's reader only (one worker at a time; see read).
+	br      *bufio.Reader // made once the handshake is done
+	readEnd uint64        // stream offset of the end of the last frame read, counted as the client counts it
 
 	mu       sync.Mutex
 	inflight map[uint64]context.CancelFunc
@@ -47,8 +51,18 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 	return sc
 }
 
+// connServe is the task that serves a new connection: the handshake, then
+// its reading.
+type connServe struct{ sc *serverConn }
+
+func (t connServe) run() { t.sc.serve() }
+
+// connReader is the task of carrying on reading a connection.
+type connReader struct{ sc *serverConn }
+
+func (t connReader) run() { t.sc.read() }
+
 func (sc *serverConn) serve() {
-	defer close(sc.readDone)
 	// Until the handshake is done the connection holds no read buffer, so a
 	// client that never completes it costs next to nothing.
 	if err := sc.handshake(); err != nil {
@@ -58,9 +72,30 @@ func (sc *serverConn) serve() {
 		}
 		sc.s.opts.Logger.Log(context.Background(), level, "rpc: handshake failed", "remote", sc.nc.RemoteAddr(), "err", err)
 		sc.close(err)
+		close(sc.readDone)
 		return
 	}
-	err := sc.readLoop(bufio.NewReaderSize(sc.fr, readBufferSize))
+	sc.br = bufio.NewReaderSize(sc.fr, readBufferSize)
+	sc.read()
+}
+
+// read is the connection's reader, on whichever worker holds that role:
+// it reads frames up to a request to run, hands the reading on to another
+// worker and runs the call itself, so that the call starts at once; or it
+// ends the connection's reading once a read fails.
+func (sc *serverConn) read() {
+	c, err := sc.readUntilCall()
+	if err != nil {
+		sc.readEnded(err)
+		return
+	}
+	sc.s.workers.start(connReader{sc})
+	c.run()
+}
+
+// readEnded ends the connection's reading, which failed with err.
+func (sc *serverConn) readEnded(err error) {
+	defer close(sc.readDone)
 	if errors.Is(err, errProtocol) || errors.Is(err, errFrameStalled) {
 		sc.s.opts.Logger.Warn("rpc: closing connection", "remote", sc.nc.RemoteAddr(), "err", err)
 	}
@@ -124,33 +159,36 @@ func remoteName(nc net.Conn) string {
 	return "the other end of " + nc.LocalAddr().String()
 }
 
-func (sc *serverConn) readLoop(br *bufio.Reader) error {
-	max := sc.s.opts.MaxFrameSize
-	var off uint64 // stream offset, counted as the client counts it
+// readUntilCall reads frames, answering pings and cancels and refusing the
+// requests it cannot run, until a request to run: it returns its call,
+// ready to run. It fails once a read fails or a frame is malformed.
+func (sc *serverConn) readUntilCall() (*serverCall, error) {
+	br, max := sc.br, sc.s.opts.MaxFrameSize
 	for {
 		sc.fr.atFrameStart(br.Buffered() > 0)
 		h, err := readHeader(br, max)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		off += uint64(headerLen + h.n)
+		sc.readEnd += uint64(headerLen + h.n)
 		switch h.typ {
 		case framePing:
 			// Answered here, whatever the handlers are doing: the client
 			// must not take a slow handler for a frozen server.
 			if h.n != 0 {
-				return fmt.Errorf("%w: ping with %d-byte payload", errProtocol, h.n)
+				return nil, fmt.Errorf("%w: ping with %d-byte payload", errProtocol, h.n)
 			}
 			var hdr [headerLen]byte
 			putHeader(&hdr, framePong, 0, h.id)
 			sc.q.enqueue(&hdr, nil, nil, nil, nil, unlimited) // fails only once the connection is closing
 		case frameRequest:
-			if err := sc.request(br, h, off); err != nil {
-				return err
+			c, err := sc.request(br, h, sc.readEnd)
+			if c != nil || err != nil {
+				return c, err
 			}
 		case frameCancel:
 			if h.n != 0 {
-				return fmt.Errorf("%w: cancel with %d-byte payload", errProtocol, h.n)
+				return nil, fmt.Errorf("%w: cancel with %d-byte payload", errProtocol, h.n)
 			}
 			sc.mu.Lock()
 			cancel := sc.inflight[h.id]
@@ -159,7 +197,7 @@ func (sc *serverConn) readLoop(br *bufio.Reader) error {
 				cancel()
 			}
 		default:
-			return fmt.Errorf("%w: unexpected frame type %d from client", errProtocol, h.typ)
+			return nil, fmt.Errorf("%w: unexpected frame type %d from client", errProtocol, h.typ)
 		}
 	}
 }
@@ -191,26 +229,26 @@ func (c *serverCall) free() {
 }
 
 // request reads a request's payload, which ends at stream offset end, and
-// starts its handler, or refuses it.
-func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) error {
+// returns its call, ready to run; or refuses it and returns no call.
+func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCall, error) {
 	c := serverCallPool.Get().(*serverCall)
 	p, err := readPayload(br, h.n, c.buf)
 	if err != nil {
 		c.free()
-		return err
+		return nil, err
 	}
 	c.buf = p
 	req, err := parseRequest(p)
 	if err != nil {
 		c.free()
-		return err
+		return nil, err
 	}
 	comp := sc.s.lookup(req.component)
 	sc.mu.Lock()
 	if _, dup := sc.inflight[h.id]; dup {
 		sc.mu.Unlock()
 		c.free()
-		return fmt.Errorf("%w: call id %d reused while in flight", errProtocol, h.id)
+		return nil, fmt.Errorf("%w: call id %d reused while in flight", errProtocol, h.id)
 	}
 	var refuse error
 	switch {
@@ -223,14 +261,14 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) error {
 		sc.mu.Unlock()
 		c.free()
 		sc.sendError(frameReject, h.id, refuse, nil, unlimited)
-		return nil
+		return nil, nil
 	}
 	sc.readOff = end
 	if int64(req.method) >= int64(len(comp.handlers)) || comp.handlers[req.method] == nil {
 		sc.mu.Unlock()
 		c.free()
 		sc.sendError(frameError, h.id, fmt.Errorf("rpc: component %s has no method %d", comp.name, req.method), nil, unlimited)
-		return nil
+		return nil, nil
 	}
 	if req.deadline > 0 {
 		c.ctx, c.cancel = context.WithTimeout(sc.ctx, time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond)
@@ -241,8 +279,7 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) error {
 	sc.inflight[h.id] = c.cancel
 	sc.handlers.Add(1)
 	sc.mu.Unlock()
-	go c.run()
-	return nil
+	return c, nil
 }
 
 func (c *serverCall) run() {
