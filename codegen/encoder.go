@@ -23,9 +23,14 @@ var encoderPool = sync.Pool{New: func() any { return &Encoder{buf: make([]byte, 
 // its data is no longer referenced.
 func GetEncoder() *Encoder { return encoderPool.Get().(*Encoder) }
 
+// maxPooledEncoder is the largest buffer PutEncoder keeps: room for a 4 MiB
+// value, so that calls with large arguments or results do not allocate
+// their encoder's buffer each time.
+const maxPooledEncoder = 4<<20 + 64<<10
+
 // PutEncoder returns e to the pool used by GetEncoder.
 func PutEncoder(e *Encoder) {
-	if cap(e.buf) > 1<<20 { // do not pin large buffers
+	if cap(e.buf) > maxPooledEncoder { // do not pin larger buffers
 		return
 	}
 	e.Reset()
@@ -101,6 +106,7 @@ func (e *Encoder) Len(n int) {
 // String writes a length-prefixed string.
 func (e *Encoder) String(s string) {
 	e.Len(len(s))
+	e.Grow(len(s))
 	e.buf = append(e.buf, s...)
 }
 
@@ -111,6 +117,7 @@ func (e *Encoder) Bytes(b []byte) {
 		return
 	}
 	e.Len(len(b))
+	e.Grow(len(b))
 	e.buf = append(e.buf, b...)
 }
 

@@ -212,7 +212,7 @@ type serverCall struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	args   []byte
-	buf    []byte // payload; args points into it
+	buf    []byte // pooled payload buffer; args points into it unless the handler owns them
 }
 
 // maxPooledPayload caps the payload buffer a pooled serverCall keeps.
@@ -232,12 +232,21 @@ func (c *serverCall) free() {
 // returns its call, ready to run; or refuses it and returns no call.
 func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCall, error) {
 	c := serverCallPool.Get().(*serverCall)
-	p, err := readPayload(br, h.n, c.buf)
+	// Arguments the decoder may alias are the handler's to keep (see
+	// codegen.Handler): read into memory of their own, never pooled.
+	owned := h.n-requestPrefix >= codegen.MinAliased
+	buf := c.buf
+	if owned {
+		buf = nil
+	}
+	p, err := readPayload(br, h.n, buf)
 	if err != nil {
 		c.free()
 		return nil, err
 	}
-	c.buf = p
+	if !owned {
+		c.buf = p
+	}
 	req, err := parseRequest(p)
 	if err != nil {
 		c.free()

@@ -110,7 +110,7 @@ func (s pilotage_Echo_client) Echo(ctx context.Context, a0 []byte) ([]byte, erro
 		return *new([]byte), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 []byte
 	r0 = dec.Bytes()
 	appErr := dec.Error()
@@ -126,7 +126,7 @@ func (s pilotage_Echo_client) Mallocs(ctx context.Context) (uint64, error) {
 		return *new(uint64), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 uint64
 	r0 = dec.Uint64()
 	appErr := dec.Error()
@@ -146,7 +146,7 @@ func (s pilotage_Echo_server) Echo(ctx context.Context, args []byte, out *codege
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 []byte
 	a0 = dec.Bytes()
 	if err := dec.Done(); err != nil {
@@ -165,7 +165,7 @@ func (s pilotage_Echo_server) Mallocs(ctx context.Context, args []byte, out *cod
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}
