@@ -116,6 +116,23 @@
 // frozen server; a server that reads nothing at all is caught by the write
 // timeout instead. A Conn with nothing in flight sends no pings.
 //
+// # Server and handlers
+//
+// A Server runs its connections' readers and its handlers on goroutines it
+// reuses (they keep their grown stacks), starting one only when none is
+// idle, so calls run as concurrently as with a goroutine each. Having read
+// a request, a reader hands the reading on to another goroutine and runs
+// the handler itself, so the call starts without waiting for a goroutine
+// to be woken. (Running a lone call in the reader and reading on after it,
+// with a watchdog handing the reading on past a millisecond, was measured
+// too: no better at 1 caller, 0.7× the throughput at 64.)
+//
+// Arguments of 4 KiB or more (codegen.MinAliased) are read into memory of
+// their own, which the handler keeps: generated code decodes large byte
+// slices and strings as parts of it rather than copies (see
+// codegen.Decoder.ResetOwned), and so does the client with its results,
+// each read into memory of its own.
+//
 // # Writes
 //
 // Writers share one send queue per connection. A writer appends its frame to

@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/pilotage/pilotage"
@@ -39,6 +41,13 @@ func run(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
+	if dir := os.Getenv("ECHOBENCH_CPUPROFILE"); dir != "" {
+		stop, err := profileCPU(filepath.Join(dir, fmt.Sprintf("client-%d.prof", os.Getpid())))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	e := a.echo.Get()
 	call := func(ctx context.Context, _ int, payload []byte) ([]byte, error) { return e.Echo(ctx, payload) }
 	results, err := loadgen.Run(ctx, plan, call, e.Mallocs)
@@ -46,4 +55,17 @@ func run(ctx context.Context, a *app) error {
 		return err
 	}
 	return loadgen.Print(os.Stdout, results)
+}
+
+// profileCPU starts a CPU profile into path; stop ends it.
+func profileCPU(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -7,7 +7,6 @@ package main
 import (
 	"github.com/pilotage/pilotage"
 	"github.com/pilotage/pilotage/codegen"
-	"os"
 	"reflect"
 )
 
@@ -15,7 +14,7 @@ import (
 
 // What this file was generated from, which pilotagetest compares with the
 // sources to report a file that compiles but is out of date.
-// pilotage:fingerprint 20712ad53a6149ad25d9dcca
+// pilotage:fingerprint 074fdc82e89acaa8180f5993
 
 // Version check: run "pilotage generate" if this fails.
 var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
@@ -34,15 +33,6 @@ func init() {
 		Graph:     "⟦pilotage:component:v1:f1ab407f:{\"name\":\"github.com/pilotage/pilotage.Main\",\"refs\":[\"github.com/pilotage/pilotage/bench/transport/echoapp/echo.Echo\"],\"listeners\":[],\"main\":true}⟧",
 		LocalStub: func(impl any) any { return pilotage_app_local{impl.(*app)} },
 	})
-	codegen.RegisterError("os.ErrClosed", os.ErrClosed)
-	codegen.RegisterError("os.ErrDeadlineExceeded", os.ErrDeadlineExceeded)
-	codegen.RegisterError("os.ErrExist", os.ErrExist)
-	codegen.RegisterError("os.ErrInvalid", os.ErrInvalid)
-	codegen.RegisterError("os.ErrNoDeadline", os.ErrNoDeadline)
-	codegen.RegisterError("os.ErrNoHandle", os.ErrNoHandle)
-	codegen.RegisterError("os.ErrNotExist", os.ErrNotExist)
-	codegen.RegisterError("os.ErrPermission", os.ErrPermission)
-	codegen.RegisterError("os.ErrProcessDone", os.ErrProcessDone)
 }
 
 // RunPilotageGenerate marks app as the main component of a generated application.

@@ -28,7 +28,7 @@ func main() {
 	cases := flag.String("cases", "100x1,100x64,10240x1,10240x64,1048576x1,1048576x64", "cases, SIZExCALLERS")
 	warmup := flag.Duration("warmup", 300*time.Millisecond, "unmeasured calls before each case")
 	duration := flag.Duration("duration", time.Second, "measured window of each case")
-	systems := flag.String("systems", "pilotage,grpc,raw", "systems to compare, the first against the others")
+	systems := flag.String("systems", "pilotage,grpc,raw", "systems to compare, the first against the others; pilotage=PATH is the echo app built elsewhere (another commit, say)")
 	flag.Parse()
 	plan, err := loadgen.ParsePlan(*cases, *warmup, *duration)
 	if err == nil {
@@ -123,23 +123,27 @@ func planEnv(plan loadgen.Plan) []string {
 }
 
 func runSystem(b binaries, sys string, plan loadgen.Plan) ([]loadgen.Result, error) {
+	if bin, ok := strings.CutPrefix(sys, "pilotage="); ok {
+		return runPilotage(b, bin, plan)
+	}
 	switch sys {
 	case "pilotage":
-		return runPilotage(b, plan)
+		return runPilotage(b, b.echoapp, plan)
 	case "grpc", "raw":
 		return runPeer(b, sys, plan)
 	}
 	return nil, fmt.Errorf("unknown system %q", sys)
 }
 
-// runPilotage runs the echo app under pilotage run until its main returns.
-func runPilotage(b binaries, plan loadgen.Plan) ([]loadgen.Result, error) {
+// runPilotage runs the echo app echoapp under pilotage run until its main
+// returns.
+func runPilotage(b binaries, echoapp string, plan loadgen.Plan) ([]loadgen.Result, error) {
 	state, err := os.MkdirTemp(b.dir, "state-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(state)
-	cmd := exec.Command(b.pilotage, "run", "-c", "transport/echoapp/pilotage.toml", b.echoapp)
+	cmd := exec.Command(b.pilotage, "run", "-c", "transport/echoapp/pilotage.toml", echoapp)
 	cmd.Env = append(planEnv(plan), "PILOTAGE_STATE_DIR="+state)
 	out, err := runTimed(cmd, plan)
 	if err != nil {

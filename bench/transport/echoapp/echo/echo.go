@@ -4,6 +4,7 @@ package echo
 
 import (
 	"context"
+	"os"
 
 	"github.com/pilotage/pilotage"
 	"github.com/pilotage/pilotage/bench/transport/loadgen"
@@ -19,6 +20,7 @@ type Echo interface {
 
 type echo struct {
 	pilotage.Implements[Echo]
+	profile *os.File // see Init
 }
 
 func (*echo) Echo(_ context.Context, payload []byte) ([]byte, error) { return payload, nil }

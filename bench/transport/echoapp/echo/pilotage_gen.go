@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"github.com/pilotage/pilotage/codegen"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 )
@@ -18,7 +20,7 @@ import (
 
 // What this file was generated from, which pilotagetest compares with the
 // sources to report a file that compiles but is out of date.
-// pilotage:fingerprint acae00ec59deba813483109b
+// pilotage:fingerprint 274e987b9a8b342272dfc27f
 
 // Version check: run "pilotage generate" if this fails.
 var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")
@@ -91,6 +93,18 @@ func init() {
 	codegen.RegisterError("io.ErrShortBuffer", io.ErrShortBuffer)
 	codegen.RegisterError("io.ErrShortWrite", io.ErrShortWrite)
 	codegen.RegisterError("io.ErrUnexpectedEOF", io.ErrUnexpectedEOF)
+	codegen.RegisterError("os.ErrClosed", os.ErrClosed)
+	codegen.RegisterError("os.ErrDeadlineExceeded", os.ErrDeadlineExceeded)
+	codegen.RegisterError("os.ErrExist", os.ErrExist)
+	codegen.RegisterError("os.ErrInvalid", os.ErrInvalid)
+	codegen.RegisterError("os.ErrNoDeadline", os.ErrNoDeadline)
+	codegen.RegisterError("os.ErrNoHandle", os.ErrNoHandle)
+	codegen.RegisterError("os.ErrNotExist", os.ErrNotExist)
+	codegen.RegisterError("os.ErrPermission", os.ErrPermission)
+	codegen.RegisterError("os.ErrProcessDone", os.ErrProcessDone)
+	codegen.RegisterError("path/filepath.ErrBadPattern", filepath.ErrBadPattern)
+	codegen.RegisterError("path/filepath.SkipAll", filepath.SkipAll)
+	codegen.RegisterError("path/filepath.SkipDir", filepath.SkipDir)
 	codegen.RegisterError("strconv.ErrRange", strconv.ErrRange)
 	codegen.RegisterError("strconv.ErrSyntax", strconv.ErrSyntax)
 }
