@@ -114,6 +114,14 @@ func readHeader(r *bufio.Reader, max int) (header, error) {
 // chunks hold only bytes received, and go back to their pool), and a large
 // payload costs one allocation, its own, and copying half of it once.
 func readPayload(r *bufio.Reader, n int, buf []byte) ([]byte, error) {
+	if n > cap(buf) && n <= r.Buffered() {
+		// Copied out of the read buffer into memory that need not be
+		// zeroed first, as make's would be.
+		p, _ := r.Peek(n) // buffered: cannot fail
+		buf = append([]byte(nil), p...)
+		_, err := r.Discard(n)
+		return buf, err
+	}
 	if n <= cap(buf) || n <= max(r.Buffered(), minPayloadAlloc) {
 		if n > cap(buf) {
 			buf = make([]byte, n)
