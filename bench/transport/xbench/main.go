@@ -1,7 +1,8 @@
 // Command xbench is the cross-process transport benchmark: pilotage's
 // transport on the user's path (an echo component in its own process under
 // pilotage run, called through the generated stubs and the runtime's pool
-// over a Unix socket) against gRPC-Go and the raw TCP floor, each a server
+// over a Unix socket, and over loopback TCP as between pods on Kubernetes)
+// against gRPC-Go and the raw TCP floor, each a server
 // process and a client process on loopback, with the same closed-loop
 // callers and percentiles (package loadgen). Systems take turns within each
 // round, in an order that rotates, and the machine's load is recorded.
@@ -28,7 +29,7 @@ func main() {
 	cases := flag.String("cases", "100x1,100x64,10240x1,10240x64,1048576x1,1048576x64", "cases, SIZExCALLERS")
 	warmup := flag.Duration("warmup", 300*time.Millisecond, "unmeasured calls before each case")
 	duration := flag.Duration("duration", time.Second, "measured window of each case")
-	systems := flag.String("systems", "pilotage,grpc,raw", "systems to compare, the first against the others; pilotage=PATH is the echo app built elsewhere (another commit, say)")
+	systems := flag.String("systems", "pilotage,pilotage-tcp,grpc,raw", "systems to compare, the first against the others; pilotage-tcp runs pilotage run -rpc tcp (replicas call each other over loopback TCP, as between pods); pilotage=PATH is the echo app built elsewhere (another commit, say)")
 	flag.Parse()
 	plan, err := loadgen.ParsePlan(*cases, *warmup, *duration)
 	if err == nil {
@@ -124,26 +125,28 @@ func planEnv(plan loadgen.Plan) []string {
 
 func runSystem(b binaries, sys string, plan loadgen.Plan) ([]loadgen.Result, error) {
 	if bin, ok := strings.CutPrefix(sys, "pilotage="); ok {
-		return runPilotage(b, bin, plan)
+		return runPilotage(b, bin, "unix", plan)
 	}
 	switch sys {
 	case "pilotage":
-		return runPilotage(b, b.echoapp, plan)
+		return runPilotage(b, b.echoapp, "unix", plan)
+	case "pilotage-tcp":
+		return runPilotage(b, b.echoapp, "tcp", plan)
 	case "grpc", "raw":
 		return runPeer(b, sys, plan)
 	}
 	return nil, fmt.Errorf("unknown system %q", sys)
 }
 
-// runPilotage runs the echo app echoapp under pilotage run until its main
-// returns.
-func runPilotage(b binaries, echoapp string, plan loadgen.Plan) ([]loadgen.Result, error) {
+// runPilotage runs the echo app echoapp under pilotage run, its replicas
+// calling each other over network (unix or tcp), until its main returns.
+func runPilotage(b binaries, echoapp, network string, plan loadgen.Plan) ([]loadgen.Result, error) {
 	state, err := os.MkdirTemp(b.dir, "state-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(state)
-	cmd := exec.Command(b.pilotage, "run", "-c", "transport/echoapp/pilotage.toml", echoapp)
+	cmd := exec.Command(b.pilotage, "run", "-c", "transport/echoapp/pilotage.toml", "-rpc", network, echoapp)
 	cmd.Env = append(planEnv(plan), "PILOTAGE_STATE_DIR="+state)
 	out, err := runTimed(cmd, plan)
 	if err != nil {

@@ -108,3 +108,65 @@ func TestShopEndToEnd(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// With RPCNetwork "tcp" the replicas serve each other on loopback TCP
+// ports, as between pods: every replica advertises one, and the shop's
+// calls go through them.
+func TestShopOverTCP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds examples/shop")
+	}
+	t.Parallel()
+	shopDir, bin, cfg := shopApp(t)
+	out := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := New(ctx, Options{App: "shop", Binary: bin, Dir: shopDir, Config: cfg, ConfigPath: filepath.Join(shopDir, "pilotage.toml"),
+		StateDir: stateDir(t), Stdout: out, StopTimeout: 3 * time.Second, KillTimeout: time.Second, RPCNetwork: "tcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("output:\n%s", out.String())
+		}
+	}()
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		t.Fatalf("Run returned: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the shop was not ready within 20s")
+	}
+	st := s.Status()
+	for _, u := range st.Units {
+		for _, r := range u.Replicas {
+			if !strings.HasPrefix(r.RPCAddress, "tcp:127.0.0.1:") {
+				t.Errorf("%s replica %d serves RPC at %q, want a loopback TCP port", u.Name, r.Index, r.RPCAddress)
+			}
+		}
+	}
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + st.Proxies[0].Address + "/api/products")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || !strings.Contains(string(b), "mug") {
+		t.Fatalf("GET /api/products: %d %s", resp.StatusCode, b)
+	}
+}
+
+// An RPCNetwork other than unix or tcp is refused.
+func TestRPCNetworkChecked(t *testing.T) {
+	_, err := New(context.Background(), Options{App: "a", Binary: "/nonexistent", StateDir: t.TempDir(), RPCNetwork: "udp"})
+	if err == nil || !strings.Contains(err.Error(), `RPCNetwork "udp"`) {
+		t.Fatalf("New with RPCNetwork udp: %v", err)
+	}
+}
