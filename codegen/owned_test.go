@@ -57,3 +57,50 @@ func TestDecoderOwnedAliasing(t *testing.T) {
 		t.Errorf("a value under a quarter of its buffer aliases it")
 	}
 }
+
+// An Encoder that refers to large values (ReferLarge) gives them back from
+// their own memory, in order among the bytes around them; Data copies them
+// in; Reset forgets them.
+func TestEncoderReferLarge(t *testing.T) {
+	big := bytes.Repeat([]byte{7}, MinReferenced)
+	bigStr := string(bytes.Repeat([]byte{8}, MinReferenced))
+	var want Encoder
+	want.Int(1)
+	want.Bytes(big)
+	want.Bytes([]byte("small"))
+	want.String(bigStr)
+	want.Int(2)
+
+	var e Encoder
+	e.ReferLarge()
+	e.Int(1)
+	e.Bytes(big)
+	e.Bytes([]byte("small"))
+	e.String(bigStr)
+	e.Int(2)
+	if e.Size() != len(want.Data()) {
+		t.Fatalf("Size %d, want %d", e.Size(), len(want.Data()))
+	}
+	var segs [][]byte
+	e.Segments(func(b []byte) { segs = append(segs, b) })
+	if got := bytes.Join(segs, nil); !bytes.Equal(got, want.Data()) {
+		t.Fatalf("segments join to %d bytes unlike a copying encoder's %d", len(got), len(want.Data()))
+	}
+	referred := 0
+	for _, s := range segs {
+		if &s[0] == &big[0] || &s[0] == unsafe.StringData(bigStr) {
+			referred++
+		}
+	}
+	if referred != 2 {
+		t.Errorf("%d large values were referred to, want 2", referred)
+	}
+	if !bytes.Equal(e.Data(), want.Data()) || e.Size() != len(want.Data()) {
+		t.Errorf("Data differs from a copying encoder's")
+	}
+	e.Reset()
+	e.Bytes(big)
+	if len(e.Data()) != 4+len(big) || &e.Data()[4] == &big[0] {
+		t.Errorf("after Reset the encoder still refers to large values")
+	}
+}

@@ -295,12 +295,13 @@ func (c *serverCall) run() {
 	sc, id, cancel, comp, method := c.sc, c.id, c.cancel, c.comp, c.method
 	defer sc.handlers.Done()
 	out := codegen.GetEncoder()
+	out.ReferLarge() // the handler hands its results over when it returns
 	err := invoke(c.ctx, comp.handlers[method], c.args, out, comp.name, method)
 	c.free()
 	if err == nil {
 		err = out.Err()
 	}
-	if n := len(out.Data()); err == nil && n > sc.peer {
+	if n := out.Size(); err == nil && n > sc.peer {
 		err = fmt.Errorf("%w: results of %s method %d are %d bytes, over the caller's limit of %d (its MaxFrameSize)",
 			ErrTooLarge, comp.name, method, n, sc.peer)
 	}
@@ -308,14 +309,14 @@ func (c *serverCall) run() {
 		sc.sendError(frameError, id, err, out, waitFull)
 	} else {
 		var hdr [headerLen]byte
-		data := out.Data()
-		putHeader(&hdr, frameResponse, len(data), id)
-		if len(data) >= largePayload {
+		n := out.Size()
+		putHeader(&hdr, frameResponse, n, id)
+		if n >= largePayload { // written from out's memory and what it refers to
 			r := replyPool.Get().(*reply)
 			r.out = out
-			sc.q.enqueue(&hdr, nil, data, r, nil, waitFull)
+			sc.q.enqueueEncoded(&hdr, out, r, waitFull)
 		} else {
-			sc.q.enqueue(&hdr, nil, data, nil, nil, waitFull)
+			sc.q.enqueue(&hdr, nil, out.Data(), nil, nil, waitFull)
 			codegen.PutEncoder(out)
 		}
 	}
