@@ -65,7 +65,8 @@
 //	         finish; the client sends no new ones and reports calls cut off
 //	         past that offset as codegen.ErrUnavailable.
 //	ping     (client→server) empty; the id field is opaque. The server's
-//	         reader answers at once, whatever its handlers are doing.
+//	         reader answers at once (within about a millisecond: see
+//	         Server and handlers), whatever its handlers are doing.
 //	pong     (server→client) empty; the id of the ping it answers.
 //
 // # Limits
@@ -123,9 +124,11 @@
 // idle, so calls run as concurrently as with a goroutine each. Having read
 // a request, a reader hands the reading on to another goroutine and runs
 // the handler itself, so the call starts without waiting for a goroutine
-// to be woken. (Running a lone call in the reader and reading on after it,
-// with a watchdog handing the reading on past a millisecond, was measured
-// too: no better at 1 caller, 0.7× the throughput at 64.)
+// to be woken; and when the call is the connection's only one in flight
+// and nothing more has arrived, it runs the handler and reads on after it,
+// so a lone call costs no hand-off at all, while a watchdog hands the
+// reading on should the handler take more than a millisecond (cancels,
+// pings and other calls wait for it at most about that long).
 //
 // Arguments of 4 KiB or more (codegen.MinAliased) are read into memory of
 // their own, which the handler keeps: generated code decodes large byte

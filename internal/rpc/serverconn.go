@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pilotage/pilotage/codegen"
@@ -33,6 +34,9 @@ type serverConn struct {
 	// Used by the connection's reader only (one worker at a time; see read).
 	br      *bufio.Reader // made once the handshake is done
 	readEnd uint64        // stream offset of the end of the last frame read, counted as the client counts it
+
+	inline   atomic.Bool // the reader runs a call itself; handOffReading may take the reading from it
+	watchdog *time.Timer // runs handOffReading
 
 	mu       sync.Mutex
 	inflight map[uint64]context.CancelFunc
@@ -76,21 +80,67 @@ func (sc *serverConn) serve() {
 		return
 	}
 	sc.br = bufio.NewReaderSize(sc.fr, readBufferSize)
+	sc.watchdog = time.AfterFunc(time.Hour, sc.handOffReading)
+	sc.watchdog.Stop()
 	sc.read()
 }
 
-// read is the connection's reader, on whichever worker holds that role:
-// it reads frames up to a request to run, hands the reading on to another
-// worker and runs the call itself, so that the call starts at once; or it
-// ends the connection's reading once a read fails.
+// inlineBudget is how long a call that the connection's reader runs itself
+// before reading on (see read) may take before the watchdog hands the
+// reading on: frames that come meanwhile (a cancel, a ping, another
+// request) wait at most about that long.
+const inlineBudget = time.Millisecond
+
+// read is the connection's reader, on whichever worker holds that role. It
+// reads frames up to a request to run, then:
+//
+//   - if it is the connection's only call in flight and no more frames have
+//     arrived, it runs the call and reads on after it: a lone call costs no
+//     goroutine hand-off. Should the call run longer than inlineBudget, the
+//     watchdog hands the reading on (handOffReading);
+//   - otherwise it hands the reading on to another worker and runs the call
+//     itself, so the call starts at once.
+//
+// It ends the connection's reading once a read fails.
 func (sc *serverConn) read() {
-	c, err := sc.readUntilCall()
-	if err != nil {
-		sc.readEnded(err)
-		return
+	for {
+		c, err := sc.readUntilCall()
+		if err != nil {
+			sc.readEnded(err)
+			return
+		}
+		if !sc.alone() {
+			sc.s.workers.start(connReader{sc})
+			c.run()
+			return
+		}
+		sc.inline.Store(true)
+		sc.watchdog.Reset(inlineBudget)
+		c.run()
+		if !sc.inline.CompareAndSwap(true, false) {
+			return // the watchdog handed the reading on
+		}
+		sc.watchdog.Stop() // should it fire late, it finds inline false, or hands the reading on early: harmless
 	}
-	sc.s.workers.start(connReader{sc})
-	c.run()
+}
+
+// alone reports whether the call just read is the only one in flight and
+// nothing more has arrived.
+func (sc *serverConn) alone() bool {
+	if sc.br.Buffered() > 0 {
+		return false
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return len(sc.inflight) == 1
+}
+
+// handOffReading is the watchdog of a call the reader runs itself: past
+// inlineBudget, another worker takes over the reading.
+func (sc *serverConn) handOffReading() {
+	if sc.inline.CompareAndSwap(true, false) {
+		sc.s.workers.start(connReader{sc})
+	}
 }
 
 // readEnded ends the connection's reading, which failed with err.
