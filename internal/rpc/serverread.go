@@ -120,4 +120,3 @@ func (sc *serverConn) readUntilCall() (*serverCall, error) {
 		}
 	}
 }
-
