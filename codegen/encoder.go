@@ -29,7 +29,7 @@ type encoderRef struct {
 
 // MinReferenced is the size from which an Encoder that refers to large
 // values (ReferLarge) does not copy a byte slice or string.
-const MinReferenced = 16 << 10
+const MinReferenced = 64 << 10
 
 var encoderPool = sync.Pool{New: func() any { return &Encoder{buf: make([]byte, 0, 256)} }}
 

@@ -46,7 +46,7 @@ const (
 
 	// A payload at least this large is written from the caller's memory with
 	// writev instead of being copied into the send buffer.
-	largePayload = 4 << 10
+	largePayload = 64 << 10
 	// The smallest buffer a payload not yet buffered whole is read into; it
 	// then doubles as the payload's bytes arrive, so a lying length costs the
 	// liar, not us.
