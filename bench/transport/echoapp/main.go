@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"time"
 
 	"github.com/pilotage/pilotage"
 	"github.com/pilotage/pilotage/bench/transport/echoapp/echo"
@@ -32,12 +31,7 @@ type app struct {
 }
 
 func run(ctx context.Context, a *app) error {
-	warmup, err1 := time.ParseDuration(os.Getenv("ECHOBENCH_WARMUP"))
-	duration, err2 := time.ParseDuration(os.Getenv("ECHOBENCH_DURATION"))
-	if err1 != nil || err2 != nil {
-		return fmt.Errorf("ECHOBENCH_WARMUP and ECHOBENCH_DURATION must be durations")
-	}
-	plan, err := loadgen.ParsePlan(os.Getenv("ECHOBENCH_PLAN"), warmup, duration)
+	plan, err := loadgen.PlanFromEnv()
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -50,6 +51,29 @@ func ParsePlan(cases string, warmup, duration time.Duration) (Plan, error) {
 		p.Cases = append(p.Cases, Case{Size: s, Callers: n})
 	}
 	return p, nil
+}
+
+// The environment that passes a plan to a client process.
+const (
+	envCases    = "ECHOBENCH_PLAN"
+	envWarmup   = "ECHOBENCH_WARMUP"
+	envDuration = "ECHOBENCH_DURATION"
+)
+
+// Environ returns the variables that pass p to a client process, which
+// reads them with PlanFromEnv.
+func (p Plan) Environ() []string {
+	return []string{envCases + "=" + p.String(), envWarmup + "=" + p.Warmup.String(), envDuration + "=" + p.Duration.String()}
+}
+
+// PlanFromEnv reads the plan Environ passed.
+func PlanFromEnv() (Plan, error) {
+	warmup, err1 := time.ParseDuration(os.Getenv(envWarmup))
+	duration, err2 := time.ParseDuration(os.Getenv(envDuration))
+	if err1 != nil || err2 != nil {
+		return Plan{}, fmt.Errorf("loadgen: %s and %s must be durations", envWarmup, envDuration)
+	}
+	return ParsePlan(os.Getenv(envCases), warmup, duration)
 }
 
 // String is the plan's cases as ParsePlan reads them.

@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/pilotage/pilotage/bench/transport/loadgen"
 )
@@ -37,7 +36,7 @@ func run(mode, addr string) error {
 	case "raw-server":
 		return serveRaw(addr)
 	case "grpc-load", "raw-load":
-		plan, err := planFromEnv()
+		plan, err := loadgen.PlanFromEnv()
 		if err != nil {
 			return err
 		}
@@ -53,16 +52,6 @@ func run(mode, addr string) error {
 		return loadgen.Print(os.Stdout, results)
 	}
 	return fmt.Errorf("unknown mode %q", mode)
-}
-
-// planFromEnv reads the plan the harness passes to every client process.
-func planFromEnv() (loadgen.Plan, error) {
-	warmup, err1 := time.ParseDuration(os.Getenv("ECHOBENCH_WARMUP"))
-	duration, err2 := time.ParseDuration(os.Getenv("ECHOBENCH_DURATION"))
-	if err1 != nil || err2 != nil {
-		return loadgen.Plan{}, fmt.Errorf("ECHOBENCH_WARMUP and ECHOBENCH_DURATION must be durations")
-	}
-	return loadgen.ParsePlan(os.Getenv("ECHOBENCH_PLAN"), warmup, duration)
 }
 
 var background = context.Background()

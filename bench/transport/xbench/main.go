@@ -117,12 +117,6 @@ func goBuild(pkg, out string) error {
 	return nil
 }
 
-// planEnv passes plan to a client process.
-func planEnv(plan loadgen.Plan) []string {
-	return append(os.Environ(), "ECHOBENCH_PLAN="+plan.String(),
-		"ECHOBENCH_WARMUP="+plan.Warmup.String(), "ECHOBENCH_DURATION="+plan.Duration.String())
-}
-
 func runSystem(b binaries, sys string, plan loadgen.Plan) ([]loadgen.Result, error) {
 	if bin, ok := strings.CutPrefix(sys, "pilotage="); ok {
 		return runPilotage(b, bin, "unix", plan)
@@ -147,7 +141,7 @@ func runPilotage(b binaries, echoapp, network string, plan loadgen.Plan) ([]load
 	}
 	defer os.RemoveAll(state)
 	cmd := exec.Command(b.pilotage, "run", "-c", "transport/echoapp/pilotage.toml", "-rpc", network, echoapp)
-	cmd.Env = append(planEnv(plan), "PILOTAGE_STATE_DIR="+state)
+	cmd.Env = append(append(os.Environ(), plan.Environ()...), "PILOTAGE_STATE_DIR="+state)
 	out, err := runTimed(cmd, plan)
 	if err != nil {
 		return nil, err
@@ -174,7 +168,7 @@ func runPeer(b binaries, sys string, plan loadgen.Plan) ([]loadgen.Result, error
 		return nil, fmt.Errorf("%s server: %q, %v", sys, line, err)
 	}
 	cmd := exec.Command(b.peer, sys+"-load", addr)
-	cmd.Env = planEnv(plan)
+	cmd.Env = append(os.Environ(), plan.Environ()...)
 	out, err := runTimed(cmd, plan)
 	if err != nil {
 		return nil, err
