@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 )
 
 // ErrMalformed is wrapped by every decoding error.
@@ -16,12 +17,38 @@ var ErrMalformed = errors.New("malformed message")
 // the first problem is kept, later reads return zero values, and Err reports it.
 // Declare it as a value (var d Decoder; d.Reset(b)) to keep it off the heap.
 type Decoder struct {
-	data []byte
-	err  error
+	data  []byte
+	err   error
+	owned int // length of the owned buffer being read (ResetOwned); 0: copy every value
 }
 
-// Reset makes d read b.
-func (d *Decoder) Reset(b []byte) { d.data, d.err = b, nil }
+// Reset makes d read b. Decoded byte slices and strings are copies, so b
+// may be reused once decoding is done.
+func (d *Decoder) Reset(b []byte) { d.data, d.err, d.owned = b, nil, 0 }
+
+// MinAliased is the size from which a Decoder reading an owned buffer
+// (ResetOwned) returns byte slices and strings that alias the buffer instead
+// of copies.
+const MinAliased = 4 << 10
+
+// ResetOwned makes d read b, which the decoded values may keep: whoever
+// hands b over must never modify or reuse it, once b is at least
+// MinAliased bytes long (a shorter b cannot hold an aliased value). A byte
+// slice or string of at least MinAliased bytes that is at least a quarter of
+// b is then not copied but returned as part of b (a byte slice with its
+// capacity cut at its length, so appending to it cannot write over the rest
+// of b). So no value is copied twice on its way from the connection to the
+// code that uses it, and a small value kept for long does not hold on to
+// much more than itself: at most four times its size.
+//
+// The runtime hands generated code owned buffers (see Handler and Caller).
+func (d *Decoder) ResetOwned(b []byte) { d.data, d.err, d.owned = b, nil, len(b) }
+
+// aliases reports whether a value of n bytes is returned as part of the
+// buffer rather than copied.
+func (d *Decoder) aliases(n int) bool {
+	return d.owned >= MinAliased && n >= MinAliased && 4*n >= d.owned
+}
 
 // Err returns the first decoding error.
 func (d *Decoder) Err() error { return d.err }
@@ -147,10 +174,15 @@ func (d *Decoder) String() string {
 	if n <= 0 {
 		return ""
 	}
-	return string(d.take(n))
+	b := d.take(n)
+	if d.aliases(len(b)) {
+		return unsafe.String(&b[0], len(b)) // n > 0 and the buffer is never modified
+	}
+	return string(b)
 }
 
-// Bytes reads a length-prefixed byte slice into fresh memory.
+// Bytes reads a length-prefixed byte slice into fresh memory, or returns it
+// as part of an owned buffer (see ResetOwned).
 func (d *Decoder) Bytes() []byte {
 	n := d.Len()
 	if n < 0 {
@@ -159,6 +191,9 @@ func (d *Decoder) Bytes() []byte {
 	b := d.take(n)
 	if b == nil {
 		return nil
+	}
+	if d.aliases(n) {
+		return b // take cut its capacity
 	}
 	out := make([]byte, n)
 	copy(out, b)

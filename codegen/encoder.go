@@ -7,15 +7,29 @@ import (
 	"math"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // An Encoder appends values to a byte slice. The zero value is ready to use.
 // Encoding never panics: a failure (a BinaryMarshaler that errs, say) is kept
 // and reported by Err.
 type Encoder struct {
-	buf []byte
-	err error
+	buf   []byte
+	err   error
+	refs  []encoderRef // large values referenced, not copied (ReferLarge); in order
+	refN  int          // their bytes
+	refer bool
 }
+
+// An encoderRef is a value written from its own memory, before buf[at:].
+type encoderRef struct {
+	at   int
+	data []byte
+}
+
+// MinReferenced is the size from which an Encoder that refers to large
+// values (ReferLarge) does not copy a byte slice or string.
+const MinReferenced = 64 << 10
 
 var encoderPool = sync.Pool{New: func() any { return &Encoder{buf: make([]byte, 0, 256)} }}
 
@@ -23,20 +37,69 @@ var encoderPool = sync.Pool{New: func() any { return &Encoder{buf: make([]byte, 
 // its data is no longer referenced.
 func GetEncoder() *Encoder { return encoderPool.Get().(*Encoder) }
 
+// maxPooledEncoder is the largest buffer PutEncoder keeps: room for a 4 MiB
+// value, so that calls with large arguments or results do not allocate
+// their encoder's buffer each time.
+const maxPooledEncoder = 4<<20 + 64<<10
+
 // PutEncoder returns e to the pool used by GetEncoder.
 func PutEncoder(e *Encoder) {
-	if cap(e.buf) > 1<<20 { // do not pin large buffers
+	if cap(e.buf) > maxPooledEncoder { // do not pin larger buffers
 		return
 	}
 	e.Reset()
 	encoderPool.Put(e)
 }
 
-// Reset empties e, keeping its buffer.
-func (e *Encoder) Reset() { e.buf, e.err = e.buf[:0], nil }
+// Reset empties e, keeping its buffer, and stops referring to large values.
+func (e *Encoder) Reset() {
+	clear(e.refs)
+	e.buf, e.err, e.refs, e.refN, e.refer = e.buf[:0], nil, e.refs[:0], 0, false
+}
 
-// Data returns the encoded bytes. They alias e's buffer.
-func (e *Encoder) Data() []byte { return e.buf }
+// ReferLarge makes e refer to byte slices and strings of MinReferenced bytes
+// or more rather than copy them, until Reset: Segments then returns them
+// from their own memory, to be written out with vectored I/O. Whoever
+// enables it must be done with the segments before that memory can change:
+// the runtime does so for a handler's results, which the handler hands
+// over when it returns (as a local call hands them to its caller).
+func (e *Encoder) ReferLarge() { e.refer = true }
+
+// Data returns the encoded bytes. They alias e's buffer. Values referred to
+// (ReferLarge) are copied in first.
+func (e *Encoder) Data() []byte {
+	if len(e.refs) > 0 {
+		flat := make([]byte, 0, e.Size())
+		e.Segments(func(b []byte) { flat = append(flat, b...) })
+		e.buf = flat
+		clear(e.refs)
+		e.refs, e.refN = e.refs[:0], 0
+	}
+	return e.buf
+}
+
+// Size returns the number of bytes encoded.
+func (e *Encoder) Size() int { return len(e.buf) + e.refN }
+
+// Segments calls f with the encoded bytes in order, values referred to
+// (ReferLarge) from their own memory: at least one segment, none empty
+// unless all is.
+func (e *Encoder) Segments(f func([]byte)) {
+	prev := 0
+	for _, r := range e.refs {
+		if r.at > prev {
+			f(e.buf[prev:r.at])
+		}
+		f(r.data)
+		prev = r.at
+	}
+	if prev < len(e.buf) || len(e.refs) == 0 {
+		f(e.buf[prev:])
+	}
+}
+
+// refers reports whether a value of n bytes is referred to, not copied.
+func (e *Encoder) refers(n int) bool { return e.refer && n >= MinReferenced }
 
 // Err returns the first error met while encoding.
 func (e *Encoder) Err() error { return e.err }
@@ -101,6 +164,12 @@ func (e *Encoder) Len(n int) {
 // String writes a length-prefixed string.
 func (e *Encoder) String(s string) {
 	e.Len(len(s))
+	if e.refers(len(s)) { // strings never change: safe to refer to
+		e.refs = append(e.refs, encoderRef{at: len(e.buf), data: unsafe.Slice(unsafe.StringData(s), len(s))})
+		e.refN += len(s)
+		return
+	}
+	e.Grow(len(s))
 	e.buf = append(e.buf, s...)
 }
 
@@ -111,6 +180,12 @@ func (e *Encoder) Bytes(b []byte) {
 		return
 	}
 	e.Len(len(b))
+	if e.refers(len(b)) {
+		e.refs = append(e.refs, encoderRef{at: len(e.buf), data: b})
+		e.refN += len(b)
+		return
+	}
+	e.Grow(len(b))
 	e.buf = append(e.buf, b...)
 }
 

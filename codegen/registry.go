@@ -53,13 +53,23 @@ type Implementation struct {
 // A Caller sends encoded calls for one component. Implemented by the runtime.
 type Caller interface {
 	// Call invokes method number m with encoded args and returns the encoded
-	// results. args may be reused by the caller once Call returns.
+	// results. args may be reused by the caller once Call returns. The
+	// results belong to the caller: generated code decodes them with
+	// Decoder.ResetOwned, so its values may alias them, and an
+	// implementation must never modify or reuse results of MinAliased bytes
+	// or more once returned.
 	Call(ctx context.Context, m int, args []byte) ([]byte, error)
 }
 
 // A Handler serves one method: it decodes args, calls the implementation and
 // encodes the results (the method's error included) into out. A non-nil
 // returned error means the call itself failed (bad input, a panic).
+//
+// args belong to the handler: generated code decodes them with
+// Decoder.ResetOwned, so the implementation may keep values that alias
+// them after it returns, and whoever runs a handler must never modify or
+// reuse args of MinAliased bytes or more (shorter ones are always copied
+// from, so they may be reused once the handler returned).
 type Handler func(ctx context.Context, args []byte, out *Encoder) error
 
 var registry = struct {

@@ -124,7 +124,7 @@ func (s pilotage_Shapes_client) Echo(ctx context.Context, a0 Small, a1 Blob, a2 
 		return *new(Small), *new(Blob), *new(Nested), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 Small
 	pilotage_dec_Small(&dec, &r0)
 	var r1 Blob
@@ -148,7 +148,7 @@ func (s pilotage_Shapes_server) Echo(ctx context.Context, args []byte, out *code
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 Small
 	pilotage_dec_Small(&dec, &a0)
 	var a1 Blob

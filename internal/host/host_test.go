@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -98,7 +99,9 @@ func (c *inProcess) Call(ctx context.Context, m int, args []byte) ([]byte, error
 	c.calls++
 	out := codegen.GetEncoder()
 	defer codegen.PutEncoder(out)
-	if err := c.handlers[m](ctx, args, out); err != nil {
+	// The handler owns its args (codegen.Handler); the caller's encoder
+	// will be reused.
+	if err := c.handlers[m](ctx, bytes.Clone(args), out); err != nil {
 		return nil, err
 	}
 	return append([]byte(nil), out.Data()...), nil

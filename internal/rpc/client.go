@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -361,6 +362,11 @@ func (c *Conn) readLoop(br *bufio.Reader) {
 		switch h.typ {
 		case frameResponse, frameError, frameReject:
 			err = c.complete(br, h)
+			if err == nil && br.Buffered() == 0 {
+				// Let the caller just woken run now, on this P, rather than
+				// after this goroutine's next read finds nothing to read.
+				runtime.Gosched()
+			}
 		case framePong: // its bytes, like any, told the keepalive the server lives
 			if h.n != 0 {
 				err = fmt.Errorf("%w: pong with %d-byte payload", errProtocol, h.n)

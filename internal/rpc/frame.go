@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 	"time"
 )
 
@@ -45,7 +46,7 @@ const (
 
 	// A payload at least this large is written from the caller's memory with
 	// writev instead of being copied into the send buffer.
-	largePayload = 4 << 10
+	largePayload = 64 << 10
 	// The smallest buffer a payload not yet buffered whole is read into; it
 	// then doubles as the payload's bytes arrive, so a lying length costs the
 	// liar, not us.
@@ -107,24 +108,90 @@ func readHeader(r *bufio.Reader, max int) (header, error) {
 // readPayload reads n bytes into buf (reused when its capacity suffices).
 // Otherwise memory grows only as data arrives: a payload already buffered
 // whole, or of at most minPayloadAlloc bytes, takes one allocation; a larger
-// one starts with what is buffered and doubles, so the buffer never holds
-// more than twice the bytes received plus minPayloadAlloc.
+// one is staged in pooled chunks (of minPayloadAlloc bytes, doubling) until
+// half of it has arrived, then read on into one buffer of its size. So no
+// buffer is larger than twice the bytes received plus minPayloadAlloc (the
+// chunks hold only bytes received, and go back to their pool), and a large
+// payload costs one allocation, its own, and copying half of it once.
 func readPayload(r *bufio.Reader, n int, buf []byte) ([]byte, error) {
-	if n > cap(buf) {
-		buf = make([]byte, 0, min(n, max(r.Buffered(), minPayloadAlloc)))
+	if n > cap(buf) && n <= r.Buffered() {
+		// Copied out of the read buffer into memory that need not be
+		// zeroed first, as make's would be.
+		p, _ := r.Peek(n) // buffered: cannot fail
+		buf = append([]byte(nil), p...)
+		_, err := r.Discard(n)
+		return buf, err
 	}
-	buf = buf[:min(n, cap(buf))]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, unexpected(err)
+	if n <= cap(buf) || n <= max(r.Buffered(), minPayloadAlloc) {
+		if n > cap(buf) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, unexpected(err)
+		}
+		return buf, nil
 	}
-	for len(buf) < n {
-		got := len(buf)
-		buf = append(buf, make([]byte, min(n-got, got))...)
-		if _, err := io.ReadFull(r, buf[got:]); err != nil {
+	var backing [16]*chunk
+	staged := backing[:0]
+	got := 0
+	for class := firstChunkClass(r.Buffered()); got < n/2; class = min(class+1, maxChunkClass) {
+		c := getChunk(class)
+		staged = append(staged, c)
+		m, err := io.ReadFull(r, c.b[:min(len(c.b), n-got)])
+		c.n = m
+		got += m
+		if err != nil {
+			putChunks(staged)
 			return nil, unexpected(err)
 		}
 	}
+	buf = make([]byte, n)
+	off := 0
+	for _, c := range staged {
+		off += copy(buf[off:], c.b[:c.n])
+	}
+	putChunks(staged)
+	if _, err := io.ReadFull(r, buf[got:]); err != nil {
+		return nil, unexpected(err)
+	}
 	return buf, nil
+}
+
+// Chunks stage a payload that has not yet arrived: class i holds
+// minPayloadAlloc<<i bytes.
+const maxChunkClass = 6 // 256 KiB
+
+type chunk struct {
+	b     []byte
+	n     int // bytes staged in b
+	class int
+}
+
+var chunkPools [maxChunkClass + 1]sync.Pool
+
+// firstChunkClass is the class of the first chunk, which takes the bytes
+// already buffered.
+func firstChunkClass(buffered int) int {
+	class := 0
+	for class < maxChunkClass && minPayloadAlloc<<class < buffered {
+		class++
+	}
+	return class
+}
+
+func putChunks(staged []*chunk) {
+	for _, c := range staged {
+		chunkPools[c.class].Put(c)
+	}
+}
+
+func getChunk(class int) *chunk {
+	if c, ok := chunkPools[class].Get().(*chunk); ok {
+		c.n = 0
+		return c
+	}
+	return &chunk{b: make([]byte, minPayloadAlloc<<class), class: class}
 }
 
 func unexpected(err error) error {

@@ -47,7 +47,7 @@ func newTestHandlers() *testHandlers {
 func (th *testHandlers) handlers() []codegen.Handler {
 	echo := func(_ context.Context, args []byte, out *codegen.Encoder) error {
 		var d codegen.Decoder
-		d.Reset(args)
+		d.ResetOwned(args) // as generated code does
 		b := d.Bytes()
 		if err := d.Done(); err != nil {
 			return err

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pilotage/pilotage/codegen"
 )
 
 // maxRetainedBuf caps the send buffer kept between flushes, so one burst of
@@ -135,22 +137,53 @@ func newSendQueue(nc net.Conn, writeTimeout time.Duration, maxQueued int, onErro
 // empty queue). A non-nil error means nothing was queued.
 func (q *sendQueue) enqueue(hdr *[headerLen]byte, prefix, body []byte, owner releaser, end *atomic.Uint64, limit int) error {
 	size := uint64(headerLen + len(prefix) + len(body))
+	if err := q.admit(size, owner, limit); err != nil {
+		return err
+	}
+	q.buf = append(q.buf, hdr[:]...)
+	q.buf = append(q.buf, prefix...)
+	if owner != nil {
+		q.ext = append(q.ext, extSeg{at: len(q.buf), data: body, owner: owner})
+	} else {
+		q.buf = append(q.buf, body...)
+	}
+	q.queuedLocked(size, end)
+	return nil
+}
+
+// enqueueEncoded queues a frame of hdr then the segments of out
+// (codegen.Encoder.Segments), all written from out's memory and the
+// memory it refers to, until owner.release runs, as for enqueue. A
+// non-nil error means nothing was queued.
+func (q *sendQueue) enqueueEncoded(hdr *[headerLen]byte, out *codegen.Encoder, owner releaser, limit int) error {
+	size := uint64(headerLen + out.Size())
+	if err := q.admit(size, owner, limit); err != nil {
+		return err
+	}
+	q.buf = append(q.buf, hdr[:]...)
+	first := len(q.ext)
+	out.Segments(func(b []byte) { q.ext = append(q.ext, extSeg{at: len(q.buf), data: b}) })
+	if len(q.ext) > first {
+		q.ext[len(q.ext)-1].owner = owner // released once the last is written: they are one batch
+	}
+	q.queuedLocked(size, nil)
+	return nil
+}
+
+// admit waits for room for a frame of size bytes, as limit says, and
+// returns with q.mu held; or fails, releasing owner, with q.mu released.
+func (q *sendQueue) admit(size uint64, owner releaser, limit int) error {
 	q.mu.Lock()
 	if limit == waitFull {
 		for q.err == nil && q.overLocked(size) {
 			q.space.Wait()
 		}
 	}
-	if q.err == nil && limit == failFull && q.overLocked(size) {
-		pending := q.appended - q.written
-		q.mu.Unlock()
-		if owner != nil {
-			owner.release()
-		}
-		return fmt.Errorf("%w: %d bytes not yet written, limit %d", errQueueFull, pending, q.maxQueued)
+	err := q.err
+	if err == nil && limit == failFull && q.overLocked(size) {
+		err = fmt.Errorf("%w: %d bytes not yet written, limit %d", errQueueFull, q.appended-q.written, q.maxQueued)
 	}
-	if q.err != nil {
-		err := q.err
+	if err != nil {
 		q.mu.Unlock()
 		if owner != nil {
 			owner.release()
@@ -160,24 +193,23 @@ func (q *sendQueue) enqueue(hdr *[headerLen]byte, prefix, body []byte, owner rel
 	if q.buf == nil { // made on first use: a connection that sends nothing costs nothing
 		q.buf = make([]byte, 0, initialSendBuf)
 	}
-	q.buf = append(q.buf, hdr[:]...)
-	q.buf = append(q.buf, prefix...)
-	if owner != nil {
-		q.ext = append(q.ext, extSeg{at: len(q.buf), data: body, owner: owner})
-	} else {
-		q.buf = append(q.buf, body...)
-	}
+	return nil
+}
+
+// queuedLocked accounts for a frame of size bytes just queued, stores its
+// end offset in end (if not nil), and flushes unless a flush is in
+// progress. It releases q.mu.
+func (q *sendQueue) queuedLocked(size uint64, end *atomic.Uint64) {
 	q.appended += size
 	if end != nil {
 		end.Store(q.appended)
 	}
 	if q.flushing {
 		q.mu.Unlock()
-		return nil
+		return
 	}
 	q.flushing = true
 	q.flush(true)
-	return nil
 }
 
 // overLocked reports whether queuing size more bytes would pass the limit.

@@ -57,6 +57,8 @@ type Server struct {
 	opts   ServerOptions
 	optErr error // an invalid option: Serve fails with it
 
+	workers *workerPool // run handshakes, readers and handlers
+
 	regMu sync.Mutex                            // serializes Register and Unregister
 	comps atomic.Pointer[map[uint64]*component] // copy on write; read on every request
 
@@ -87,7 +89,7 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, optErr: checkDeployment("ServerOptions.Deployment", opts.Deployment), listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{}, closed: make(chan struct{})}
+	s := &Server{opts: opts, workers: newWorkerPool(), optErr: checkDeployment("ServerOptions.Deployment", opts.Deployment), listeners: map[net.Listener]struct{}{}, conns: map[*serverConn]struct{}{}, closed: make(chan struct{})}
 	s.comps.Store(&map[uint64]*component{})
 	return s
 }
@@ -195,7 +197,7 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		s.conns[sc] = struct{}{}
 		s.mu.Unlock()
-		go sc.serve()
+		s.workers.start(connServe{sc})
 	}
 }
 
@@ -258,6 +260,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.workers.close()
 		return nil
 	case <-ctx.Done():
 		s.Close()
@@ -271,5 +274,6 @@ func (s *Server) Close() error {
 	for _, sc := range s.stopAccepting() {
 		sc.close(ErrServerClosed)
 	}
+	s.workers.close()
 	return nil
 }

@@ -10,13 +10,14 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pilotage/pilotage/codegen"
 )
 
-// A serverConn serves one client connection: a reader goroutine that
-// dispatches each request to its own handler goroutine, and a send queue.
+// A serverConn serves one client connection: a reader, which runs on the
+// server's workers (see read), and a send queue.
 type serverConn struct {
 	s  *Server
 	nc net.Conn
@@ -28,7 +29,14 @@ type serverConn struct {
 
 	handlers sync.WaitGroup // running handlers
 	peer     int            // largest payload the client reads (set by the handshake)
-	readDone chan struct{}  // closed when serve stops reading
+	readDone chan struct{}  // closed when the connection's reading ends
+
+	// Used by the connection's reader only (one worker at a time; see read).
+	br      *bufio.Reader // made once the handshake is done
+	readEnd uint64        // stream offset of the end of the last frame read, counted as the client counts it
+
+	inline   atomic.Bool // the reader runs a call itself; handOffReading may take the reading from it
+	watchdog *time.Timer // runs handOffReading
 
 	mu       sync.Mutex
 	inflight map[uint64]context.CancelFunc
@@ -47,8 +55,18 @@ func newServerConn(s *Server, nc net.Conn) *serverConn {
 	return sc
 }
 
+// connServe is the task that serves a new connection: the handshake, then
+// its reading.
+type connServe struct{ sc *serverConn }
+
+func (t connServe) run() { t.sc.serve() }
+
+// connReader is the task of carrying on reading a connection.
+type connReader struct{ sc *serverConn }
+
+func (t connReader) run() { t.sc.read() }
+
 func (sc *serverConn) serve() {
-	defer close(sc.readDone)
 	// Until the handshake is done the connection holds no read buffer, so a
 	// client that never completes it costs next to nothing.
 	if err := sc.handshake(); err != nil {
@@ -58,18 +76,13 @@ func (sc *serverConn) serve() {
 		}
 		sc.s.opts.Logger.Log(context.Background(), level, "rpc: handshake failed", "remote", sc.nc.RemoteAddr(), "err", err)
 		sc.close(err)
+		close(sc.readDone)
 		return
 	}
-	err := sc.readLoop(bufio.NewReaderSize(sc.fr, readBufferSize))
-	if errors.Is(err, errProtocol) || errors.Is(err, errFrameStalled) {
-		sc.s.opts.Logger.Warn("rpc: closing connection", "remote", sc.nc.RemoteAddr(), "err", err)
-	}
-	sc.mu.Lock()
-	quiesced := sc.quiesced
-	sc.mu.Unlock()
-	if !quiesced { // else Shutdown closes the conn once its replies are written
-		sc.close(err)
-	}
+	sc.br = bufio.NewReaderSize(sc.fr, readBufferSize)
+	sc.watchdog = time.AfterFunc(time.Hour, sc.handOffReading)
+	sc.watchdog.Stop()
+	sc.read()
 }
 
 // stopReading makes the reader stop and waits for it, so that nothing more
@@ -124,46 +137,6 @@ func remoteName(nc net.Conn) string {
 	return "the other end of " + nc.LocalAddr().String()
 }
 
-func (sc *serverConn) readLoop(br *bufio.Reader) error {
-	max := sc.s.opts.MaxFrameSize
-	var off uint64 // stream offset, counted as the client counts it
-	for {
-		sc.fr.atFrameStart(br.Buffered() > 0)
-		h, err := readHeader(br, max)
-		if err != nil {
-			return err
-		}
-		off += uint64(headerLen + h.n)
-		switch h.typ {
-		case framePing:
-			// Answered here, whatever the handlers are doing: the client
-			// must not take a slow handler for a frozen server.
-			if h.n != 0 {
-				return fmt.Errorf("%w: ping with %d-byte payload", errProtocol, h.n)
-			}
-			var hdr [headerLen]byte
-			putHeader(&hdr, framePong, 0, h.id)
-			sc.q.enqueue(&hdr, nil, nil, nil, nil, unlimited) // fails only once the connection is closing
-		case frameRequest:
-			if err := sc.request(br, h, off); err != nil {
-				return err
-			}
-		case frameCancel:
-			if h.n != 0 {
-				return fmt.Errorf("%w: cancel with %d-byte payload", errProtocol, h.n)
-			}
-			sc.mu.Lock()
-			cancel := sc.inflight[h.id]
-			sc.mu.Unlock()
-			if cancel != nil {
-				cancel()
-			}
-		default:
-			return fmt.Errorf("%w: unexpected frame type %d from client", errProtocol, h.typ)
-		}
-	}
-}
-
 // A serverCall is one request being served. Pooled with its payload buffer,
 // so a busy connection does not allocate per call for either.
 type serverCall struct {
@@ -174,7 +147,7 @@ type serverCall struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	args   []byte
-	buf    []byte // payload; args points into it
+	buf    []byte // pooled payload buffer; args points into it unless the handler owns them
 }
 
 // maxPooledPayload caps the payload buffer a pooled serverCall keeps.
@@ -191,26 +164,35 @@ func (c *serverCall) free() {
 }
 
 // request reads a request's payload, which ends at stream offset end, and
-// starts its handler, or refuses it.
-func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) error {
+// returns its call, ready to run; or refuses it and returns no call.
+func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCall, error) {
 	c := serverCallPool.Get().(*serverCall)
-	p, err := readPayload(br, h.n, c.buf)
+	// Arguments the decoder may alias are the handler's to keep (see
+	// codegen.Handler): read into memory of their own, never pooled.
+	owned := h.n-requestPrefix >= codegen.MinAliased
+	buf := c.buf
+	if owned {
+		buf = nil
+	}
+	p, err := readPayload(br, h.n, buf)
 	if err != nil {
 		c.free()
-		return err
+		return nil, err
 	}
-	c.buf = p
+	if !owned {
+		c.buf = p
+	}
 	req, err := parseRequest(p)
 	if err != nil {
 		c.free()
-		return err
+		return nil, err
 	}
 	comp := sc.s.lookup(req.component)
 	sc.mu.Lock()
 	if _, dup := sc.inflight[h.id]; dup {
 		sc.mu.Unlock()
 		c.free()
-		return fmt.Errorf("%w: call id %d reused while in flight", errProtocol, h.id)
+		return nil, fmt.Errorf("%w: call id %d reused while in flight", errProtocol, h.id)
 	}
 	var refuse error
 	switch {
@@ -223,14 +205,14 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) error {
 		sc.mu.Unlock()
 		c.free()
 		sc.sendError(frameReject, h.id, refuse, nil, unlimited)
-		return nil
+		return nil, nil
 	}
 	sc.readOff = end
 	if int64(req.method) >= int64(len(comp.handlers)) || comp.handlers[req.method] == nil {
 		sc.mu.Unlock()
 		c.free()
 		sc.sendError(frameError, h.id, fmt.Errorf("rpc: component %s has no method %d", comp.name, req.method), nil, unlimited)
-		return nil
+		return nil, nil
 	}
 	if req.deadline > 0 {
 		c.ctx, c.cancel = context.WithTimeout(sc.ctx, time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond)
@@ -241,20 +223,20 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) error {
 	sc.inflight[h.id] = c.cancel
 	sc.handlers.Add(1)
 	sc.mu.Unlock()
-	go c.run()
-	return nil
+	return c, nil
 }
 
 func (c *serverCall) run() {
 	sc, id, cancel, comp, method := c.sc, c.id, c.cancel, c.comp, c.method
 	defer sc.handlers.Done()
 	out := codegen.GetEncoder()
+	out.ReferLarge() // the handler hands its results over when it returns
 	err := invoke(c.ctx, comp.handlers[method], c.args, out, comp.name, method)
 	c.free()
 	if err == nil {
 		err = out.Err()
 	}
-	if n := len(out.Data()); err == nil && n > sc.peer {
+	if n := out.Size(); err == nil && n > sc.peer {
 		err = fmt.Errorf("%w: results of %s method %d are %d bytes, over the caller's limit of %d (its MaxFrameSize)",
 			ErrTooLarge, comp.name, method, n, sc.peer)
 	}
@@ -262,14 +244,14 @@ func (c *serverCall) run() {
 		sc.sendError(frameError, id, err, out, waitFull)
 	} else {
 		var hdr [headerLen]byte
-		data := out.Data()
-		putHeader(&hdr, frameResponse, len(data), id)
-		if len(data) >= largePayload {
+		n := out.Size()
+		putHeader(&hdr, frameResponse, n, id)
+		if n >= largePayload { // written from out's memory and what it refers to
 			r := replyPool.Get().(*reply)
 			r.out = out
-			sc.q.enqueue(&hdr, nil, data, r, nil, waitFull)
+			sc.q.enqueueEncoded(&hdr, out, r, waitFull)
 		} else {
-			sc.q.enqueue(&hdr, nil, data, nil, nil, waitFull)
+			sc.q.enqueue(&hdr, nil, out.Data(), nil, nil, waitFull)
 			codegen.PutEncoder(out)
 		}
 	}

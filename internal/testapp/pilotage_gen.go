@@ -238,7 +238,7 @@ func (s pilotage_Calc_client) Boom(ctx context.Context) error {
 		return err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	appErr := dec.Error()
 	if err := dec.Done(); err != nil {
 		return fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/internal/testapp.Calc.Boom: %w", err)
@@ -252,7 +252,7 @@ func (s pilotage_Calc_client) Calls(ctx context.Context) (int64, error) {
 		return *new(int64), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 int64
 	r0 = dec.Int64()
 	appErr := dec.Error()
@@ -274,7 +274,7 @@ func (s pilotage_Calc_client) Half(ctx context.Context, a0 int) (int, error) {
 		return *new(int), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 int
 	r0 = dec.Int()
 	appErr := dec.Error()
@@ -290,7 +290,7 @@ func (s pilotage_Calc_client) Host(ctx context.Context) (string, error) {
 		return *new(string), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 string
 	r0 = dec.String()
 	appErr := dec.Error()
@@ -313,7 +313,7 @@ func (s pilotage_Calc_client) Move(ctx context.Context, a0 *Point, a1 int) (*Poi
 		return *new(*Point), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 *Point
 	pilotage_dec_ptr_Point(&dec, &r0)
 	appErr := dec.Error()
@@ -329,7 +329,7 @@ func (s pilotage_Calc_client) PID(ctx context.Context) (int, error) {
 		return *new(int), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 int
 	r0 = dec.Int()
 	appErr := dec.Error()
@@ -345,7 +345,7 @@ func (s pilotage_Calc_client) Sicken(ctx context.Context) (int, error) {
 		return *new(int), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 int
 	r0 = dec.Int()
 	appErr := dec.Error()
@@ -367,7 +367,7 @@ func (s pilotage_Calc_client) Sleep(ctx context.Context, a0 time.Duration) (int,
 		return *new(int), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 int
 	r0 = dec.Int()
 	appErr := dec.Error()
@@ -387,7 +387,7 @@ func (s pilotage_Calc_server) Boom(ctx context.Context, args []byte, out *codege
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}
@@ -403,7 +403,7 @@ func (s pilotage_Calc_server) Calls(ctx context.Context, args []byte, out *codeg
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}
@@ -420,7 +420,7 @@ func (s pilotage_Calc_server) Half(ctx context.Context, args []byte, out *codege
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 int
 	a0 = dec.Int()
 	if err := dec.Done(); err != nil {
@@ -439,7 +439,7 @@ func (s pilotage_Calc_server) Host(ctx context.Context, args []byte, out *codege
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}
@@ -456,7 +456,7 @@ func (s pilotage_Calc_server) Move(ctx context.Context, args []byte, out *codege
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 *Point
 	pilotage_dec_ptr_Point(&dec, &a0)
 	var a1 int
@@ -477,7 +477,7 @@ func (s pilotage_Calc_server) PID(ctx context.Context, args []byte, out *codegen
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}
@@ -494,7 +494,7 @@ func (s pilotage_Calc_server) Sicken(ctx context.Context, args []byte, out *code
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}
@@ -511,7 +511,7 @@ func (s pilotage_Calc_server) Sleep(ctx context.Context, args []byte, out *codeg
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 time.Duration
 	a0 = time.Duration(dec.Int64())
 	if err := dec.Done(); err != nil {
@@ -664,7 +664,7 @@ func (s pilotage_Front_client) HalfViaCalc(ctx context.Context, a0 int) (int, er
 		return *new(int), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 int
 	r0 = dec.Int()
 	appErr := dec.Error()
@@ -680,7 +680,7 @@ func (s pilotage_Front_client) HostsViaCalc(ctx context.Context) ([]string, erro
 		return *new([]string), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 []string
 	pilotage_dec_slice_string(&dec, &r0)
 	appErr := dec.Error()
@@ -702,7 +702,7 @@ func (s pilotage_Front_client) Total(ctx context.Context, a0 []money.Amount) (mo
 		return *new(money.Amount), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 money.Amount
 	pilotage_dec_money_Amount(&dec, &r0)
 	appErr := dec.Error()
@@ -722,7 +722,7 @@ func (s pilotage_Front_server) HalfViaCalc(ctx context.Context, args []byte, out
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 int
 	a0 = dec.Int()
 	if err := dec.Done(); err != nil {
@@ -741,7 +741,7 @@ func (s pilotage_Front_server) HostsViaCalc(ctx context.Context, args []byte, ou
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}
@@ -758,7 +758,7 @@ func (s pilotage_Front_server) Total(ctx context.Context, args []byte, out *code
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 []money.Amount
 	pilotage_dec_slice_money_Amount(&dec, &a0)
 	if err := dec.Done(); err != nil {
@@ -829,7 +829,7 @@ func (s pilotage_Web_client) Addr(ctx context.Context) (string, error) {
 		return *new(string), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 string
 	r0 = dec.String()
 	appErr := dec.Error()
@@ -849,7 +849,7 @@ func (s pilotage_Web_server) Addr(ctx context.Context, args []byte, out *codegen
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}

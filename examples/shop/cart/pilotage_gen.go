@@ -105,7 +105,7 @@ func (s pilotage_Cart_client) Add(ctx context.Context, a0 string, a1 Item) error
 		return err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	appErr := dec.Error()
 	if err := dec.Done(); err != nil {
 		return fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/examples/shop/cart.Cart.Add: %w", err)
@@ -125,7 +125,7 @@ func (s pilotage_Cart_client) Clear(ctx context.Context, a0 string) error {
 		return err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	appErr := dec.Error()
 	if err := dec.Done(); err != nil {
 		return fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/examples/shop/cart.Cart.Clear: %w", err)
@@ -145,7 +145,7 @@ func (s pilotage_Cart_client) Items(ctx context.Context, a0 string) ([]Item, err
 		return *new([]Item), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 []Item
 	pilotage_dec_slice_Item(&dec, &r0)
 	appErr := dec.Error()
@@ -165,7 +165,7 @@ func (s pilotage_Cart_server) Add(ctx context.Context, args []byte, out *codegen
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 string
 	a0 = dec.String()
 	var a1 Item
@@ -185,7 +185,7 @@ func (s pilotage_Cart_server) Clear(ctx context.Context, args []byte, out *codeg
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 string
 	a0 = dec.String()
 	if err := dec.Done(); err != nil {
@@ -203,7 +203,7 @@ func (s pilotage_Cart_server) Items(ctx context.Context, args []byte, out *codeg
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 string
 	a0 = dec.String()
 	if err := dec.Done(); err != nil {

@@ -119,7 +119,7 @@ func (s pilotage_Catalog_client) Get(ctx context.Context, a0 string) (Product, e
 		return *new(Product), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 Product
 	pilotage_dec_Product(&dec, &r0)
 	appErr := dec.Error()
@@ -135,7 +135,7 @@ func (s pilotage_Catalog_client) List(ctx context.Context) ([]Product, error) {
 		return *new([]Product), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 []Product
 	pilotage_dec_slice_Product(&dec, &r0)
 	appErr := dec.Error()
@@ -155,7 +155,7 @@ func (s pilotage_Catalog_server) Get(ctx context.Context, args []byte, out *code
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 string
 	a0 = dec.String()
 	if err := dec.Done(); err != nil {
@@ -174,7 +174,7 @@ func (s pilotage_Catalog_server) List(ctx context.Context, args []byte, out *cod
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}

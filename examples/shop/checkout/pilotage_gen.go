@@ -170,7 +170,7 @@ func (s pilotage_Checkout_client) PlaceOrder(ctx context.Context, a0 string, a1 
 		return *new(Order), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 Order
 	pilotage_dec_Order(&dec, &r0)
 	appErr := dec.Error()
@@ -190,7 +190,7 @@ func (s pilotage_Checkout_server) PlaceOrder(ctx context.Context, args []byte, o
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 string
 	a0 = dec.String()
 	var a1 payment.Card

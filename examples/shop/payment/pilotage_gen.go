@@ -115,7 +115,7 @@ func (s pilotage_Payment_client) Charge(ctx context.Context, a0 catalog.Money, a
 		return *new(Receipt), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 Receipt
 	pilotage_dec_Receipt(&dec, &r0)
 	appErr := dec.Error()
@@ -135,7 +135,7 @@ func (s pilotage_Payment_server) Charge(ctx context.Context, args []byte, out *c
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 catalog.Money
 	pilotage_dec_catalog_Money(&dec, &a0)
 	var a1 Card

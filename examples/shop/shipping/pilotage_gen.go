@@ -101,7 +101,7 @@ func (s pilotage_Shipping_client) Quote(ctx context.Context, a0 int, a1 string) 
 		return *new(catalog.Money), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 catalog.Money
 	pilotage_dec_catalog_Money(&dec, &r0)
 	appErr := dec.Error()
@@ -121,7 +121,7 @@ func (s pilotage_Shipping_server) Quote(ctx context.Context, args []byte, out *c
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 int
 	a0 = dec.Int()
 	var a1 string

@@ -128,7 +128,7 @@ func (s pilotage_Coordinator_client) Result(ctx context.Context, a0 string) (job
 		return *new(job.Result), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 job.Result
 	pilotage_dec_job_Result(&dec, &r0)
 	appErr := dec.Error()
@@ -150,7 +150,7 @@ func (s pilotage_Coordinator_client) Submit(ctx context.Context, a0 job.Spec) er
 		return err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	appErr := dec.Error()
 	if err := dec.Done(); err != nil {
 		return fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/examples/wordcount/coordinator.Coordinator.Submit: %w", err)
@@ -168,7 +168,7 @@ func (s pilotage_Coordinator_server) Result(ctx context.Context, args []byte, ou
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 string
 	a0 = dec.String()
 	if err := dec.Done(); err != nil {
@@ -187,7 +187,7 @@ func (s pilotage_Coordinator_server) Submit(ctx context.Context, args []byte, ou
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 job.Spec
 	pilotage_dec_job_Spec(&dec, &a0)
 	if err := dec.Done(); err != nil {

@@ -115,7 +115,7 @@ func (s pilotage_Worker_client) Map(ctx context.Context, a0 job.Spec, a1 int) er
 		return err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	appErr := dec.Error()
 	if err := dec.Done(); err != nil {
 		return fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/examples/wordcount/worker.Worker.Map: %w", err)
@@ -133,7 +133,7 @@ func (s pilotage_Worker_server) Map(ctx context.Context, args []byte, out *codeg
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	var a0 job.Spec
 	pilotage_dec_job_Spec(&dec, &a0)
 	var a1 int

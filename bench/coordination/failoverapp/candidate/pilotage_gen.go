@@ -98,7 +98,7 @@ func (s pilotage_Candidate_client) Leading(ctx context.Context) (bool, error) {
 		return *new(bool), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 bool
 	r0 = dec.Bool()
 	appErr := dec.Error()
@@ -118,7 +118,7 @@ func (s pilotage_Candidate_server) Leading(ctx context.Context, args []byte, out
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}

@@ -25,10 +25,11 @@ func runCmd() *command {
 	var (
 		configPath string
 		force      bool
+		rpcNetwork string
 	)
 	return &command{
 		name:  "run",
-		usage: "[-c pilotage.toml] [dir | binary]",
+		usage: "[-c pilotage.toml] [-rpc unix|tcp] [dir | binary]",
 		short: "run an app as several processes on this machine",
 		long: `Run runs an application as several processes ("proclets") on this machine
 and supervises them until interrupted, like systemd units.
@@ -59,6 +60,7 @@ is the app's name and a hash of its directory (or binary): shop-1a2b3c4d.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&configPath, "c", "", "configuration `file` (default pilotage.toml in the app's directory)")
 			fs.BoolVar(&force, "force", false, "run however many processes the configuration asks for (by default at most 64 per CPU)")
+			fs.StringVar(&rpcNetwork, "rpc", "unix", "how replicas call each other: `unix` sockets, or tcp on loopback ports (the path calls take between pods on Kubernetes)")
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 			if len(args) > 1 {
@@ -75,13 +77,13 @@ is the app's name and a hash of its directory (or binary): shop-1a2b3c4d.`,
 				stop() // a second Ctrl-C kills the supervisor, and with it every process
 			}()
 			defer keepRunningWithoutTerminal(stderr)()
-			return runApp(ctx, target, configPath, force, stdout, stderr)
+			return runApp(ctx, target, configPath, force, rpcNetwork, stdout, stderr)
 		},
 	}
 }
 
 // runApp builds (if target is a directory) and runs the app until ctx is done.
-func runApp(ctx context.Context, target, configPath string, force bool, stdout, stderr io.Writer) error {
+func runApp(ctx context.Context, target, configPath string, force bool, rpcNetwork string, stdout, stderr io.Writer) error {
 	abs, err := filepath.Abs(target)
 	if err != nil {
 		return err
@@ -155,6 +157,7 @@ func runApp(ctx context.Context, target, configPath string, force bool, stdout, 
 		Stdout:       stdout,
 		Stderr:       stderr,
 		MaxProcesses: maxProcesses(force),
+		RPCNetwork:   rpcNetwork,
 		Color:        isTerminal(stdout),
 		Logs:         logs,
 	})

@@ -83,7 +83,7 @@ func (g *pkgGen) interfaceStubs(c *component) {
 			data = enc + ".Data()"
 		}
 		f.printf("%s, %s := %s.c.Call(%s, %d, %s)\nif %s != nil {\nreturn %s%s\n}\n", res, err, s, ctx, idx, data, err, zero, err)
-		f.printf("var %s %s.Decoder\n%s.Reset(%s)\n", dec, cg, dec, res)
+		f.printf("var %s %s.Decoder\n%s.ResetOwned(%s)\n", dec, cg, dec, res)
 		var outs []string
 		for i, r := range sig.results {
 			n := f.l(fmt.Sprintf("r%d", i))
@@ -102,7 +102,7 @@ func (g *pkgGen) interfaceStubs(c *component) {
 		out := f.l("out")
 		f.printf("func (%s %s) %s(%s %s, %s []byte, %s *%s.Encoder) (%s error) {\n", s, st, m.Name(), ctx, g.ctxType(), args, out, cg, err)
 		g.recoverPanic(c, m)
-		f.printf("var %s %s.Decoder\n%s.Reset(%s)\n", dec, cg, dec, args)
+		f.printf("var %s %s.Decoder\n%s.ResetOwned(%s)\n", dec, cg, dec, args)
 		var as []string
 		for i, p := range sig.params {
 			n := f.l(fmt.Sprintf("a%d", i))

@@ -119,6 +119,10 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 		return nil, err
 	}
 	p.conn = conn
+	rpcListen := "unix:" + sock
+	if s.opts.RPCNetwork == "tcp" {
+		rpcListen = "tcp:127.0.0.1:0" // the proclet advertises the port it bound
+	}
 	p.heldInit = &envelope.Init{
 		App:        s.plan.App,
 		Deployment: s.plan.Deployment,
@@ -126,7 +130,7 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 		Replica:    sl.source(),
 		Components: n.Components,
 		Listeners:  listeners,
-		RPCListen:  "unix:" + sock,
+		RPCListen:  rpcListen,
 		ConfigPath: s.opts.ConfigPath,
 		// The proclet checks its components' health itself, and reports
 		// Unhealthy; the supervisor then replaces it.

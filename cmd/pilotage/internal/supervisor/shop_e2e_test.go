@@ -32,6 +32,42 @@ func shopApp(t *testing.T) (dir, bin string, cfg *config.File) {
 	return dir, bin, cfg
 }
 
+// startShop runs the example shop with the given RPC network until the test
+// ends, and returns once it is ready, with its state directory.
+func startShop(t *testing.T, rpcNetwork string) (s *Supervisor, dir string) {
+	t.Helper()
+	shopDir, bin, cfg := shopApp(t)
+	out := &syncBuffer{}
+	dir = stateDir(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(ctx, Options{App: "shop", Binary: bin, Dir: shopDir, Config: cfg, ConfigPath: filepath.Join(shopDir, "pilotage.toml"),
+		StateDir: dir, Stdout: out, StopTimeout: 3 * time.Second, KillTimeout: time.Second, RPCNetwork: rpcNetwork})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("output:\n%s", out.String())
+		}
+	})
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		done <- err // for the cleanup
+		t.Fatalf("Run returned: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the shop was not ready within 20s")
+	}
+	return s, dir
+}
+
 // The example shop runs as processes with the real proclet side: it serves
 // through the listener proxy, a stopped component fails its callers fast,
 // and comes back on start.
@@ -40,34 +76,8 @@ func TestShopEndToEnd(t *testing.T) {
 		t.Skip("builds examples/shop")
 	}
 	t.Parallel()
-	shopDir, bin, cfg := shopApp(t)
-	out := &syncBuffer{}
-	dir := stateDir(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := New(ctx, Options{App: "shop", Binary: bin, Dir: shopDir, Config: cfg, ConfigPath: filepath.Join(shopDir, "pilotage.toml"),
-		StateDir: dir, Stdout: out, StopTimeout: 3 * time.Second, KillTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("output:\n%s", out.String())
-		}
-	}()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("Run returned: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the shop was not ready within 20s")
-	}
+	s, dir := startShop(t, "")
+	ctx := t.Context()
 	st := s.Status()
 	base := "http://" + st.Proxies[0].Address
 	get := func() (int, string) {
@@ -106,5 +116,41 @@ func TestShopEndToEnd(t *testing.T) {
 			t.Fatalf("GET after the catalog restarted: %d %s", code, body)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// With RPCNetwork "tcp" the replicas serve each other on loopback TCP
+// ports, as between pods: every replica advertises one, and the shop's
+// calls go through them.
+func TestShopOverTCP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds examples/shop")
+	}
+	t.Parallel()
+	s, _ := startShop(t, "tcp")
+	st := s.Status()
+	for _, u := range st.Units {
+		for _, r := range u.Replicas {
+			if !strings.HasPrefix(r.RPCAddress, "tcp:127.0.0.1:") {
+				t.Errorf("%s replica %d serves RPC at %q, want a loopback TCP port", u.Name, r.Index, r.RPCAddress)
+			}
+		}
+	}
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + st.Proxies[0].Address + "/api/products")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || !strings.Contains(string(b), "mug") {
+		t.Fatalf("GET /api/products: %d %s", resp.StatusCode, b)
+	}
+}
+
+// An RPCNetwork other than unix or tcp is refused.
+func TestRPCNetworkChecked(t *testing.T) {
+	_, err := New(context.Background(), Options{App: "a", Binary: "/nonexistent", StateDir: t.TempDir(), RPCNetwork: "udp"})
+	if err == nil || !strings.Contains(err.Error(), `RPCNetwork "udp"`) {
+		t.Fatalf("New with RPCNetwork udp: %v", err)
 	}
 }

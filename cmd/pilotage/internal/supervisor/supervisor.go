@@ -69,6 +69,12 @@ type Options struct {
 	// executable.
 	Shim string
 
+	// RPCNetwork is how replicas serve each other's calls: "unix" (the
+	// default, "" too) on a socket in StateDir, or "tcp" on a free loopback
+	// port, as replicas do between pods on Kubernetes (to measure or test
+	// that path on one machine).
+	RPCNetwork string
+
 	Env         []string // added to the environment of proclets
 	StopTimeout time.Duration
 	KillTimeout time.Duration
@@ -136,6 +142,9 @@ type Supervisor struct {
 func New(ctx context.Context, opts Options) (*Supervisor, error) {
 	if opts.App == "" || opts.Binary == "" || opts.StateDir == "" {
 		return nil, errors.New("supervisor: App, Binary and StateDir are required")
+	}
+	if opts.RPCNetwork != "" && opts.RPCNetwork != "unix" && opts.RPCNetwork != "tcp" {
+		return nil, fmt.Errorf("supervisor: RPCNetwork %q: want unix or tcp", opts.RPCNetwork)
 	}
 	if opts.StopTimeout <= 0 {
 		opts.StopTimeout = DefaultStopTimeout
