@@ -134,7 +134,7 @@ func (s pilotage_Candidate_client) Leading(ctx context.Context) (bool, string, e
 		return *new(bool), *new(string), err
 	}
 	var dec codegen.Decoder
-	dec.Reset(res)
+	dec.ResetOwned(res)
 	var r0 bool
 	r0 = dec.Bool()
 	var r1 string
@@ -156,7 +156,7 @@ func (s pilotage_Candidate_server) Leading(ctx context.Context, args []byte, out
 		}
 	}()
 	var dec codegen.Decoder
-	dec.Reset(args)
+	dec.ResetOwned(args)
 	if err := dec.Done(); err != nil {
 		return err
 	}
