@@ -51,9 +51,8 @@ func StartMember(ctx context.Context, opts MemberOptions) (*Server, error) {
 		return nil, fmt.Errorf("coordination store: %w", err)
 	}
 	s := &Server{endpoint: opts.ClientURL}
-	cfg := embed.NewConfig()
+	cfg := baseConfig(filepath.Clean(opts.Dir), newLogger(opts.Log, &s.closing))
 	cfg.Name = opts.Name
-	cfg.Dir = filepath.Clean(opts.Dir)
 	listen := cmp.Or(opts.ListenHost, "0.0.0.0")
 	cfg.ListenClientUrls = []url.URL{{Scheme: "http", Host: net.JoinHostPort(listen, client.Port())}}
 	cfg.AdvertiseClientUrls = []url.URL{*client}
@@ -68,11 +67,6 @@ func StartMember(ctx context.Context, opts MemberOptions) (*Server, error) {
 		// etcd's defaults, which suit a network between them.
 		cfg.TickMs, cfg.ElectionMs = 10, 50
 	}
-	cfg.EnableGRPCGateway = false
-	cfg.AutoCompactionMode = embed.CompactorModePeriodic
-	cfg.AutoCompactionRetention = "1h"
-	cfg.LogLevel = "error"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newLogger(opts.Log, &s.closing))
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("coordination store member %s: %w", opts.Name, err)

@@ -115,8 +115,7 @@ func Start(ctx context.Context, opts Options) (_ *Server, err error) {
 
 // config returns the etcd configuration of a store in dir serving client.
 func config(dir string, client url.URL, peerCerts transport.TLSInfo, log *zap.Logger) *embed.Config {
-	cfg := embed.NewConfig()
-	cfg.Dir = dir
+	cfg := baseConfig(dir, log)
 	cfg.ListenClientUrls = []url.URL{client}
 	cfg.AdvertiseClientUrls = []url.URL{client}
 	// etcd's peer listener takes only a host, not a socket path: a
@@ -132,6 +131,15 @@ func config(dir string, client url.URL, peerCerts transport.TLSInfo, log *zap.Lo
 	// keep it short. With no peer, a short one risks nothing.
 	cfg.TickMs = 5
 	cfg.ElectionMs = 25
+	return cfg
+}
+
+// baseConfig returns the settings every store of pilotage shares, the
+// embedded one and the members "pilotage deploy" runs: its data in dir,
+// its errors to log.
+func baseConfig(dir string, log *zap.Logger) *embed.Config {
+	cfg := embed.NewConfig()
+	cfg.Dir = dir
 	cfg.EnableGRPCGateway = false
 	// UnsafeNoFsync stays false: a fencing token handed out must survive
 	// a crash of the machine.

@@ -122,7 +122,7 @@ func (c *Cluster) storeNotReady(sel, name string, cause error) error {
 	for _, p := range pods.Items {
 		fmt.Fprintf(&b, "\n  pod %s: %s", p.Name, podState(&p))
 		// A member's volume claim says why it is not bound.
-		for _, e := range append(c.warnings(ctx, p.Name), c.warnings(ctx, "data-"+p.Name)...) {
+		for _, e := range append(c.warnings(ctx, p.Name), c.warnings(ctx, layout.StoreClaim(p.Name))...) {
 			fmt.Fprintf(&b, "\n    %s", e)
 		}
 	}

@@ -28,6 +28,13 @@ const (
 	StoreCommand = "kube-etcd"
 )
 
+// StoreVolume is the name of a member's volume (its claim template's).
+const StoreVolume = "data"
+
+// StoreClaim is the PersistentVolumeClaim the StatefulSet makes for the
+// member in pod.
+func StoreClaim(pod string) string { return StoreVolume + "-" + pod }
+
 // Store is the StatefulSet, and its headless Service, of app's store.
 func Store(app string) string { return Name(app, "etcd") }
 

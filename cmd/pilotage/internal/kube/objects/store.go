@@ -72,7 +72,7 @@ func Store(s StoreSpec) (*appsac.StatefulSetApplyConfiguration, *coreac.ServiceA
 		).
 		WithReadinessProbe(probe("/readyz", 1, 1)).
 		WithLivenessProbe(probe("/livez", 5, 3)).
-		WithVolumeMounts(coreac.VolumeMount().WithName("data").WithMountPath(layout.StoreDataDir))
+		WithVolumeMounts(coreac.VolumeMount().WithName(layout.StoreVolume).WithMountPath(layout.StoreDataDir))
 	spec := coreac.PodSpec().
 		WithAutomountServiceAccountToken(false). // etcd needs no API access
 		WithEnableServiceLinks(false).
@@ -83,7 +83,7 @@ func Store(s StoreSpec) (*appsac.StatefulSetApplyConfiguration, *coreac.ServiceA
 		WithPodManagementPolicy("Parallel").
 		WithSelector(metaac.LabelSelector().WithMatchLabels(pods))
 	if s.Storage == config.EtcdEmptyDir {
-		spec.WithVolumes(coreac.Volume().WithName("data").WithEmptyDir(coreac.EmptyDirVolumeSource()))
+		spec.WithVolumes(coreac.Volume().WithName(layout.StoreVolume).WithEmptyDir(coreac.EmptyDirVolumeSource()))
 	} else {
 		size, err := resource.ParseQuantity(s.Storage)
 		if err != nil {
@@ -95,7 +95,7 @@ func Store(s StoreSpec) (*appsac.StatefulSetApplyConfiguration, *coreac.ServiceA
 		if s.Class != "" {
 			claim.WithStorageClassName(s.Class)
 		}
-		set.WithVolumeClaimTemplates((&coreac.PersistentVolumeClaimApplyConfiguration{}).WithName("data").WithLabels(labels).WithSpec(claim)).
+		set.WithVolumeClaimTemplates((&coreac.PersistentVolumeClaimApplyConfiguration{}).WithName(layout.StoreVolume).WithLabels(labels).WithSpec(claim)).
 			WithPersistentVolumeClaimRetentionPolicy(appsac.StatefulSetPersistentVolumeClaimRetentionPolicy().
 				WithWhenDeleted("Delete").WithWhenScaled("Retain"))
 	}
