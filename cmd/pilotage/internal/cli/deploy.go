@@ -13,6 +13,7 @@ import (
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/deploy"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/envelope"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/router"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/storepod"
 )
 
@@ -71,14 +72,19 @@ in one update each, and the older versions are removed (their pods drain
 first). Replicas only ever call replicas of their own version.
 
 With --canary N, the new version does not go live: once ready, it gets N
-percent (2 to 50) of each listener's connections beside the live version,
-shared as a Kubernetes Service shares them, by pods: the listener groups
-of both versions are scaled so that N percent of their pods are the
-canary's (10 percent: 9 live pods and 1 canary pod). Calls behind the
-listener stay within the version that took the request. "pilotage promote
-app" then makes the canary live (blue/green, as a deploy), and "pilotage
+percent (1 to 50) of each listener's HTTP requests beside the live
+version. The listener Services then select a router of pilotage's (two
+pods) that sends each request to one version or the other; with --sticky
+header:NAME or cookie:NAME, a request carrying that header or cookie goes
+to the version a hash of its value picks, so one client stays on one
+version. Calls behind the listener stay within the version that took the
+request. The router counts each version's requests and failures (status
+500 or more, or no reply): "pilotage status --kube app" shows them.
+"pilotage promote app" then makes the canary live (blue/green, as a
+deploy), unless it fails more often than the live version; "pilotage
 abort app" (or "pilotage rollback app") returns all traffic to the live
-version at once and removes the canary.
+version at once and removes the canary and its router. A canary's
+listeners must speak HTTP.
 
 With --render DIR, nothing is applied: the image is pushed, and the
 objects a deploy would apply are written as a Helm chart in DIR/<app>
@@ -97,7 +103,8 @@ deploy, or "pilotage delete", removes it.`,
 			fs.StringVar(&opts.Registry, "registry", "", "image repository `prefix` (default [kube] registry)")
 			fs.DurationVar(&opts.Timeout, "timeout", deploy.DefaultTimeout, "how long the new version may take to become ready")
 			fs.StringVar(&opts.Render, "render", "", "write the version as a Helm chart in `dir`/<app> (after pushing its image) instead of applying it")
-			fs.IntVar(&opts.Canary, "canary", 0, "make the new version a canary with this `percent` of the listeners' traffic, beside the live one")
+			fs.IntVar(&opts.Canary, "canary", 0, "make the new version a canary with this `percent` of the listeners' requests, beside the live one")
+			fs.StringVar(&opts.Sticky, "sticky", "", "with --canary, keep each client on one version by this `header:NAME or cookie:NAME`")
 		},
 		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 			if len(args) > 1 {
@@ -168,18 +175,19 @@ func abortCmd() *command {
 
 func canaryCmd(name, short string) *command {
 	var (
-		t       deploy.Target
-		timeout time.Duration
+		t     deploy.Target
+		force bool
 	)
 	long := `Promote makes the canary version of app (pilotage deploy --canary) live:
-its listener groups are scaled to their configured replicas, and once
-ready the listeners switch to it alone at once; the version live before is
-retired, and pilotage rollback returns to it.`
+the listeners switch to it alone at once, the version live before is
+retired (pilotage rollback returns to it), and the canary's router is
+removed. It first reads the router's counts: a canary whose share of
+failed requests is more than a point above the live version's is not
+promoted, unless --force.`
 	if name == "abort" {
 		long = `Abort ends the canary of app (pilotage deploy --canary): the listeners
-switch back to the live version alone at once, its listener groups return
-to their configured replicas, and the canary version is removed (its pods
-drain).`
+switch back to the live version alone at once, and the canary version and
+its router are removed (their pods drain).`
 	}
 	return &command{
 		name:  name,
@@ -189,7 +197,7 @@ drain).`
 		flags: func(fs *flag.FlagSet) {
 			kubeFlags(fs, &t)
 			if name == "promote" {
-				fs.DurationVar(&timeout, "timeout", deploy.DefaultTimeout, "how long the canary may take to scale up")
+				fs.BoolVar(&force, "force", false, "promote even a canary that fails more often than the live version, or whose counts cannot be read")
 			}
 		},
 		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
@@ -201,7 +209,7 @@ drain).`
 			var version string
 			var err error
 			if name == "promote" {
-				version, err = deploy.Promote(ctx, t, args[0], timeout, stderr)
+				version, err = deploy.Promote(ctx, t, args[0], force, stderr)
 			} else {
 				version, err = deploy.Abort(ctx, t, args[0], stderr)
 			}
@@ -259,6 +267,25 @@ func kubeEtcdCmd() *command {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
 			return storepod.Run(ctx, stderr)
+		},
+	}
+}
+
+// kubeRouterCmd is the entrypoint of a canary's router pods; it is not
+// listed in the help.
+func kubeRouterCmd() *command {
+	return &command{
+		name:   layout.RouterCommand,
+		short:  "(the entrypoint of a canary's router pods made by pilotage deploy)",
+		hidden: true,
+		long:   "Kube-router runs inside a pod made by pilotage deploy --canary: it shares the listeners' requests between the live version and the canary.",
+		run: func(_ *flag.FlagSet, args []string, _, stderr io.Writer) error {
+			if len(args) != 0 {
+				return errUsage
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			return router.Run(ctx, stderr)
 		},
 	}
 }

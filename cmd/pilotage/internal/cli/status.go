@@ -205,6 +205,19 @@ func printKubeStatus(w io.Writer, st *deploy.AppStatus) error {
 		head += ", previous " + st.Previous + " (retired: pilotage rollback)"
 	}
 	fmt.Fprintln(w, head)
+	if r := st.Router; r != nil {
+		how := "request by request"
+		if r.Sticky != "" {
+			how = "sticky by " + r.Sticky
+		}
+		fmt.Fprintf(w, "canary router %s: %d/%d ready, %s\n", r.Deployment, r.Ready, r.Replicas, how)
+		if r.Counts != nil {
+			fmt.Fprintf(w, "  %s\n", r.Counts)
+		}
+		if r.CountsError != "" {
+			fmt.Fprintf(w, "  counts: %s\n", r.CountsError)
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tGROUP\tREADY\tSTATE\tCOMPONENTS")
 	for _, g := range st.Groups {

@@ -2,114 +2,195 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"math"
+	"strconv"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
 )
 
-// A canary shares a listener's traffic between two versions the way a
-// Kubernetes Service does: by pods. The listener Services select the
-// listener groups' pods of both versions, and those groups are scaled so
-// that the canary's pods are the share asked for: 10 % is 9 pods of the
-// live version beside 1 of the canary. kube-proxy picks a pod per
-// connection, so the share holds per connection (per request for
-// clients that do not keep connections open); it is not sticky. Only
-// the listener groups change size; every other group keeps its replicas,
-// and calls behind a listener stay within their version.
+// A canary shares each listener's HTTP requests between two versions
+// through a router (package router, objects.Router): the listener
+// Services select the router's pods, which send the share asked for to
+// the canary and the rest to the live version, each reached through a
+// Service of its own per listener (objects.CanaryBackends). Both
+// versions keep their replicas, and calls behind a listener stay within
+// the version that took the request. The router counts each version's
+// requests and failures: status shows them, and promote refuses a canary
+// that fails more often than the live version.
 
-// Canary shares are bounded: below MinShare the live version would need
-// too many pods; above MaxShare, promote instead.
+// Canary shares are bounded: above MaxShare, promote instead.
 const (
-	MinShare = 2
+	MinShare = 1
 	MaxShare = 50
 )
 
-// canaryPods returns how many listener pods the live version (live) and
-// the canary (canary) run for share percent: the canary's as few as
-// give the share, and never fewer live ones than the live version's
-// configured replicas.
-func canaryPods(share int, liveReplicas int32) (live, canary int32) {
-	for canary = 1; ; canary++ {
-		live = int32(math.Round(float64(canary) * float64(100-share) / float64(share)))
-		if live >= max(liveReplicas, 1) {
-			return live, canary
-		}
-	}
-}
+// promoteSlack is how much higher than the live version's a canary's
+// error ratio may be for promote to go ahead without --force.
+const promoteSlack = 0.01
 
-// listenerGroups returns the Deployments among deps that serve a
-// listener, by group.
-func listenerGroups(deps []appsv1.Deployment) map[string]*appsv1.Deployment {
-	out := map[string]*appsv1.Deployment{}
-	for i, d := range deps {
-		if d.Annotations[layout.AnnotationListeners] != "" {
-			out[d.Labels[layout.LabelGroup]] = &deps[i]
-		}
-	}
-	return out
+// canaryKinds are the kinds of the objects a canary adds beside its
+// version's: the router's Deployment and the backend Services.
+var canaryKinds = []schema.GroupVersionResource{
+	{Group: "apps", Version: "v1", Resource: "deployments"},
+	{Version: "v1", Resource: "services"},
 }
 
 // startCanary makes version (ready) the canary of the live version with
-// share percent of the listeners' traffic.
-func (c *Cluster) startCanary(ctx context.Context, app, version string, share int, st state, out io.Writer) error {
+// share percent of the listeners' requests, routed by the pods of a
+// router running toolImage; sticky is the router's stickiness rule.
+func (c *Cluster) startCanary(ctx context.Context, app, version string, share int, sticky, toolImage string, st state, out io.Writer) error {
 	// Recorded first: if a step below fails, abort finds it and undoes
 	// them all.
 	st.Canary, st.Share = version, share
 	if err := c.writeState(ctx, app, &st); err != nil {
 		return err
 	}
-	live, err := c.versionDeployments(ctx, app, st.Live)
-	if err != nil {
-		return err
-	}
-	canary, err := c.versionDeployments(ctx, app, version)
-	if err != nil {
-		return err
-	}
-	liveGroups, canaryGroups := listenerGroups(live), listenerGroups(canary)
-	if !maps.EqualFunc(liveGroups, canaryGroups, func(a, b *appsv1.Deployment) bool {
-		return a.Annotations[layout.AnnotationListeners] == b.Annotations[layout.AnnotationListeners]
-	}) {
-		return fmt.Errorf("version %s serves its listeners from other groups or ports than version %s: a canary needs the same; deploy it without --canary", version, st.Live)
-	}
-	for g, ld := range liveGroups {
-		n, err := configuredReplicas(ld)
+	bindings := map[string][]objects.Binding{}
+	ports := map[string]map[string]int32{}
+	for _, v := range []string{st.Live, version} {
+		deps, err := c.versionDeployments(ctx, app, v)
 		if err != nil {
 			return err
 		}
-		l, k := canaryPods(share, n)
-		if err := c.scale(ctx, ld.Name, l); err != nil {
+		if bindings[v], err = objects.DeployedBindings(deps); err != nil {
 			return err
 		}
-		if err := c.scale(ctx, canaryGroups[g].Name, k); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "  canary    group %s: %d pods of version %s beside %d of %s (%.1f %%)\n", g, k, version, l, st.Live, 100*float64(k)/float64(k+l))
-	}
-	for v, groups := range map[string]int{st.Live: len(live), version: len(canary)} {
-		if err := c.waitReady(ctx, versionSelector(app, v), "version "+v, groups, out); err != nil {
-			return err
+		ports[v] = map[string]int32{}
+		for _, b := range bindings[v] {
+			ports[v][b.Listener] = b.Port
 		}
 	}
-	bs, err := objects.DeployedBindings(live)
+	if !maps.Equal(ports[st.Live], ports[version]) {
+		return fmt.Errorf("version %s serves other listeners or ports (%v) than version %s (%v): a canary needs the same; deploy it without --canary", version, ports[version], st.Live, ports[st.Live])
+	}
+	for v, bs := range bindings {
+		for _, s := range objects.CanaryBackends(app, c.Namespace, v, bs) {
+			if _, err := c.Client.CoreV1().Services(c.Namespace).Apply(ctx, s, applyOptions); err != nil {
+				return fmt.Errorf("apply service %s: %w", *s.Name, explain(err))
+			}
+		}
+	}
+	settings := layout.RouterSettings{App: app, Live: st.Live, Canary: version, Share: share, Sticky: sticky, Listeners: ports[version]}
+	router := objects.Router(c.Namespace, toolImage, settings)
+	if _, err := c.Client.AppsV1().Deployments(c.Namespace).Apply(ctx, router, applyOptions); err != nil {
+		return fmt.Errorf("apply deployment %s: %w", *router.Name, explain(err))
+	}
+	if err := c.waitReady(ctx, routerSelector(app), "the canary router", 1, out); err != nil {
+		return err
+	}
+	// The router reaches both versions before any request goes to it.
+	for v, bs := range bindings {
+		for _, b := range bs {
+			if err := c.waitEndpoints(ctx, layout.CanaryBackend(app, v, b.Listener), b.Pods, "version "+v); err != nil {
+				return err
+			}
+		}
+	}
+	routed := make([]objects.Binding, 0, len(bindings[version]))
+	for _, b := range bindings[version] {
+		b.Pods = objects.RouterPods(app)
+		routed = append(routed, b)
+	}
+	if err := c.applyListeners(ctx, app, st.Live, routed); err != nil {
+		return err
+	}
+	if err := c.waitRouted(ctx, app, "the canary router", routed); err != nil {
+		return err
+	}
+	how := "request by request"
+	if sticky != "" {
+		how = "sticky by " + sticky + ", request by request without it"
+	}
+	fmt.Fprintf(out, "  canary    %d %% of requests to version %s, the rest to %s, %s\n", share, version, st.Live, how)
+	return nil
+}
+
+// routerSelector selects app's canary router.
+func routerSelector(app string) string {
+	return labels.SelectorFromSet(objects.RouterPods(app)).String()
+}
+
+// routerGone bounds the wait for a canary router's pods to finish:
+// their drain, and the requests they still forward.
+const routerGone = (objects.GracePeriod + 10) * time.Second
+
+// removeRouter deletes app's canary router, waits until its pods are
+// gone, then deletes the Services it forwarded through: a request that
+// reached the router before the listeners switched away still gets its
+// reply.
+func (c *Cluster) removeRouter(ctx context.Context, app string, out io.Writer) error {
+	t := time.Now()
+	if _, _, err := c.deleteSelected(ctx, routerSelector(app), canaryKinds[:1]); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, routerGone)
+	defer cancel()
+	for {
+		pods, err := c.Client.CoreV1().Pods(c.Namespace).List(wctx, metav1.ListOptions{LabelSelector: routerSelector(app)})
+		if err != nil {
+			return fmt.Errorf("list the canary router's pods: %w", explain(err))
+		}
+		if len(pods.Items) == 0 {
+			break
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("the canary router's %d pods are not gone after %s", len(pods.Items), routerGone)
+		case <-time.After(pollInterval):
+		}
+	}
+	sel := labels.SelectorFromSet(labels.Set{layout.LabelApp: app, layout.LabelRole: layout.RoleCanaryBackend}).String()
+	if _, _, err := c.deleteSelected(ctx, sel, canaryKinds[1:]); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  remove    the canary router, once it forwarded what it had (%s)\n", since(t))
+	return nil
+}
+
+// CanaryStats returns what app's canary routers counted, summed, and how
+// many routers answered. A router counts from its start: a router pod
+// restarted lost its counts.
+func (c *Cluster) canaryStats(ctx context.Context, app string, st state) (layout.CanaryStats, int, error) {
+	sum := layout.CanaryStats{Live: layout.VersionStats{Version: st.Live}, Canary: layout.VersionStats{Version: st.Canary}}
+	pods, err := c.Client.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: routerSelector(app)})
 	if err != nil {
-		return err
+		return sum, 0, fmt.Errorf("list the canary router's pods: %w", explain(err))
 	}
-	for i := range bs { // both versions' pods
-		bs[i].Pods = maps.Clone(bs[i].Pods)
-		delete(bs[i].Pods, layout.LabelVersion)
+	n := 0
+	var errs []error
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+			continue
+		}
+		// Through the API server's proxy to the pod: no port-forward.
+		raw, err := c.Client.CoreV1().Pods(c.Namespace).ProxyGet("http", p.Name, strconv.Itoa(layout.HealthPort), layout.RouterStatsPath, nil).DoRaw(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("canary router pod %s: %w", p.Name, explain(err)))
+			continue
+		}
+		var s layout.CanaryStats
+		if err := json.Unmarshal(raw, &s); err != nil {
+			errs = append(errs, fmt.Errorf("canary router pod %s: its counts: %w", p.Name, err))
+			continue
+		}
+		sum.Add(s)
+		n++
 	}
-	if err := c.applyListeners(ctx, app, st.Live, bs); err != nil {
-		return err
+	if n == 0 && len(errs) == 0 {
+		errs = append(errs, errors.New("no canary router pod runs"))
 	}
-	return c.waitRouted(ctx, app, st.Live+" and "+version, bs)
+	return sum, n, errors.Join(errs...)
 }
 
 // canaryState connects and returns the state of app, which must have a
@@ -125,39 +206,51 @@ func canaryState(ctx context.Context, t Target, app string) (*Cluster, state, er
 	return c, st, nil
 }
 
-// Promote makes the canary of app live: its listener groups are scaled
-// to their replicas, the listeners switch to it alone at once, and the
-// version that was live is retired (pilotage rollback returns to it).
-func Promote(ctx context.Context, t Target, app string, timeout time.Duration, out io.Writer) (string, error) {
+// Promote makes the canary of app live: the listeners switch to it alone
+// at once, the version that was live is retired (pilotage rollback
+// returns to it), and the router is removed. A canary whose error ratio
+// is higher than the live version's (by more than a point) is not
+// promoted, unless force.
+func Promote(ctx context.Context, t Target, app string, force bool, out io.Writer) (string, error) {
 	c, st, err := canaryState(ctx, t, app)
 	if err != nil {
 		return "", err
 	}
+	stats, _, err := c.canaryStats(ctx, app, st)
+	switch {
+	case err != nil && !force:
+		return "", fmt.Errorf("the canary's error ratio is unknown: %w (pilotage promote --force promotes it anyway)", err)
+	case err != nil:
+		fmt.Fprintf(out, "pilotage: the canary's error ratio is unknown (%v); promoting anyway (--force)\n", err)
+	case stats.Canary.Errors > 0 && stats.Canary.ErrorRatio() > stats.Live.ErrorRatio()+promoteSlack && !force:
+		return "", fmt.Errorf("%s: not promoted (pilotage promote --force promotes it anyway; pilotage abort ends it)", stats)
+	default:
+		fmt.Fprintf(out, "pilotage: %s\n", stats)
+	}
 	canary, err := c.versionDeployments(ctx, app, st.Canary)
 	if err != nil {
-		return "", err
-	}
-	fmt.Fprintf(out, "pilotage: promoting canary version %s of %s\n", st.Canary, app)
-	if err := c.restoreReplicas(ctx, canary); err != nil {
-		return "", err
-	}
-	wctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("not ready within %s", timeout))
-	defer cancel()
-	if err := c.waitReady(wctx, versionSelector(app, st.Canary), "version "+st.Canary, len(canary), out); err != nil {
 		return "", err
 	}
 	bs, err := objects.DeployedBindings(canary)
 	if err != nil {
 		return "", err
 	}
+	fmt.Fprintf(out, "pilotage: promoting canary version %s of %s\n", st.Canary, app)
 	version := st.Canary
 	st.Canary, st.Share = "", 0
-	return version, c.switchAndRetire(ctx, app, version, bs, st, out)
+	if err := c.switchListeners(ctx, app, version, bs, st, out); err != nil {
+		return "", err
+	}
+	// The router goes before the live version: until its pods are gone,
+	// it forwards what reached it before the switch.
+	if err := c.removeRouter(ctx, app, out); err != nil {
+		return "", err
+	}
+	return version, c.retireReplaced(ctx, app, st.Live, version, out)
 }
 
 // Abort ends the canary of app: the listeners switch back to the live
-// version alone at once, its listener groups return to their replicas,
-// and the canary is removed.
+// version alone at once, and the canary and its router are removed.
 func Abort(ctx context.Context, t Target, app string, out io.Writer) (string, error) {
 	c, st, err := canaryState(ctx, t, app)
 	if err != nil {
@@ -167,6 +260,11 @@ func Abort(ctx context.Context, t Target, app string, out io.Writer) (string, er
 }
 
 func (c *Cluster) abort(ctx context.Context, app string, st state, out io.Writer) error {
+	if stats, _, err := c.canaryStats(ctx, app, st); err != nil {
+		fmt.Fprintf(out, "pilotage: the canary's counts are unknown: %v\n", err)
+	} else {
+		fmt.Fprintf(out, "pilotage: %s\n", stats)
+	}
 	live, err := c.versionDeployments(ctx, app, st.Live)
 	if err != nil {
 		return err
@@ -180,15 +278,11 @@ func (c *Cluster) abort(ctx context.Context, app string, st state, out io.Writer
 	if err := c.switchTo(ctx, app, st.Live, bs, st); err != nil {
 		return err
 	}
-	if err := c.waitRouted(ctx, app, st.Live, bs); err != nil {
+	if err := c.waitRouted(ctx, app, "version "+st.Live, bs); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "  switch    listeners to version %s alone\n", st.Live)
-	var resized []appsv1.Deployment
-	for _, d := range listenerGroups(live) {
-		resized = append(resized, *d)
-	}
-	if err := c.restoreReplicas(ctx, resized); err != nil {
+	if err := c.removeRouter(ctx, app, out); err != nil {
 		return err
 	}
 	if err := c.retire(ctx, app, canary); err != nil {
@@ -198,23 +292,5 @@ func (c *Cluster) abort(ctx context.Context, app string, st state, out io.Writer
 		return err
 	}
 	fmt.Fprintf(out, "  remove    canary version %s (its pods drain)\n", canary)
-	return nil
-}
-
-// restoreReplicas scales each of deps to its configured replicas; a
-// stopped one is started.
-func (c *Cluster) restoreReplicas(ctx context.Context, deps []appsv1.Deployment) error {
-	for _, d := range deps {
-		n, err := configuredReplicas(&d)
-		if err != nil {
-			return err
-		}
-		if err := c.markStopped(ctx, d.Name, false); err != nil {
-			return err
-		}
-		if err := c.scale(ctx, d.Name, n); err != nil {
-			return err
-		}
-	}
 	return nil
 }

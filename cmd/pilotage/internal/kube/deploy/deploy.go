@@ -46,7 +46,11 @@ type Options struct {
 	// Canary, if not 0, makes the new version a canary with this share
 	// (percent) of the listeners' traffic beside the live one, rather
 	// than live: Promote or Abort ends it.
-	Canary   int
+	Canary int
+	// Sticky, with Canary, keeps each client on one version: the one a
+	// hash of this header or cookie picks ("header:X-User",
+	// "cookie:session"; see layout.ParseSticky).
+	Sticky   string
 	CacheDir string    // for a static pilotage binary, if it must be built
 	Out      io.Writer // progress
 }
@@ -89,6 +93,12 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.Canary != 0 && (opts.Canary < MinShare || opts.Canary > MaxShare) {
 		return nil, fmt.Errorf("--canary %d: a canary's share is %d to %d percent", opts.Canary, MinShare, MaxShare)
+	}
+	if opts.Sticky != "" && opts.Canary == 0 {
+		return nil, errors.New("--sticky keeps clients on one version of a canary: it needs --canary")
+	}
+	if _, _, err := layout.ParseSticky(opts.Sticky); err != nil {
+		return nil, fmt.Errorf("--%w", err)
 	}
 	registry := opts.Registry
 	if registry == "" {
@@ -187,12 +197,16 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	fmt.Fprintf(out, "  image     %s, %s sent (%s)\n", imageRef, size(pushed), since(t))
-	if store != nil {
+	var toolImage string // pilotage's own, for the store and a canary's router
+	if store != nil || opts.Canary != 0 {
 		t = time.Now()
-		if store.Image, err = pushStoreImage(ctx, registry, app, el.layer); err != nil {
+		if toolImage, err = pushToolImage(ctx, registry, app, el.layer); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(out, "  image     %s, the coordination store's (%s)\n", store.Image, since(t))
+		fmt.Fprintf(out, "  image     %s, pilotage's, for the coordination store and canary routers (%s)\n", toolImage, since(t))
+		if store != nil {
+			store.Image = toolImage
+		}
 	}
 
 	v := objects.Version{App: app, Version: version, Image: imageRef, Plan: plan, Config: cfgText, Coordination: coordination, Kube: cfg.Kube}
@@ -282,7 +296,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		if _, err := c.pruneVersions(ctx, app, st.Live, st.Previous, version); err != nil {
 			return nil, err
 		}
-		if err := c.startCanary(wctx, app, version, opts.Canary, st, out); err != nil {
+		if err := c.startCanary(wctx, app, version, opts.Canary, opts.Sticky, toolImage, st, out); err != nil {
 			return nil, fmt.Errorf("canary: %w (version %s stays live; pilotage abort %s removes the canary)", err, st.Live, app)
 		}
 		fmt.Fprintf(out, "pilotage: %s version %s is a canary beside %s (%s): pilotage promote %s, or pilotage abort %s\n", app, version, st.Live, since(start), app, app)

@@ -36,7 +36,9 @@ current-context: x
 		{"no registry", Options{Dir: app}, "no registry to push app's image to: set [kube] registry in pilotage.toml, or pass --registry"},
 		{"no kubeconfig", Options{Dir: app, Registry: "localhost:5000"}, "no kubeconfig: set $KUBECONFIG, or pass --kubeconfig"},
 		{"unreachable", Options{Dir: app, Registry: "localhost:5000", Target: Target{Kubeconfig: unreachable}}, `cluster https://127.0.0.1:1 (context "x"): the cluster does not answer`},
-		{"bad canary", Options{Dir: app, Registry: "localhost:5000", Canary: 80}, "--canary 80: a canary's share is 2 to 50 percent"},
+		{"bad canary", Options{Dir: app, Registry: "localhost:5000", Canary: 80}, "--canary 80: a canary's share is 1 to 50 percent"},
+		{"sticky without canary", Options{Dir: app, Registry: "localhost:5000", Sticky: "header:X-User"}, "--sticky keeps clients on one version of a canary: it needs --canary"},
+		{"bad sticky", Options{Dir: app, Registry: "localhost:5000", Canary: 10, Sticky: "query:user"}, `--sticky "query:user": want header:<name> or cookie:<name>`},
 	} {
 		_, err := Deploy(context.Background(), tc.opts)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Count(err.Error(), "\n") > 0 {

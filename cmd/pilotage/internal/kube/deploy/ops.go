@@ -229,3 +229,21 @@ func (c *Cluster) waitGone(ctx context.Context, sel string) error {
 		}
 	}
 }
+
+// restoreReplicas scales each of deps to its configured replicas; a
+// stopped one is started.
+func (c *Cluster) restoreReplicas(ctx context.Context, deps []appsv1.Deployment) error {
+	for _, d := range deps {
+		n, err := configuredReplicas(&d)
+		if err != nil {
+			return err
+		}
+		if err := c.markStopped(ctx, d.Name, false); err != nil {
+			return err
+		}
+		if err := c.scale(ctx, d.Name, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}

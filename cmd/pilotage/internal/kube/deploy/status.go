@@ -2,13 +2,16 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/ptr"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 )
@@ -25,6 +28,18 @@ type AppStatus struct {
 	Groups    []GroupStatus  `json:"groups"`
 	Listeners []ListenStatus `json:"listeners"`
 	Store     *StoreStatus   `json:"coordination_store,omitempty"` // the one the deploy runs, if any
+	Router    *RouterStatus  `json:"canary_router,omitempty"`      // while a canary runs
+}
+
+// RouterStatus is a canary's router and what it counted.
+type RouterStatus struct {
+	Deployment string              `json:"deployment"`
+	Ready      int32               `json:"ready"`
+	Replicas   int32               `json:"replicas"`
+	Sticky     string              `json:"sticky,omitempty"`
+	Counts     *layout.CanaryStats `json:"counts,omitempty"`
+	// CountsError says why Counts could not be read (all or part).
+	CountsError string `json:"counts_error,omitempty"`
 }
 
 // StoreStatus is the coordination store the deploy runs for an app.
@@ -89,6 +104,10 @@ func Status(ctx context.Context, t Target, app string) (*AppStatus, error) {
 		})
 	}
 	for _, d := range deps.Items {
+		if d.Labels[layout.LabelRole] == layout.RoleRouter {
+			out.Router = c.routerStatus(ctx, &d, st)
+			continue
+		}
 		configured, err := configuredReplicas(&d)
 		if err != nil {
 			return nil, err
@@ -128,4 +147,25 @@ func Status(ctx context.Context, t Target, app string) (*AppStatus, error) {
 		return a.Group < b.Group
 	})
 	return out, nil
+}
+
+// routerStatus returns the state of the canary router d, and its counts.
+func (c *Cluster) routerStatus(ctx context.Context, d *appsv1.Deployment, st state) *RouterStatus {
+	r := &RouterStatus{Deployment: d.Name, Ready: d.Status.ReadyReplicas, Replicas: ptr.Deref(d.Spec.Replicas, 1)}
+	for _, ct := range d.Spec.Template.Spec.Containers {
+		for _, e := range ct.Env {
+			var s layout.RouterSettings
+			if e.Name == layout.RouterSettingsEnv && json.Unmarshal([]byte(e.Value), &s) == nil {
+				r.Sticky = s.Sticky
+			}
+		}
+	}
+	counts, n, err := c.canaryStats(ctx, d.Labels[layout.LabelApp], st)
+	if n > 0 {
+		r.Counts = &counts
+	}
+	if err != nil {
+		r.CountsError = err.Error()
+	}
+	return r
 }

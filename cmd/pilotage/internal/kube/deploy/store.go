@@ -129,11 +129,12 @@ func (c *Cluster) storeNotReady(sel, name string, cause error) error {
 	return errors.New(b.String())
 }
 
-// pushStoreImage pushes the store's image, of the envelope's layer
-// alone, beside the app's (the registry has the layer already), and
-// returns it by digest.
-func pushStoreImage(ctx context.Context, registry, app string, envelope v1.Layer) (string, error) {
-	img, err := image.BuildStore(envelope)
+// pushToolImage pushes the image of the pods that run pilotage itself
+// (the store's, a canary router's), of the envelope's layer alone,
+// beside the app's (the registry has the layer already), and returns it
+// by digest.
+func pushToolImage(ctx context.Context, registry, app string, envelope v1.Layer) (string, error) {
+	img, err := image.BuildTool(envelope)
 	if err != nil {
 		return "", err
 	}
@@ -141,5 +142,5 @@ func pushStoreImage(ctx context.Context, registry, app string, envelope v1.Layer
 	if err != nil {
 		return "", fmt.Errorf("image: %w", err)
 	}
-	return image.Push(ctx, fmt.Sprintf("%s/%s:etcd-%s", registry, app, digest.Hex[:10]), img, nil)
+	return image.Push(ctx, fmt.Sprintf("%s/%s:pilotage-%s", registry, app, digest.Hex[:10]), img, nil)
 }

@@ -120,19 +120,36 @@ func (c *Cluster) switchTo(ctx context.Context, app, version string, bs []object
 // waits until they route to its pods, and retires the version st has
 // live, if another: scaled to zero, kept for a rollback.
 func (c *Cluster) switchAndRetire(ctx context.Context, app, version string, bs []objects.Binding, st state, out io.Writer) error {
+	if err := c.switchListeners(ctx, app, version, bs, st, out); err != nil {
+		return err
+	}
+	return c.retireReplaced(ctx, app, st.Live, version, out)
+}
+
+// switchListeners switches the listeners to version (its bindings bs)
+// and waits until they route to its pods.
+func (c *Cluster) switchListeners(ctx context.Context, app, version string, bs []objects.Binding, st state, out io.Writer) error {
 	t := time.Now()
-	from := st.Live
 	if err := c.switchTo(ctx, app, version, bs, st); err != nil {
 		return err
 	}
-	if err := c.waitRouted(ctx, app, version, bs); err != nil {
-		return fmt.Errorf("%w (the listeners select version %s; version %s still runs)", err, version, from)
+	if err := c.waitRouted(ctx, app, "version "+version, bs); err != nil {
+		return fmt.Errorf("%w (the listeners select version %s; version %s still runs)", err, version, st.Live)
 	}
-	if from == "" || from == version {
+	if st.Live == "" || st.Live == version {
 		fmt.Fprintf(out, "  live      version %s\n", version)
+	} else {
+		fmt.Fprintf(out, "  switch    listeners from version %s to %s (%s)\n", st.Live, version, since(t))
+	}
+	return nil
+}
+
+// retireReplaced retires version from, which version replaced as the
+// live one ("" or version itself: nothing to do).
+func (c *Cluster) retireReplaced(ctx context.Context, app, from, version string, out io.Writer) error {
+	if from == "" || from == version {
 		return nil
 	}
-	fmt.Fprintf(out, "  switch    listeners from version %s to %s (%s)\n", from, version, since(t))
 	if err := c.retire(ctx, app, from); err != nil {
 		return fmt.Errorf("%w (version %s is live; %s still runs)", err, version, from)
 	}

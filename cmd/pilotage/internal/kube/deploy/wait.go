@@ -216,33 +216,40 @@ func (c *Cluster) warnings(ctx context.Context, pod string) []string {
 const routeTimeout = 30 * time.Second
 
 // waitRouted waits until the EndpointSlices of every listener Service
-// list the ready pods of version, and only those: the cluster's routing
-// has switched.
-func (c *Cluster) waitRouted(ctx context.Context, app, version string, bs []objects.Binding) error {
-	ctx, cancel := context.WithTimeout(ctx, routeTimeout)
-	defer cancel()
+// of bs list the ready pods it selects, and only those (what names
+// them): the cluster's routing has switched.
+func (c *Cluster) waitRouted(ctx context.Context, app, what string, bs []objects.Binding) error {
 	for _, b := range bs {
-		svc := layout.ListenerService(app, b.Listener)
-		for {
-			want, err := c.readyIPs(ctx, labels.SelectorFromSet(b.Pods).String())
-			if err != nil {
-				return err
-			}
-			have, err := c.endpointIPs(ctx, svc)
-			if err != nil {
-				return err
-			}
-			if len(want) > 0 && slices.Equal(want, have) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("listener service %s: its endpoints %v are not the ready pods of version %s %v after %s", svc, have, version, want, routeTimeout)
-			case <-time.After(100 * time.Millisecond):
-			}
+		if err := c.waitEndpoints(ctx, layout.ListenerService(app, b.Listener), b.Pods, what); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// waitEndpoints waits until the ready endpoints of Service svc are the
+// ready pods that pods selects (what names them), and only those.
+func (c *Cluster) waitEndpoints(ctx context.Context, svc string, pods map[string]string, what string) error {
+	ctx, cancel := context.WithTimeout(ctx, routeTimeout)
+	defer cancel()
+	for {
+		want, err := c.readyIPs(ctx, labels.SelectorFromSet(pods).String())
+		if err != nil {
+			return err
+		}
+		have, err := c.endpointIPs(ctx, svc)
+		if err != nil {
+			return err
+		}
+		if len(want) > 0 && slices.Equal(want, have) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("service %s: its endpoints %v are not the ready pods of %s %v after %s", svc, have, what, want, routeTimeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // readyIPs returns the sorted IPs of the ready pods sel selects.

@@ -38,11 +38,12 @@ func Build(envelope, app v1.Layer) (v1.Image, error) {
 	return build([]string{layout.EnvelopePath, "kube-envelope"}, envelope, app)
 }
 
-// BuildStore returns the image of the coordination store's pods: the
-// envelope's layer alone, run as the store. It changes only with the
-// pilotage binary, not with the app.
-func BuildStore(envelope v1.Layer) (v1.Image, error) {
-	return build([]string{layout.EnvelopePath, layout.StoreCommand}, envelope)
+// BuildTool returns the image of the pods that run pilotage itself (the
+// coordination store's, a canary's router): the envelope's layer alone,
+// each pod naming its command. It changes only with the pilotage binary,
+// not with the app.
+func BuildTool(envelope v1.Layer) (v1.Image, error) {
+	return build([]string{layout.EnvelopePath}, envelope)
 }
 
 func build(entrypoint []string, layers ...v1.Layer) (v1.Image, error) {

@@ -53,9 +53,9 @@ type Version struct {
 // has none.
 const DefaultListenerPort = 8080
 
-// gracePeriod is the pods' termination grace period: the envelope's
+// GracePeriod, in seconds, is the pods' termination grace period: the envelope's
 // drain delay and the runtime's stop, with room to spare.
-const gracePeriod = 30
+const GracePeriod = 30
 
 // Set holds the objects of one version.
 type Set struct {
@@ -237,7 +237,7 @@ func deployment(v Version, n *supervisor.Node, s layout.Settings, ports map[stri
 	spec := coreac.PodSpec().
 		WithServiceAccountName(layout.ServiceAccount(v.App)).
 		WithEnableServiceLinks(false).
-		WithTerminationGracePeriodSeconds(gracePeriod)
+		WithTerminationGracePeriodSeconds(GracePeriod)
 	if s.Config {
 		c.WithVolumeMounts(coreac.VolumeMount().WithName("config").WithMountPath(layout.ConfigDir).WithReadOnly(true))
 		spec.WithVolumes(coreac.Volume().WithName("config").WithConfigMap(coreac.ConfigMapVolumeSource().WithName(layout.ConfigMap(v.App, v.Version))))

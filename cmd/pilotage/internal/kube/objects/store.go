@@ -17,7 +17,7 @@ import (
 // A StoreSpec is the coordination store the deploy runs for an app.
 type StoreSpec struct {
 	App, Namespace string
-	// Image holds the pilotage binary (image.BuildStore): it changes
+	// Image holds the pilotage binary (image.BuildTool): it changes
 	// only with pilotage, so a deploy of a new version of the app leaves
 	// the store's pods alone.
 	Image    string
@@ -76,7 +76,7 @@ func Store(s StoreSpec) (*appsac.StatefulSetApplyConfiguration, *coreac.ServiceA
 	spec := coreac.PodSpec().
 		WithAutomountServiceAccountToken(false). // etcd needs no API access
 		WithEnableServiceLinks(false).
-		WithTerminationGracePeriodSeconds(gracePeriod)
+		WithTerminationGracePeriodSeconds(GracePeriod)
 	set := appsac.StatefulSetSpec().
 		WithReplicas(int32(s.Replicas)).
 		WithServiceName(name).
