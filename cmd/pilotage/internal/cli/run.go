@@ -229,7 +229,11 @@ func loadRunConfig(path, dir string) (*config.File, string, error) {
 func build(ctx context.Context, dir, stateDir, app string, stderr io.Writer) (string, error) {
 	start := time.Now()
 	fmt.Fprintf(stderr, "pilotage: generating stubs and building %s...\n", app)
-	res, err := generate.Run(generate.Options{Dir: dir})
+	opts := generate.Options{Dir: dir}
+	if cache, err := os.UserCacheDir(); err == nil { // else no shortcut: generate anew
+		opts.CacheDir = filepath.Join(cache, "pilotage")
+	}
+	res, err := generate.Run(opts)
 	if err != nil {
 		return "", fmt.Errorf("generate:\n%w", err)
 	}

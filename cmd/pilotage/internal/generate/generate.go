@@ -17,6 +17,10 @@ type Options struct {
 	// Check makes Run write and remove nothing: Result.Changed lists the
 	// files that are not up to date.
 	Check bool
+	// CacheDir, if set (and not Check), lets Run return at once when
+	// nothing it reads changed since its last run that wrote every stub
+	// and warned of nothing (fresh.go).
+	CacheDir string
 }
 
 // A Result says what Run did, or with Options.Check what it would do.
@@ -51,6 +55,10 @@ func Run(opts Options) (*Result, error) {
 	patterns := opts.Patterns
 	if len(patterns) == 0 {
 		patterns = []string{"./..."}
+	}
+	cached := opts.CacheDir != "" && !opts.Check
+	if cached && isFresh(opts.CacheDir, abs, patterns) {
+		return &Result{}, nil
 	}
 	ps := &problems{fset: token.NewFileSet(), dir: abs}
 	warn := &problems{fset: ps.fset, dir: abs}
@@ -107,5 +115,11 @@ func Run(opts Options) (*Result, error) {
 		}
 	}
 	sort.Strings(res.Changed)
-	return res, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return res, err
+	}
+	if cached && len(res.Warnings) == 0 {
+		recordFresh(opts.CacheDir, abs, patterns)
+	}
+	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/tools/go/packages"
 )
@@ -31,11 +32,15 @@ func (l loader) config(mode packages.LoadMode) *packages.Config {
 	return &packages.Config{Mode: mode, Dir: l.dir, Fset: l.fset, BuildFlags: []string{"-tags=" + buildTag}}
 }
 
+// loads counts the loads of packages, for the tests of fresh.go.
+var loads atomic.Int64
+
 // load type-checks the packages matched by patterns in dir. Problems found by
 // the go command or the type checker are added to ps. The generated main
 // marker method is missing while loading (generated files are excluded), so
 // type errors about it are ignored.
 func (l loader) load(patterns []string, ps *problems) ([]*packages.Package, error) {
+	loads.Add(1)
 	dir := l.dir
 	pkgs, err := packages.Load(l.config(loadMode), patterns...)
 	if err != nil {

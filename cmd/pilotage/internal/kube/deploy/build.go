@@ -22,14 +22,15 @@ func staticEnv() []string {
 	return append(os.Environ(), "CGO_ENABLED=0", "GOOS="+image.Platform.OS, "GOARCH="+image.Platform.Architecture)
 }
 
-// buildApp writes stale stubs and builds the app in dir, statically for
-// the image's platform, into out.
-func buildApp(ctx context.Context, dir, out string) error {
+// buildApp writes stale stubs (cacheDir holds generate's freshness
+// records) and builds the app in dir, statically for the image's
+// platform, into out.
+func buildApp(ctx context.Context, dir, out, cacheDir string) error {
 	pkgs, err := modulePackages(ctx, dir)
 	if err != nil {
 		return err
 	}
-	res, err := generate.Run(generate.Options{Dir: dir, Patterns: pkgs})
+	res, err := generate.Run(generate.Options{Dir: dir, Patterns: pkgs, CacheDir: cacheDir})
 	if err != nil {
 		return fmt.Errorf("generate:\n%w", err)
 	}

@@ -148,7 +148,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	defer os.RemoveAll(tmp)
 	appBin := filepath.Join(tmp, app)
-	if err := buildApp(ctx, dir, appBin); err != nil {
+	if err := buildApp(ctx, dir, appBin, cacheDir); err != nil {
 		return nil, err
 	}
 	g, err := graph.Read(appBin)
