@@ -323,6 +323,49 @@ address = ":8081"
 			t.Errorf("exec in %d pods printed %d versions:\n%s", len(running), n, out)
 		}
 	})
+
+	t.Run("canary and promote", func(t *testing.T) { testPromote(t, e, client, url, cfg, v1) })
+}
+
+// A canary promoted takes all the traffic at once, with no failed
+// request; the router is removed, and the version live before is
+// retired.
+func testPromote(t *testing.T, e *env, client *http.Client, url, cfg, live string) {
+	canary := e.deploy(loadappDir, cfg+"# version 4\n", "--canary", "30")
+	l := startLoad(client, url+"/hosts", 4)
+	l.waitRequests(t, 300)
+	_, stderr, err := e.pilotage("promote", "--namespace", e.ns, "loadapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoted := time.Now()
+	if !strings.Contains(stderr, "canary "+canary+" took ") {
+		t.Errorf("promote did not report the canary's counts:\n%s", stderr)
+	}
+	l.waitRequests(t, 300)
+	rs := l.finish()
+	if failed := failures(t, rs); len(failed) > 0 {
+		t.Errorf("%d of %d requests failed during the canary and its promotion", len(failed), len(rs))
+	}
+	counts := map[string]int{}
+	for _, r := range rs {
+		v, err := hostsVersion(r.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.start.After(promoted) {
+			counts[v]++
+		}
+	}
+	if counts[canary] == 0 || len(counts) > 1 {
+		t.Errorf("after promote, requests went to %v, want version %s alone", counts, canary)
+	}
+	for _, p := range e.pods(layout.LabelRole + "=" + layout.RoleRouter) {
+		if p.DeletionTimestamp == nil {
+			t.Errorf("router pod %s is left after promote", p.Name)
+		}
+	}
+	e.checkRetired(t, live)
 }
 
 // A canary with 10 % of the traffic gets 10 % ± 3 % of requests, a
@@ -380,6 +423,7 @@ func testCanary(t *testing.T, e *env, client *http.Client, url, cfg, live string
 			t.Errorf("status does not say %q", want)
 		}
 	}
+	abortStarted := time.Now()
 	out, stderr, err := e.pilotage("abort", "--namespace", e.ns, "loadapp")
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +441,8 @@ func testCanary(t *testing.T, e *env, client *http.Client, url, cfg, live string
 		t.Errorf("%d of %d requests failed during the canary and its abort", len(failed), len(rs))
 	}
 	// The share is counted from the first reply of the canary (kube-proxy
-	// programs the node a moment after the deploy returns) to the abort.
+	// programs the node a moment after the deploy returns) to the start
+	// of the abort.
 	versions := make([]string, len(rs))
 	var firstCanary, lastCanary time.Time
 	for i, r := range rs {
@@ -418,7 +463,7 @@ func testCanary(t *testing.T, e *env, client *http.Client, url, cfg, live string
 	}
 	counts := map[string]int{}
 	for i, r := range rs {
-		if versions[i] != "" && r.start.After(firstCanary) && r.end.Before(aborted) {
+		if versions[i] != "" && r.start.After(firstCanary) && r.end.Before(abortStarted) {
 			counts[versions[i]]++
 		}
 	}
