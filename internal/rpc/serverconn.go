@@ -214,6 +214,12 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 		sc.sendError(frameError, h.id, fmt.Errorf("rpc: component %s has no method %d", comp.name, req.method), nil, unlimited)
 		return nil, nil
 	}
+	if !comp.limiter.Acquire() {
+		sc.mu.Unlock()
+		c.free()
+		sc.sendError(frameReject, h.id, overloaded(comp), nil, unlimited)
+		return nil, nil
+	}
 	if req.deadline > 0 {
 		c.ctx, c.cancel = context.WithTimeout(sc.ctx, time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond)
 	} else {
@@ -227,11 +233,11 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 }
 
 func (c *serverCall) run() {
-	sc, id, cancel, comp, method := c.sc, c.id, c.cancel, c.comp, c.method
+	sc, id, ctx, cancel, comp, method := c.sc, c.id, c.ctx, c.cancel, c.comp, c.method
 	defer sc.handlers.Done()
 	out := codegen.GetEncoder()
 	out.ReferLarge() // the handler hands its results over when it returns
-	err := invoke(c.ctx, comp.handlers[method], c.args, out, comp.name, method)
+	err := invoke(ctx, comp.handlers[method], c.args, out, comp.name, method)
 	c.free()
 	if err == nil {
 		err = out.Err()
@@ -258,6 +264,7 @@ func (c *serverCall) run() {
 	sc.mu.Lock()
 	delete(sc.inflight, id)
 	sc.mu.Unlock()
+	comp.limiter.Release(errors.Is(ctx.Err(), context.DeadlineExceeded), time.Now)
 	cancel()
 }
 
