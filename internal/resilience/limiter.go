@@ -15,21 +15,26 @@ const (
 	// AdaptiveMin is its floor, so that a burst of missed deadlines cannot
 	// shut a component off.
 	AdaptiveMin = 8
-	// backoff is the factor a missed deadline applies, at most once per
-	// decreaseEvery (TCP-like multiplicative decrease).
-	backoff       = 0.9
+	// A missed deadline cuts the limit at most once per decreaseEvery, to
+	// between minBackoff and maxBackoff of the calls then in flight.
+	minBackoff    = 0.5
+	maxBackoff    = 0.9
 	decreaseEvery = 100 * time.Millisecond
 )
 
 // A Limiter bounds the calls in flight to one component on one server. A
 // fixed limit is what the configuration says. An adaptive one is AIMD, as
-// TCP's congestion window and Netflix's concurrency-limits AIMD: it starts
-// at AdaptiveMax, is cut by a tenth (at most once per 100ms) whenever a
-// call ends past its deadline, the sign that the server runs more calls
-// than it completes in time, and grows by one per limit's worth of calls
-// that end in time while at least half of it is in use, so it climbs back
-// once the overload is over. Latency alone is not the signal: a call that
-// waits on its own dependencies takes long without loading this server.
+// TCP's congestion window and Netflix's concurrency-limits: it starts at
+// AdaptiveMax and grows by one per limit's worth of calls that end in time
+// while at least half of it is in use, so it climbs back once an overload
+// is over; and a call that ends past its deadline, the sign that the
+// server runs more calls than it completes in time, cuts it (at most once
+// per 100ms) to what would have met that deadline by Little's law: the
+// calls in flight times deadline/latency, that ratio taken between 0.5 and
+// 0.9 (so a cut is never less than a tenth, nor more than half). Latency
+// alone is not the signal: a call that waits on its own dependencies
+// takes long without loading this server, and so does a call without a
+// deadline, which never cuts the limit.
 // Safe for concurrent use; Acquire and Release cost an atomic operation
 // each on the path of a call, and a lock only while the limit adapts.
 type Limiter struct {
@@ -70,12 +75,21 @@ func (l *Limiter) Acquire() bool {
 	return true
 }
 
-// Release ends an admitted call; late says it ended past its deadline.
-// now is called only if the limit adapts to it.
-func (l *Limiter) Release(late bool, now func() time.Time) {
+// Release ends an admitted call, which had budget to run (0 if no
+// deadline) from start. now is called only if the limit adapts to the
+// call (so a fixed limit costs no clock reading).
+func (l *Limiter) Release(budget time.Duration, start time.Time, now func() time.Time) {
 	n := l.inFlight.Add(-1) + 1 // in flight while it ran, itself included
 	if !l.adaptive {
 		return
+	}
+	var late bool
+	var elapsed time.Duration
+	var t time.Time
+	if budget > 0 {
+		t = now()
+		elapsed = t.Sub(start)
+		late = elapsed >= budget
 	}
 	if !late && 2*n < l.limit.Load() {
 		return // not limited by the limit: nothing learnt
@@ -83,12 +97,12 @@ func (l *Limiter) Release(late bool, now func() time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if late {
-		t := now()
 		if t.Sub(l.lastDecrease) < decreaseEvery {
 			return
 		}
 		l.lastDecrease = t
-		l.exact = max(l.exact*backoff, AdaptiveMin)
+		ratio := min(max(float64(budget)/float64(elapsed), minBackoff), maxBackoff)
+		l.exact = max(min(l.exact, float64(n))*ratio, AdaptiveMin)
 	} else {
 		l.exact = min(l.exact+1/l.exact, AdaptiveMax)
 	}

@@ -160,7 +160,7 @@ func TestLimiterFixed(t *testing.T) {
 	if l.Acquire() {
 		t.Fatal("admitted over the limit")
 	}
-	l.Release(true, func() time.Time { return t0 })
+	l.Release(0, time.Time{}, nil)
 	if !l.Acquire() {
 		t.Fatal("refused after a release")
 	}
@@ -176,7 +176,8 @@ func TestLimiterFixed(t *testing.T) {
 }
 
 // The adaptive limit falls while calls miss their deadlines (at most one
-// cut per 100ms), not below AdaptiveMin, and climbs back once calls end in
+// cut per 100ms, to the calls in flight times deadline/latency within
+// [0.5, 0.9]), not below AdaptiveMin, and climbs back once calls end in
 // time with the limit in use.
 func TestLimiterAdaptive(t *testing.T) {
 	l := NewLimiter(0)
@@ -184,24 +185,34 @@ func TestLimiterAdaptive(t *testing.T) {
 		t.Fatalf("starts at %d", l.Limit())
 	}
 	now := t0
-	for range 10 { // ten late calls at once: one cut
-		l.Acquire()
-		l.Release(true, func() time.Time { return now })
+	late := func(n int, budget, took time.Duration) {
+		for range n {
+			l.Acquire()
+		}
+		for range n {
+			l.Release(budget, now.Add(-took), func() time.Time { return now })
+		}
 	}
-	if got := l.Limit(); got != AdaptiveMax*9/10 {
-		t.Errorf("after a burst of late calls: %d, want %d", got, AdaptiveMax*9/10)
+	late(600, time.Second, 2*time.Second) // 600 in flight, twice too slow: one cut, to 300
+	if got := l.Limit(); got != 300 {
+		t.Errorf("after a burst of late calls: %d, want 300", got)
+	}
+	now = now.Add(decreaseEvery)
+	late(300, time.Second, 1050*time.Millisecond) // a little late: a tenth off
+	if got := l.Limit(); got != 270 {
+		t.Errorf("after slightly late calls: %d, want 270", got)
 	}
 	for range 200 {
 		now = now.Add(decreaseEvery)
 		l.Acquire()
-		l.Release(true, func() time.Time { return now })
+		l.Release(time.Second, now.Add(-2*time.Second), func() time.Time { return now })
 	}
 	if l.Limit() != AdaptiveMin {
 		t.Errorf("after 20s of late calls: %d, want the floor %d", l.Limit(), AdaptiveMin)
 	}
 	// In-time calls with little in flight teach nothing.
 	l.Acquire()
-	l.Release(false, func() time.Time { return now })
+	l.Release(time.Second, now.Add(-time.Second/2), func() time.Time { return now })
 	if l.Limit() != AdaptiveMin {
 		t.Errorf("an in-time call below half the limit changed it to %d", l.Limit())
 	}
@@ -214,7 +225,7 @@ func TestLimiterAdaptive(t *testing.T) {
 				l.Acquire()
 			}
 			for range n {
-				l.Release(false, func() time.Time { return now })
+				l.Release(time.Second, now.Add(-time.Second/2), func() time.Time { return now })
 			}
 		}
 	}

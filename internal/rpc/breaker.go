@@ -21,16 +21,19 @@ const (
 // outcomeOf classifies the result err of a call made with ctx. A
 // method's own errors are successes of the replica: only the transport
 // and the clock tell a failing one (a panic, say, may come from a call
-// further down, whose identity errors keep).
+// further down, whose identity errors keep). A deadline exceeded further
+// down counts against this replica too: it is the same deadline, which
+// this replica did not meet.
 func outcomeOf(ctx context.Context, err error) outcome {
 	switch {
 	case err == nil:
 		return outcomeOK
-	case ctx.Err() != nil:
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return outcomeFailed
-		}
+	case errors.Is(ctx.Err(), context.Canceled):
 		return outcomeNeutral
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
+		// Timed out: here, or at the server, which enforces the same
+		// deadline and may answer first.
+		return outcomeFailed
 	case errors.Is(err, codegen.ErrOverloaded):
 		return outcomeNeutral // alive, and shedding: its limiter protects it
 	case transportKind(err) != nil:

@@ -148,6 +148,8 @@ type serverCall struct {
 	cancel context.CancelFunc
 	args   []byte
 	buf    []byte // pooled payload buffer; args points into it unless the handler owns them
+	budget time.Duration // the caller's deadline, relative; 0 if none
+	start  time.Time     // when it was read, if budget is set
 }
 
 // maxPooledPayload caps the payload buffer a pooled serverCall keeps.
@@ -221,7 +223,8 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 		return nil, nil
 	}
 	if req.deadline > 0 {
-		c.ctx, c.cancel = context.WithTimeout(sc.ctx, time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond)
+		c.budget, c.start = time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond, time.Now()
+		c.ctx, c.cancel = context.WithTimeout(sc.ctx, c.budget)
 	} else {
 		c.ctx, c.cancel = context.WithCancel(sc.ctx)
 	}
@@ -233,11 +236,11 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 }
 
 func (c *serverCall) run() {
-	sc, id, ctx, cancel, comp, method := c.sc, c.id, c.ctx, c.cancel, c.comp, c.method
+	sc, id, cancel, comp, method, budget, start := c.sc, c.id, c.cancel, c.comp, c.method, c.budget, c.start
 	defer sc.handlers.Done()
 	out := codegen.GetEncoder()
 	out.ReferLarge() // the handler hands its results over when it returns
-	err := invoke(ctx, comp.handlers[method], c.args, out, comp.name, method)
+	err := invoke(c.ctx, comp.handlers[method], c.args, out, comp.name, method)
 	c.free()
 	if err == nil {
 		err = out.Err()
@@ -264,7 +267,7 @@ func (c *serverCall) run() {
 	sc.mu.Lock()
 	delete(sc.inflight, id)
 	sc.mu.Unlock()
-	comp.limiter.Release(errors.Is(ctx.Err(), context.DeadlineExceeded), time.Now)
+	comp.limiter.Release(budget, start, time.Now)
 	cancel()
 }
 
