@@ -147,7 +147,7 @@ type serverCall struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	args   []byte
-	buf    []byte // pooled payload buffer; args points into it unless the handler owns them
+	buf    []byte        // pooled payload buffer; args points into it unless the handler owns them
 	budget time.Duration // the caller's deadline, relative; 0 if none
 	start  time.Time     // when it was read, if budget is set
 }
