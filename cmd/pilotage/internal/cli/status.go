@@ -192,7 +192,7 @@ func callNotes(u control.UnitStatus) []string {
 	}
 	for _, r := range u.Replicas {
 		if len(r.EjectedBy) > 0 {
-			notes = append(notes, fmt.Sprintf("%s/%d: ejected by %s for failing or timing out; probed back in", u.Group, r.Index, strings.Join(r.EjectedBy, ", ")))
+			notes = append(notes, fmt.Sprintf("%s/%d: ejected by %s for failing or timing out (probed until it recovers)", u.Group, r.Index, strings.Join(r.EjectedBy, ", ")))
 		}
 	}
 	return notes
