@@ -14,8 +14,9 @@ const (
 	retryTokenUnit    = 1000
 )
 
-// BudgetPolicy sizes a RetryBudget; a field of zero or less takes its
-// default, and Ratio is at most 1.
+// BudgetPolicy sizes a RetryBudget; a field of zero takes its default,
+// Ratio is at most 1, and a negative Ratio means no budget: retries are
+// bounded only by the transport's attempts per call.
 type BudgetPolicy struct {
 	Ratio float64 // retries allowed per call
 	Floor float64 // retries allowed per second, whatever the calls
@@ -38,8 +39,12 @@ type RetryBudget struct {
 	filled time.Time // when the floor was last deposited
 }
 
-// NewRetryBudget returns a full budget of policy p, as of now.
+// NewRetryBudget returns a full budget of policy p, as of now; nil (which
+// allows every retry) if p.Ratio is negative.
 func NewRetryBudget(p BudgetPolicy, now time.Time) *RetryBudget {
+	if p.Ratio < 0 {
+		return nil
+	}
 	if p.Ratio <= 0 {
 		p.Ratio = DefaultRetryRatio
 	}
@@ -56,7 +61,7 @@ func NewRetryBudget(p BudgetPolicy, now time.Time) *RetryBudget {
 
 // Call deposits a call's share of a retry.
 func (b *RetryBudget) Call() {
-	if b.tokens.Load() < b.burst { // may overshoot Burst by a few calls' share: harmless
+	if b != nil && b.tokens.Load() < b.burst { // may overshoot Burst by a few calls' share: harmless
 		b.tokens.Add(b.ratio)
 	}
 }
@@ -64,6 +69,9 @@ func (b *RetryBudget) Call() {
 // Retry takes a token for one retry at now, and reports whether there was
 // one: if not, the caller must not retry.
 func (b *RetryBudget) Retry(now time.Time) bool {
+	if b == nil {
+		return true
+	}
 	b.mu.Lock()
 	if d := now.Sub(b.filled); d > 0 {
 		add := int64(d.Seconds() * b.floor * retryTokenUnit)
