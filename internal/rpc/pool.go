@@ -287,38 +287,33 @@ func sleep(ctx context.Context, d time.Duration) error {
 // when nothing is ready, or, while there is no address and the outage is
 // transient, until *waitUntil (set on the first such wait).
 func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, waitUntil *time.Time) (ep *endpoint, c *Conn, probe, again bool, err error) {
-	ep, c, again, err = p.pickLocked(ctx, component, tried, waitUntil, &probe)
-	return ep, c, probe, again, err
-}
-
-func (p *Pool) pickLocked(ctx context.Context, component string, tried []*endpoint, waitUntil *time.Time, probe *bool) (*endpoint, *Conn, bool, error) {
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, nil, false, &outageError{component: component, reason: "the caller is shutting down"}
+			return nil, nil, false, false, &outageError{component: component, reason: "the caller is shutting down"}
 		}
 		if len(p.eps) == 0 {
 			o, wait := p.outage, p.changed
 			p.mu.Unlock()
 			if !o.Transient {
-				return nil, nil, false, &outageError{component: component, reason: o.Reason}
+				return nil, nil, false, false, &outageError{component: component, reason: o.Reason}
 			}
 			if waitUntil.IsZero() {
 				*waitUntil = time.Now().Add(p.opts.MaxWait)
 			}
 			if err := waitChange(ctx, wait, *waitUntil); err != nil {
 				if ctx.Err() != nil {
-					return nil, nil, false, err
+					return nil, nil, false, false, err
 				}
-				return nil, nil, false, &outageError{component: component, reason: o.Reason, waited: p.opts.MaxWait}
+				return nil, nil, false, false, &outageError{component: component, reason: o.Reason, waited: p.opts.MaxWait}
 			}
 			continue
 		}
 		now := time.Now()
 		if err := p.openLocked(component, now); err != nil {
 			p.mu.Unlock()
-			return nil, nil, false, err
+			return nil, nil, false, false, err
 		}
 		start := p.next
 		p.next++
@@ -336,8 +331,7 @@ func (p *Pool) pickLocked(ctx context.Context, component string, tried []*endpoi
 				}
 				if c := p.usableLocked(ep, now); c != nil {
 					p.mu.Unlock()
-					*probe = isProbe
-					return ep, c, pass == 1, nil
+					return ep, c, isProbe, pass == 1, nil
 				}
 				if isProbe {
 					ep.health.Abandon()
@@ -372,10 +366,10 @@ func (p *Pool) pickLocked(ctx context.Context, component string, tried []*endpoi
 				lastErr = errors.New("no usable address")
 			}
 			if !retry.Before(*waitUntil) || retry.Sub(now) > redialGrace {
-				return nil, nil, false, unavailable(shortName(component), lastErr)
+				return nil, nil, false, false, unavailable(shortName(component), lastErr)
 			}
 			if err := waitChange(ctx, wait, retry); err != nil && ctx.Err() != nil {
-				return nil, nil, false, err
+				return nil, nil, false, false, err
 			}
 			continue
 		}
@@ -383,7 +377,7 @@ func (p *Pool) pickLocked(ctx context.Context, component string, tried []*endpoi
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return nil, nil, false, ctx.Err()
+			return nil, nil, false, false, ctx.Err()
 		}
 	}
 }

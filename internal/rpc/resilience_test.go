@@ -56,12 +56,12 @@ func TestServerShedsOverLimit(t *testing.T) {
 	if !errors.Is(err, codegen.ErrOverloaded) || !errors.Is(err, codegen.ErrUnavailable) {
 		t.Errorf("a call over the limit: %v, want ErrOverloaded and ErrUnavailable", err)
 	}
-	if l := ts.srv.Load(); len(l) != 1 || l[0].Shed != 1 || l[0].InFlight != 2 || l[0].Limit != 2 {
+	if l := ts.srv.load(); len(l) != 1 || l[0].Shed != 1 || l[0].InFlight != 2 || l[0].Limit != 2 {
 		t.Errorf("load %+v", l)
 	}
 	cancel()
 	wg.Wait()
-	waitUntil(t, "the blocked calls to end", func() bool { return ts.srv.Load()[0].InFlight == 0 })
+	waitUntil(t, "the blocked calls to end", func() bool { return ts.srv.load()[0].InFlight == 0 })
 	if _, err := c.Call(context.Background(), testComponent, mEcho, encodeBytes(nil)); err != nil {
 		t.Errorf("after the blocked calls ended: %v", err)
 	}
@@ -145,7 +145,7 @@ func overload(t *testing.T, srv *Server, addr string, d, timeout time.Duration) 
 			}
 			runtime.ReadMemStats(&ms)
 			mu.Lock()
-			res.maxInFlight = max(res.maxInFlight, srv.Load()[0].InFlight)
+			res.maxInFlight = max(res.maxInFlight, srv.load()[0].InFlight)
 			res.maxGoroutines = max(res.maxGoroutines, runtime.NumGoroutine())
 			if ms.HeapAlloc > heap0 {
 				res.heapGrowth = max(res.heapGrowth, ms.HeapAlloc-heap0)
@@ -243,7 +243,7 @@ func TestOverloadShedsAdaptive(t *testing.T) {
 	if r.shed == 0 {
 		t.Error("nothing shed")
 	}
-	if l := srv.Load()[0].Limit; l >= resilience.AdaptiveMax/2 {
+	if l := srv.load()[0].Limit; l >= resilience.AdaptiveMax/2 {
 		t.Errorf("the adaptive limit is %d after the overload; want it cut well below %d", l, resilience.AdaptiveMax)
 	}
 	if r.lateAll == 0 || float64(r.lateOK) < 0.8*float64(r.lateAll) {
@@ -303,7 +303,7 @@ func TestRetryBudgetUnderOutage(t *testing.T) {
 	elapsed := time.Since(start)
 	var attempts int64
 	for _, ts := range servers {
-		attempts += ts.srv.Load()[0].Shed
+		attempts += ts.srv.load()[0].Shed
 	}
 	retries := attempts - calls
 	budget := float64(policy.Burst) + policy.Ratio*calls + policy.Floor*elapsed.Seconds()

@@ -21,20 +21,20 @@ func overloaded(comp *component) error {
 	return fmt.Errorf("%s is over its limit of %d calls in flight on this replica: %w", shortName(comp.name), comp.limiter.Limit(), codegen.ErrOverloaded)
 }
 
-// A ComponentLoad is what a Server's limiter knows of one component.
-type ComponentLoad struct {
+// A componentLoad is what a Server's limiter knows of one component.
+type componentLoad struct {
 	Component string
 	InFlight  int
 	Limit     int   // current limit (huge if none)
 	Shed      int64 // calls refused over it, ever
 }
 
-// Load returns the load of every registered component.
-func (s *Server) Load() []ComponentLoad {
+// load returns the load of every registered component.
+func (s *Server) load() []componentLoad {
 	comps := *s.comps.Load()
-	out := make([]ComponentLoad, 0, len(comps))
+	out := make([]componentLoad, 0, len(comps))
 	for _, c := range comps {
-		out = append(out, ComponentLoad{Component: c.name, InFlight: c.limiter.InFlight(), Limit: c.limiter.Limit(), Shed: c.limiter.Shed()})
+		out = append(out, componentLoad{Component: c.name, InFlight: c.limiter.InFlight(), Limit: c.limiter.Limit(), Shed: c.limiter.Shed()})
 	}
 	return out
 }
