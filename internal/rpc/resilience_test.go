@@ -365,6 +365,12 @@ func TestPoolEjectsAndProbes(t *testing.T) {
 		_, err := pool.Call(ctx, flakyComponent, 0, nil, true)
 		return err
 	}
+	waitUntil(t, "both replicas to serve", func() bool {
+		if err := call(); err != nil {
+			t.Fatalf("healthy: %v", err)
+		}
+		return bCalls.Load() > 0
+	})
 	for range 10 {
 		if err := call(); err != nil {
 			t.Fatalf("healthy: %v", err)

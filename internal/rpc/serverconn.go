@@ -241,6 +241,14 @@ func (c *serverCall) run() {
 	out := codegen.GetEncoder()
 	out.ReferLarge() // the handler hands its results over when it returns
 	err := invoke(c.ctx, comp.handlers[method], c.args, out, comp.name, method)
+	if err == nil && budget > 0 && c.ctx.Err() == context.DeadlineExceeded {
+		// The caller has given up: its results would be dropped. It learns
+		// that the call timed out here, whatever the method returned (a
+		// method's error travels inside its results, so a method returning
+		// ctx.Err() would otherwise look like a success to the transport,
+		// and to its outlier ejection).
+		err = fmt.Errorf("%s method %d ran past the caller's deadline of %s: %w", shortName(comp.name), method, budget, context.DeadlineExceeded)
+	}
 	c.free()
 	if err == nil {
 		err = out.Err()

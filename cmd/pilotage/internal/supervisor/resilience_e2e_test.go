@@ -146,14 +146,24 @@ func TestSlowReplicaEjected(t *testing.T) {
 		h.fault(i, "slow")
 	}
 	h.eventually("the circuit to open", func() bool { return len(h.unit("testapp.Calc").CircuitOpenIn) > 0 })
+	// A call may be the probe of a replica whose ejection just ended
+	// (and time out); the others fail at once.
 	client := &http.Client{Timeout: 5 * time.Second}
-	t0 := time.Now()
-	code, body := get(client, base+"/pid")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "circuit open") {
-		t.Errorf("with every replica ejected: %d %s; want 503 circuit open", code, body)
+	fast := 0
+	for range 5 {
+		t0 := time.Now()
+		code, body := get(client, base+"/pid")
+		if code == http.StatusOK {
+			t.Errorf("with every replica slow, a call succeeded")
+		}
+		if code == http.StatusServiceUnavailable && strings.Contains(body, "circuit open") && time.Since(t0) < 300*time.Millisecond {
+			fast++
+		} else {
+			t.Logf("with the circuit open: %d %s after %v (a probe?)", code, body, time.Since(t0))
+		}
 	}
-	if d := time.Since(t0); d >= 300*time.Millisecond {
-		t.Errorf("with the circuit open, a call took %v, its whole deadline; want a fast failure", d)
+	if fast == 0 {
+		t.Error("with every replica ejected, no call failed fast with 503 circuit open")
 	}
 	for i := range 3 {
 		h.fault(i, "")
