@@ -45,7 +45,7 @@ func NewRetryBudget(p BudgetPolicy, now time.Time) *RetryBudget {
 	if p.Ratio < 0 {
 		return nil
 	}
-	if p.Ratio <= 0 {
+	if p.Ratio == 0 {
 		p.Ratio = DefaultRetryRatio
 	}
 	if p.Floor <= 0 {

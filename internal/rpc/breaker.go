@@ -18,12 +18,13 @@ const (
 	outcomeNeutral         // says nothing of the replica: the caller gave up, or it shed the call
 )
 
-// outcomeOf classifies the result err of a call made with ctx. A
-// method's own errors are successes of the replica: only the transport
-// and the clock tell a failing one (a panic, say, may come from a call
-// further down, whose identity errors keep). A deadline exceeded further
-// down counts against this replica too: it is the same deadline, which
-// this replica did not meet.
+// outcomeOf classifies the result err of a call made with ctx. Only the
+// transport and the clock tell a failing replica. A method's own errors
+// travel in its results and never reach here; the handler errors that do
+// (a panic, arguments it could not decode) follow from the request more
+// often than from the replica, so they count as successes. A call that
+// ran past its deadline counts against the replica even when it waited on
+// a slow dependency of its own: it did not meet the deadline.
 func outcomeOf(ctx context.Context, err error) outcome {
 	switch {
 	case err == nil:
