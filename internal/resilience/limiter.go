@@ -35,17 +35,18 @@ const (
 // alone is not the signal: a call that waits on its own dependencies
 // takes long without loading this server, and so does a call without a
 // deadline, which never cuts the limit.
+//
 // Safe for concurrent use; Acquire and Release cost an atomic operation
 // each on the path of a call, and a lock only while the limit adapts.
 type Limiter struct {
 	adaptive bool
 	inFlight atomic.Int64
 	limit    atomic.Int64 // current limit, whole calls
+	shed     atomic.Int64 // calls refused, ever
 
-	mu           sync.Mutex
-	exact        float64 // adaptive: the limit with its fraction
+	mu           sync.Mutex // adaptive: guards what follows
+	exact        float64    // the limit with its fraction
 	lastDecrease time.Time
-	shed         atomic.Int64 // calls refused, ever
 }
 
 // NewLimiter returns a limiter of at most limit calls in flight; 0 means
