@@ -133,4 +133,15 @@ var (
 	// ErrPanic means the method panicked. The error message holds the panic
 	// value and the callee's stack.
 	ErrPanic = codegen.ErrPanic
+	// ErrOverloaded means a replica of the callee was over its limit of
+	// calls in flight ([calls] max_in_flight in pilotage.toml, adaptive by
+	// default) and refused the call without running it. The runtime has
+	// already tried other replicas (within the retry budget); such an error
+	// also wraps ErrUnavailable.
+	ErrOverloaded = codegen.ErrOverloaded
+	// ErrCircuitOpen means every replica of the callee kept failing or
+	// timing out, so the caller's runtime ejected them all and fails calls
+	// at once, without sending them, until a probe call succeeds. Such an
+	// error also wraps ErrUnavailable.
+	ErrCircuitOpen = codegen.ErrCircuitOpen
 )

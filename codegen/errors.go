@@ -21,6 +21,14 @@ var (
 	ErrInterrupted = errors.New("call interrupted")
 	// ErrPanic: the method panicked; the error carries the panic value and stack.
 	ErrPanic = errors.New("component method panicked")
+	// ErrOverloaded: the callee's replica was over its limit of calls in
+	// flight and refused the call without running it. The error also wraps
+	// ErrUnavailable, so the transport retries it on another replica.
+	ErrOverloaded = errors.New("component overloaded")
+	// ErrCircuitOpen: every replica of the callee failed its recent calls
+	// and is ejected from the caller's pool; the call was not sent. The
+	// error also wraps ErrUnavailable.
+	ErrCircuitOpen = errors.New("circuit open")
 )
 
 // A registeredError is one registered target and the key it travels as.
@@ -50,6 +58,8 @@ func init() {
 	RegisterError("pilotage.ErrUnavailable", ErrUnavailable)
 	RegisterError("pilotage.ErrInterrupted", ErrInterrupted)
 	RegisterError("pilotage.ErrPanic", ErrPanic)
+	RegisterError("pilotage.ErrOverloaded", ErrOverloaded)
+	RegisterError("pilotage.ErrCircuitOpen", ErrCircuitOpen)
 	RegisterError("pilotage.ErrMalformed", ErrMalformed)
 	RegisterError("context.Canceled", context.Canceled)
 	RegisterError("context.DeadlineExceeded", context.DeadlineExceeded)

@@ -20,6 +20,9 @@
 //	[kube]                           # pilotage deploy (see Kube)
 //	registry = "ghcr.io/acme"
 //
+//	[calls]                          # policies of calls between processes (see Calls)
+//	timeout = "30s"
+//
 // Parse checks what the file alone can tell; the checks that need the
 // application's components (CheckComponents, CheckComponentConfigs,
 // CheckListeners) are made by whoever knows them, before anything starts.
@@ -49,6 +52,9 @@ type File struct {
 	// Kube is the [kube] section: how "pilotage deploy" puts the app on
 	// Kubernetes.
 	Kube Kube
+	// Calls is the [calls] section: timeouts, load shedding, outlier
+	// ejection and retry budgets of calls between processes.
+	Calls Calls
 
 	text       string // the file's text, to find where a key is
 	components map[string]toml.Primitive
@@ -75,6 +81,7 @@ type raw struct {
 	Units        map[string]Unit           `toml:"units"`
 	Coordination Coordination              `toml:"coordination"`
 	Kube         Kube                      `toml:"kube"`
+	Calls        Calls                     `toml:"calls"`
 	Components   map[string]toml.Primitive `toml:"components"`
 }
 
@@ -89,7 +96,7 @@ func Parse(path, text string) (*File, error) {
 	if err != nil {
 		return nil, f.decodeError(md, err)
 	}
-	f.App, f.Listeners, f.Run, f.Units, f.Coordination, f.Kube, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Coordination, r.Kube, r.Components, md
+	f.App, f.Listeners, f.Run, f.Units, f.Coordination, f.Kube, f.Calls, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Coordination, r.Kube, r.Calls, r.Components, md
 	errs := f.unknownKeys(func(k toml.Key) bool { return k[0] != "components" })
 	errs = append(errs, f.validate()...)
 	if len(errs) > 0 {
@@ -148,7 +155,7 @@ func (f *File) sectionKey(fullName string) (string, bool) {
 // CheckComponents reports every [components.X] section that does not name
 // exactly one component of known (full names): a misspelt name, a short
 // name two components share, or a component given two sections (by full
-// and by short name).
+// and by short name); and so for [calls.components.X].
 func (f *File) CheckComponents(known []string) error {
 	byShort := map[string][]string{}
 	for _, n := range known {
@@ -169,6 +176,7 @@ func (f *File) CheckComponents(known []string) error {
 			errs = append(errs, fmt.Errorf("%s: [components.%q] names no component of this application (known: %s)", where, key, strings.Join(known, ", ")))
 		}
 	}
+	errs = append(errs, f.checkCallsComponents(known)...)
 	return errors.Join(errs...)
 }
 

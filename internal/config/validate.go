@@ -94,6 +94,7 @@ func (f *File) validate() []error {
 			bad(ready, "%s: interval and timeout need a probe: tcp, http or exec", section)
 		}
 	}
+	f.validateCalls(bad)
 	errs = append(errs, f.validateCoordination()...)
 	return append(errs, f.validateKube()...)
 }

@@ -50,6 +50,11 @@
 // app function returned nil (the process then exits 0 and should not be
 // restarted); Failed carries the error the process is about to exit with.
 //
+// CallHealth, sent whenever it changes, tells which replicas of the
+// components this runtime calls it ejected for failing or timing out, and
+// for which components it ejected them all (an open circuit); a deployer
+// shows it (pilotage status does) and need not act on it.
+//
 // At any time the deployer may send Ping, which the runtime answers at
 // once with a Pong carrying the same Seq, from the goroutine that reads
 // the socket (so an unanswered Ping means the process is frozen, never

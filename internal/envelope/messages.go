@@ -13,7 +13,8 @@ import (
 // Version 2: Init.Coordination names the coordination store (endpoints
 // and key prefix), which a runtime of version 1 would ignore.
 // Version 3: Drain, which a runtime of version 2 would refuse.
-const ProtocolVersion = 3
+// Version 4: CallHealth, which a deployer of version 3 would refuse.
+const ProtocolVersion = 4
 
 // EnvVar names the environment variable that tells the runtime it runs
 // under a deployer: its value is the number of the inherited file
@@ -169,6 +170,22 @@ type Failed struct {
 	Error string `json:"error"`
 }
 
+// CallHealth reports what this runtime's callers learnt of the replicas
+// they call: for each component, the replicas ejected from their pool for
+// failing or timing out, and whether all of them are (its circuit is
+// open: calls fail at once). It is sent whenever that changes, at most
+// every 100ms, and holds the whole state: a component absent is healthy.
+type CallHealth struct {
+	Components map[string]ComponentHealth `json:"components"` // full name -> its health, if not all well
+}
+
+// ComponentHealth is one callee's health, as its callers in one runtime
+// see it.
+type ComponentHealth struct {
+	Ejected []string `json:"ejected"`        // RPC addresses, as in Routes
+	Open    bool     `json:"open,omitempty"` // every replica is ejected
+}
+
 // Pong answers a Ping.
 type Pong struct {
 	Seq uint64 `json:"seq"`
@@ -190,6 +207,7 @@ const (
 	TypeAppDone           = "app_done"
 	TypeFailed            = "failed"
 	TypePong              = "pong"
+	TypeCallHealth        = "call_health"
 )
 
 func (Init) MessageType() string              { return TypeInit }
@@ -206,6 +224,7 @@ func (Unhealthy) MessageType() string         { return TypeUnhealthy }
 func (AppDone) MessageType() string           { return TypeAppDone }
 func (Failed) MessageType() string            { return TypeFailed }
 func (Pong) MessageType() string              { return TypePong }
+func (CallHealth) MessageType() string        { return TypeCallHealth }
 
 // decoders maps each message type a side receives to its decoder.
 var decoders = map[Side]map[string]func([]byte) (Message, error){
@@ -226,6 +245,7 @@ var decoders = map[Side]map[string]func([]byte) (Message, error){
 		TypeAppDone:           decode[AppDone],
 		TypeFailed:            decode[Failed],
 		TypePong:              decode[Pong],
+		TypeCallHealth:        decode[CallHealth],
 	},
 }
 

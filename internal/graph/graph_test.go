@@ -123,6 +123,7 @@ func TestReadCrossBuiltBinary(t *testing.T) {
 		{Name: testapp + ".Calc", Refs: []string{}, Listeners: []string{}, Methods: []Method{
 			{Name: "Boom", Params: []Param{}, Results: []string{}},
 			{Name: "Calls", Params: []Param{}, Results: []string{"int64"}},
+			{Name: "Fault", Params: []Param{{Name: "mode", Type: "string"}}, Results: []string{"int"}},
 			{Name: "Half", Params: []Param{{Name: "n", Type: "int"}}, Results: []string{"int"}},
 			{Name: "Host", Params: []Param{}, Results: []string{"string"}},
 			{Name: "Move", Params: []Param{{Name: "p", Type: "*Point"}, {Name: "x", Type: "int"}}, Results: []string{"*Point"}},

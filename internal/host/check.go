@@ -15,7 +15,8 @@ import (
 // the binary, and this stays the final word): every [components.X] section names a
 // component and decodes strictly into a fresh value of its config type,
 // even a component that would never be started, and every [listeners.X]
-// names a listener some component declares. It reports every problem.
+// names a listener some component declares, and every per-method timeout
+// of [calls.components.X] names a method of X. It reports every problem.
 func CheckConfig(cfg *config.File) error {
 	comps, err := codegen.Components()
 	if err != nil {
@@ -27,7 +28,11 @@ func CheckConfig(cfg *config.File) error {
 func checkConfig(cfg *config.File, comps []codegen.Component) error {
 	configs := map[string]any{}
 	var listeners []string
+	methods := map[string][]string{}
 	for _, c := range comps {
+		for _, m := range c.Methods {
+			methods[c.Name] = append(methods[c.Name], m.Name)
+		}
 		fields, err := Inspect(reflect.New(c.Impl.Type).Interface())
 		if err != nil {
 			return fmt.Errorf("component %s: %w", c.Name, err)
@@ -37,5 +42,5 @@ func checkConfig(cfg *config.File, comps []codegen.Component) error {
 			listeners = append(listeners, l.Name)
 		}
 	}
-	return errors.Join(cfg.CheckComponentConfigs(configs), cfg.CheckListeners(listeners))
+	return errors.Join(cfg.CheckComponentConfigs(configs), cfg.CheckListeners(listeners), cfg.CheckCallMethods(methods))
 }

@@ -97,7 +97,8 @@ func run(ctx context.Context, ec *envelope.Conn, init envelope.Init, opts Option
 			return err
 		}
 	}
-	server := rpc.NewServer(rpc.ServerOptions{Deployment: init.Deployment})
+	routes.policy = newCallPolicy(cfg) // before any caller: host.New makes them
+	server := rpc.NewServer(rpc.ServerOptions{Deployment: init.Deployment, MaxInFlight: cfg.MaxInFlight})
 	l, bound, err := listenRPC(init.RPCListen)
 	if err != nil {
 		return err
@@ -179,6 +180,7 @@ func run(ctx context.Context, ec *envelope.Conn, init envelope.Init, opts Option
 				return err
 			}
 			go monitorHealth(ctx, h, ec, health)
+			go reportCallHealth(ctx, ec, routes)
 			if hosted[codegenName(opts.Main)] && opts.App != nil {
 				main, err := h.Instance(ctx, opts.Main)
 				if err != nil {

@@ -2,11 +2,15 @@ package proclet
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/pilotage/pilotage/codegen"
+	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/rpc"
 )
@@ -15,7 +19,8 @@ import (
 // connection pool per remote component, each following a resolver over
 // that table.
 type router struct {
-	dial rpc.DialOptions
+	dial   rpc.DialOptions
+	policy callPolicy // set before the first caller
 
 	mu      sync.Mutex
 	table   map[string]rpc.Endpoints // component -> its endpoints, Version per component
@@ -25,7 +30,7 @@ type router struct {
 }
 
 func newRouter(dial rpc.DialOptions) *router {
-	return &router{dial: dial, table: map[string]rpc.Endpoints{}, changed: make(chan struct{}), pools: map[string]*rpc.Pool{}}
+	return &router{dial: dial, policy: newCallPolicy(config.Empty()), table: map[string]rpc.Endpoints{}, changed: make(chan struct{}), pools: map[string]*rpc.Pool{}}
 }
 
 // update replaces the routing table with m's. A component whose addresses
@@ -100,24 +105,44 @@ func (r *router) caller(c codegen.Component) codegen.Caller {
 	defer r.mu.Unlock()
 	p, ok := r.pools[c.Name]
 	if !ok {
-		p = rpc.NewPool(rpc.PoolOptions{Dial: r.dial}, r.resolver(c.Name))
+		p = rpc.NewPool(r.policy.poolOptions(r.dial), r.resolver(c.Name))
 		r.pools[c.Name] = p
 	}
-	idempotent := make([]bool, len(c.Methods))
+	pc := poolCaller{pool: p, component: c.Name, methods: make([]method, len(c.Methods))}
 	for i, m := range c.Methods {
-		idempotent[i] = m.Idempotent
+		pc.methods[i] = method{name: m.Name, idempotent: m.Idempotent, timeout: r.policy.cfg.CallTimeout(c.Name, m.Name)}
 	}
-	return poolCaller{pool: p, component: c.Name, idempotent: idempotent}
+	return pc
 }
 
 type poolCaller struct {
-	pool       *rpc.Pool
-	component  string
-	idempotent []bool
+	pool      *rpc.Pool
+	component string
+	methods   []method // by index
+}
+
+// A method is what a caller knows of one method of the component it calls.
+type method struct {
+	name       string
+	idempotent bool
+	timeout    time.Duration // the deadline of a call whose context has none
 }
 
 func (c poolCaller) Call(ctx context.Context, m int, args []byte) ([]byte, error) {
-	return c.pool.Call(ctx, c.component, m, args, m < len(c.idempotent) && c.idempotent[m])
+	if m < 0 || m >= len(c.methods) {
+		return nil, fmt.Errorf("call %s: no method %d", c.component, m)
+	}
+	meth := c.methods[m]
+	if _, ok := ctx.Deadline(); ok {
+		return c.pool.Call(ctx, c.component, m, args, meth.idempotent)
+	}
+	tctx, cancel := context.WithTimeout(ctx, meth.timeout)
+	defer cancel()
+	res, err := c.pool.Call(tctx, c.component, m, args, meth.idempotent)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("call %s.%s: no reply within %s, its default timeout (set timeouts in [calls] of pilotage.toml): %w", shortName(c.component), meth.name, meth.timeout, err)
+	}
+	return res, err
 }
 
 // close closes every pool's connections.

@@ -179,4 +179,17 @@
 // shuts down the write side and waits briefly for the client to close before
 // closing: the client thus reads every reply and refusal, and reports only
 // requests past the goaway offset that were never read as unavailable.
+//
+// # Policies
+//
+// A Server bounds the calls in flight to each component
+// (ServerOptions.MaxInFlight; adaptive by default, see
+// resilience.Limiter) and answers a request over the bound with a reject
+// frame carrying codegen.ErrOverloaded, so the client reports
+// codegen.ErrUnavailable and a Pool retries elsewhere. A Pool ejects a
+// replica whose calls keep failing in transport or timing out
+// (PoolOptions.Ejection), probes it back in with one call, fails calls at
+// once with codegen.ErrCircuitOpen while all its replicas are ejected, and
+// retries only within a budget (PoolOptions.RetryBudget). The policies'
+// logic is package resilience; shed.go and breaker.go apply it.
 package rpc

@@ -7,9 +7,11 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pilotage/pilotage/codegen"
+	"github.com/pilotage/pilotage/internal/resilience"
 )
 
 // maxAttempts bounds the tries of one Pool.Call, the first included.
@@ -28,6 +30,18 @@ type PoolOptions struct {
 	// component's outage is transient (Outage.Transient), when the call's
 	// context has no earlier deadline (default DefaultMaxWait).
 	MaxWait time.Duration
+	// Ejection says when a replica that keeps failing is ejected from the
+	// pool, and for how long (see resilience.EjectionPolicy; the zero
+	// value takes its defaults). While every replica is ejected, calls fail
+	// at once with an error wrapping codegen.ErrCircuitOpen.
+	Ejection resilience.EjectionPolicy
+	// RetryBudget caps the pool's retries (see resilience.BudgetPolicy;
+	// the zero value takes its defaults).
+	RetryBudget resilience.BudgetPolicy
+	// OnHealthChange, if set, is called (on its own goroutine, which it
+	// may block) whenever a replica is ejected or readmitted; Health tells
+	// the new state.
+	OnHealthChange func()
 }
 
 // DefaultMaxWait is the default of PoolOptions.MaxWait.
@@ -66,6 +80,9 @@ type Pool struct {
 	closed  bool
 	changed chan struct{} // closed (and replaced) whenever a dial ends or the addresses change
 	version uint64        // of the endpoints applied last; 0 before the first
+
+	budget  *resilience.RetryBudget
+	retries atomic.Int64 // retries made, ever
 }
 
 type endpoint struct {
@@ -76,6 +93,7 @@ type endpoint struct {
 	retryAt time.Time
 	backoff time.Duration
 	lastErr error
+	health  *resilience.Outlier
 }
 
 // NewPool returns a Pool that follows r: until r first resolves, calls wait
@@ -93,11 +111,13 @@ func NewPool(opts PoolOptions, r Resolver) *Pool {
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = DefaultMaxWait
 	}
+	opts.Ejection = opts.Ejection.WithDefaults()
 	ctx, stop := context.WithCancel(context.Background())
 	p := &Pool{
 		opts: opts, stop: stop, followed: make(chan struct{}),
 		byAddr: map[string]*endpoint{}, changed: make(chan struct{}),
 		outage: Outage{Reason: "its addresses are not known yet", Transient: true},
+		budget: resilience.NewRetryBudget(opts.RetryBudget, time.Now()),
 	}
 	go p.follow(ctx, r)
 	return p
@@ -156,7 +176,7 @@ func (p *Pool) route(e Endpoints) {
 		}
 		ep := p.byAddr[a]
 		if ep == nil {
-			ep = &endpoint{addr: a}
+			ep = &endpoint{addr: a, health: resilience.NewOutlier()}
 		}
 		keep[a] = ep
 		eps = append(eps, ep)
@@ -198,20 +218,30 @@ func (p *Pool) wakeLocked() {
 	p.changed = make(chan struct{})
 }
 
-// Call sends a call to one of the addresses, round robin. A call that was not
-// delivered (codegen.ErrUnavailable) is tried on another address; if retry is
-// set (the method is idempotent), so is one interrupted after it was sent
-// (codegen.ErrInterrupted). At most maxAttempts tries are made. With no
-// address, Call fails with an error wrapping codegen.ErrUnavailable that
-// names the component and the outage's reason: at once, or, if the outage is
-// transient, once ctx or MaxWait has run out with still no address.
+// Call sends a call to one of the addresses, round robin, skipping those
+// ejected (see PoolOptions.Ejection). A call that was not delivered
+// (codegen.ErrUnavailable) is tried on another address; if retry is set
+// (the method is idempotent), so is one interrupted after it was sent
+// (codegen.ErrInterrupted). At most maxAttempts tries are made, and a retry
+// only while the retry budget allows. With no address, Call fails with an
+// error wrapping codegen.ErrUnavailable that names the component and the
+// outage's reason: at once, or, if the outage is transient, once ctx or
+// MaxWait has run out with still no address; with every address ejected,
+// it fails at once with an error wrapping codegen.ErrCircuitOpen too.
 func (p *Pool) Call(ctx context.Context, component string, method int, args []byte, retry bool) ([]byte, error) {
 	var triedBuf [maxAttempts]*endpoint
 	tried := triedBuf[:0]
 	var lastErr error
 	var waitUntil time.Time // set once the call first waits for an address
+	p.budget.Call()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		ep, c, again, err := p.pick(ctx, component, tried, &waitUntil)
+		if attempt > 0 {
+			if !p.budget.Retry(time.Now()) {
+				return nil, fmt.Errorf("%w (not retried: the retry budget of calls to %s is spent)", lastErr, shortName(component))
+			}
+			p.retries.Add(1)
+		}
+		ep, c, probe, again, err := p.pick(ctx, component, tried, &waitUntil)
 		if err != nil {
 			if lastErr != nil && ctx.Err() == nil {
 				return nil, lastErr
@@ -220,10 +250,12 @@ func (p *Pool) Call(ctx context.Context, component string, method int, args []by
 		}
 		if again { // every other address failed too: give the failure a moment
 			if err := sleep(ctx, time.Duration(attempt)*2*time.Millisecond); err != nil {
+				p.report(ep, probe, outcomeNeutral)
 				return nil, err
 			}
 		}
 		res, err := c.Call(ctx, component, method, args)
+		p.report(ep, probe, outcomeOf(ctx, err))
 		if err == nil {
 			return res, nil
 		}
@@ -249,35 +281,40 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // pick returns a live, non-draining connection, preferring addresses not in
-// tried (again reports that none was left). It starts dials for addresses
-// without a connection, and waits for one only when nothing is ready, or,
-// while there is no address and the outage is transient, until *waitUntil
-// (set on the first such wait).
-func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, waitUntil *time.Time) (*endpoint, *Conn, bool, error) {
+// tried (again reports that none was left), and skipping ejected ones (probe
+// reports that the call is the probe of one whose ejection is over). It
+// starts dials for addresses without a connection, and waits for one only
+// when nothing is ready, or, while there is no address and the outage is
+// transient, until *waitUntil (set on the first such wait).
+func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, waitUntil *time.Time) (ep *endpoint, c *Conn, probe, again bool, err error) {
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return nil, nil, false, &outageError{component: component, reason: "the caller is shutting down"}
+			return nil, nil, false, false, &outageError{component: component, reason: "the caller is shutting down"}
 		}
 		if len(p.eps) == 0 {
 			o, wait := p.outage, p.changed
 			p.mu.Unlock()
 			if !o.Transient {
-				return nil, nil, false, &outageError{component: component, reason: o.Reason}
+				return nil, nil, false, false, &outageError{component: component, reason: o.Reason}
 			}
 			if waitUntil.IsZero() {
 				*waitUntil = time.Now().Add(p.opts.MaxWait)
 			}
 			if err := waitChange(ctx, wait, *waitUntil); err != nil {
 				if ctx.Err() != nil {
-					return nil, nil, false, err
+					return nil, nil, false, false, err
 				}
-				return nil, nil, false, &outageError{component: component, reason: o.Reason, waited: p.opts.MaxWait}
+				return nil, nil, false, false, &outageError{component: component, reason: o.Reason, waited: p.opts.MaxWait}
 			}
 			continue
 		}
 		now := time.Now()
+		if err := p.openLocked(component, now); err != nil {
+			p.mu.Unlock()
+			return nil, nil, false, false, err
+		}
 		start := p.next
 		p.next++
 		var dialing bool
@@ -288,9 +325,16 @@ func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, wa
 				if pass == 0 && contains(tried, ep) {
 					continue
 				}
+				ok, isProbe := ep.health.Admit(now)
+				if !ok {
+					continue
+				}
 				if c := p.usableLocked(ep, now); c != nil {
 					p.mu.Unlock()
-					return ep, c, pass == 1, nil
+					return ep, c, isProbe, pass == 1, nil
+				}
+				if isProbe {
+					ep.health.Abandon()
 				}
 				dialing = dialing || ep.dialing
 				if ep.lastErr != nil {
@@ -308,9 +352,11 @@ func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, wa
 			// a redial due soon, within the call's wait budget, rather than
 			// fail at once. Addresses that keep failing back off past
 			// redialGrace, and then calls fail at once.
-			retry := p.eps[0].retryAt
-			for _, ep := range p.eps[1:] {
-				retry = minTime(retry, ep.retryAt)
+			var retry time.Time
+			for _, ep := range p.eps {
+				if !ep.health.Ejecting(now) && (retry.IsZero() || ep.retryAt.Before(retry)) {
+					retry = ep.retryAt // openLocked saw one not ejected
+				}
 			}
 			p.mu.Unlock()
 			if waitUntil.IsZero() {
@@ -320,10 +366,10 @@ func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, wa
 				lastErr = errors.New("no usable address")
 			}
 			if !retry.Before(*waitUntil) || retry.Sub(now) > redialGrace {
-				return nil, nil, false, unavailable(shortName(component), lastErr)
+				return nil, nil, false, false, unavailable(shortName(component), lastErr)
 			}
 			if err := waitChange(ctx, wait, retry); err != nil && ctx.Err() != nil {
-				return nil, nil, false, err
+				return nil, nil, false, false, err
 			}
 			continue
 		}
@@ -331,16 +377,9 @@ func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, wa
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return nil, nil, false, ctx.Err()
+			return nil, nil, false, false, ctx.Err()
 		}
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }
 
 // waitChange waits until changed is closed, ctx ends (its error is

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/codegen"
+	"github.com/pilotage/pilotage/internal/resilience"
 )
 
 // ServerOptions configure a Server. The zero value is usable.
@@ -45,6 +46,13 @@ type ServerOptions struct {
 	// DefaultFrameTimeout; negative: no bound). The wait for a frame to begin
 	// is not bounded: an idle connection stays open.
 	FrameTimeout time.Duration
+	// MaxInFlight returns the limit of calls in flight to a component (its
+	// full name) on this server: 0 for an adaptive limit (see
+	// resilience.Limiter), negative for none. A call over it is refused at
+	// once with an error wrapping codegen.ErrOverloaded (and, to the
+	// caller, codegen.ErrUnavailable: it never ran). Nil: adaptive for
+	// every component.
+	MaxInFlight func(component string) int
 	// Logger receives connection errors: protocol violations and clients of
 	// another deployment (Warn), other failed handshakes (Debug: port
 	// scanners and TCP probes fail them too). Nil discards them.
@@ -72,6 +80,7 @@ type Server struct {
 type component struct {
 	name     string
 	handlers []codegen.Handler
+	limiter  *resilience.Limiter // of calls in flight
 }
 
 // NewServer returns a Server with no components.
@@ -112,7 +121,7 @@ func (s *Server) Register(name string, handlers []codegen.Handler) error {
 	for k, v := range old {
 		next[k] = v
 	}
-	next[id] = &component{name: name, handlers: handlers}
+	next[id] = &component{name: name, handlers: handlers, limiter: s.newLimiter(name)}
 	s.comps.Store(&next)
 	return nil
 }

@@ -147,7 +147,9 @@ type serverCall struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	args   []byte
-	buf    []byte // pooled payload buffer; args points into it unless the handler owns them
+	buf    []byte        // pooled payload buffer; args points into it unless the handler owns them
+	budget time.Duration // the caller's deadline, relative; 0 if none
+	start  time.Time     // when it was read, if budget is set
 }
 
 // maxPooledPayload caps the payload buffer a pooled serverCall keeps.
@@ -214,8 +216,15 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 		sc.sendError(frameError, h.id, fmt.Errorf("rpc: component %s has no method %d", comp.name, req.method), nil, unlimited)
 		return nil, nil
 	}
+	if !comp.limiter.Acquire() {
+		sc.mu.Unlock()
+		c.free()
+		sc.sendError(frameReject, h.id, overloaded(comp), nil, unlimited)
+		return nil, nil
+	}
 	if req.deadline > 0 {
-		c.ctx, c.cancel = context.WithTimeout(sc.ctx, time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond)
+		c.budget, c.start = time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond, time.Now()
+		c.ctx, c.cancel = context.WithTimeout(sc.ctx, c.budget)
 	} else {
 		c.ctx, c.cancel = context.WithCancel(sc.ctx)
 	}
@@ -227,11 +236,19 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 }
 
 func (c *serverCall) run() {
-	sc, id, cancel, comp, method := c.sc, c.id, c.cancel, c.comp, c.method
+	sc, id, cancel, comp, method, budget, start := c.sc, c.id, c.cancel, c.comp, c.method, c.budget, c.start
 	defer sc.handlers.Done()
 	out := codegen.GetEncoder()
 	out.ReferLarge() // the handler hands its results over when it returns
 	err := invoke(c.ctx, comp.handlers[method], c.args, out, comp.name, method)
+	if err == nil && budget > 0 && c.ctx.Err() == context.DeadlineExceeded {
+		// The caller has given up: its results would be dropped. It learns
+		// that the call timed out here, whatever the method returned (a
+		// method's error travels inside its results, so a method returning
+		// ctx.Err() would otherwise look like a success to the transport,
+		// and to its outlier ejection).
+		err = fmt.Errorf("%s method %d ran past the caller's deadline of %s: %w", shortName(comp.name), method, budget, context.DeadlineExceeded)
+	}
 	c.free()
 	if err == nil {
 		err = out.Err()
@@ -258,6 +275,7 @@ func (c *serverCall) run() {
 	sc.mu.Lock()
 	delete(sc.inflight, id)
 	sc.mu.Unlock()
+	comp.limiter.Release(budget, start, time.Now)
 	cancel()
 }
 

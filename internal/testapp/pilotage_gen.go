@@ -28,6 +28,7 @@ var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this f
 type pilotage_Calc_generated interface {
 	Boom(context.Context) error
 	Calls(context.Context) (int64, error)
+	Fault(context.Context, string) (int, error)
 	Half(context.Context, int) (int, error)
 	Host(context.Context) (string, error)
 	Move(context.Context, *Point, int) (*Point, error)
@@ -143,6 +144,7 @@ func init() {
 		Methods: []codegen.Method{
 			{Name: "Boom", Idempotent: false},
 			{Name: "Calls", Idempotent: true},
+			{Name: "Fault", Idempotent: false},
 			{Name: "Half", Idempotent: true},
 			{Name: "Host", Idempotent: true},
 			{Name: "Move", Idempotent: false},
@@ -153,11 +155,11 @@ func init() {
 		ClientStub: func(c codegen.Caller) any { return pilotage_Calc_client{c} },
 		ServerStub: func(impl any) []codegen.Handler {
 			s := pilotage_Calc_server{impl.(Calc)}
-			return []codegen.Handler{s.Boom, s.Calls, s.Half, s.Host, s.Move, s.PID, s.Sicken, s.Sleep}
+			return []codegen.Handler{s.Boom, s.Calls, s.Fault, s.Half, s.Host, s.Move, s.PID, s.Sicken, s.Sleep}
 		},
 		JSON: func(impl any) []codegen.JSONHandler {
 			s := pilotage_Calc_json{impl.(Calc)}
-			return []codegen.JSONHandler{s.Boom, s.Calls, s.Half, s.Host, s.Move, s.PID, s.Sicken, s.Sleep}
+			return []codegen.JSONHandler{s.Boom, s.Calls, s.Fault, s.Half, s.Host, s.Move, s.PID, s.Sicken, s.Sleep}
 		},
 	})
 	codegen.RegisterInterface(codegen.Interface{
@@ -198,7 +200,7 @@ func init() {
 		Interface: reflect.TypeFor[Calc](),
 		Type:      reflect.TypeFor[calc](),
 		Refs:      nil,
-		Graph:     "⟦pilotage:component:v1:ca5d7de3:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Calc\",\"refs\":[],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Boom\",\"params\":[],\"results\":[]},{\"name\":\"Calls\",\"params\":[],\"results\":[\"int64\"]},{\"name\":\"Half\",\"params\":[{\"name\":\"n\",\"type\":\"int\"}],\"results\":[\"int\"]},{\"name\":\"Host\",\"params\":[],\"results\":[\"string\"]},{\"name\":\"Move\",\"params\":[{\"name\":\"p\",\"type\":\"*Point\"},{\"name\":\"x\",\"type\":\"int\"}],\"results\":[\"*Point\"]},{\"name\":\"PID\",\"params\":[],\"results\":[\"int\"]},{\"name\":\"Sicken\",\"params\":[],\"results\":[\"int\"]},{\"name\":\"Sleep\",\"params\":[{\"name\":\"d\",\"type\":\"time.Duration\"}],\"results\":[\"int\"]}]}⟧",
+		Graph:     "⟦pilotage:component:v1:74690023:{\"name\":\"github.com/pilotage/pilotage/internal/testapp.Calc\",\"refs\":[],\"listeners\":[],\"main\":false,\"methods\":[{\"name\":\"Boom\",\"params\":[],\"results\":[]},{\"name\":\"Calls\",\"params\":[],\"results\":[\"int64\"]},{\"name\":\"Fault\",\"params\":[{\"name\":\"mode\",\"type\":\"string\"}],\"results\":[\"int\"]},{\"name\":\"Half\",\"params\":[{\"name\":\"n\",\"type\":\"int\"}],\"results\":[\"int\"]},{\"name\":\"Host\",\"params\":[],\"results\":[\"string\"]},{\"name\":\"Move\",\"params\":[{\"name\":\"p\",\"type\":\"*Point\"},{\"name\":\"x\",\"type\":\"int\"}],\"results\":[\"*Point\"]},{\"name\":\"PID\",\"params\":[],\"results\":[\"int\"]},{\"name\":\"Sicken\",\"params\":[],\"results\":[\"int\"]},{\"name\":\"Sleep\",\"params\":[{\"name\":\"d\",\"type\":\"time.Duration\"}],\"results\":[\"int\"]}]}⟧",
 		LocalStub: func(impl any) any { return pilotage_calc_local{impl.(*calc)} },
 	})
 	codegen.RegisterImplementation(codegen.Implementation{
@@ -262,6 +264,28 @@ func (s pilotage_Calc_client) Calls(ctx context.Context) (int64, error) {
 	return r0, appErr
 }
 
+func (s pilotage_Calc_client) Fault(ctx context.Context, a0 string) (int, error) {
+	enc := codegen.GetEncoder()
+	defer codegen.PutEncoder(enc)
+	enc.String(a0)
+	if err := enc.Err(); err != nil {
+		return *new(int), fmt.Errorf("pilotage: encoding arguments of github.com/pilotage/pilotage/internal/testapp.Calc.Fault: %w", err)
+	}
+	res, err := s.c.Call(ctx, 2, enc.Data())
+	if err != nil {
+		return *new(int), err
+	}
+	var dec codegen.Decoder
+	dec.ResetOwned(res)
+	var r0 int
+	r0 = dec.Int()
+	appErr := dec.Error()
+	if err := dec.Done(); err != nil {
+		return *new(int), fmt.Errorf("pilotage: decoding results of github.com/pilotage/pilotage/internal/testapp.Calc.Fault: %w", err)
+	}
+	return r0, appErr
+}
+
 func (s pilotage_Calc_client) Half(ctx context.Context, a0 int) (int, error) {
 	enc := codegen.GetEncoder()
 	defer codegen.PutEncoder(enc)
@@ -269,7 +293,7 @@ func (s pilotage_Calc_client) Half(ctx context.Context, a0 int) (int, error) {
 	if err := enc.Err(); err != nil {
 		return *new(int), fmt.Errorf("pilotage: encoding arguments of github.com/pilotage/pilotage/internal/testapp.Calc.Half: %w", err)
 	}
-	res, err := s.c.Call(ctx, 2, enc.Data())
+	res, err := s.c.Call(ctx, 3, enc.Data())
 	if err != nil {
 		return *new(int), err
 	}
@@ -285,7 +309,7 @@ func (s pilotage_Calc_client) Half(ctx context.Context, a0 int) (int, error) {
 }
 
 func (s pilotage_Calc_client) Host(ctx context.Context) (string, error) {
-	res, err := s.c.Call(ctx, 3, nil)
+	res, err := s.c.Call(ctx, 4, nil)
 	if err != nil {
 		return *new(string), err
 	}
@@ -308,7 +332,7 @@ func (s pilotage_Calc_client) Move(ctx context.Context, a0 *Point, a1 int) (*Poi
 	if err := enc.Err(); err != nil {
 		return *new(*Point), fmt.Errorf("pilotage: encoding arguments of github.com/pilotage/pilotage/internal/testapp.Calc.Move: %w", err)
 	}
-	res, err := s.c.Call(ctx, 4, enc.Data())
+	res, err := s.c.Call(ctx, 5, enc.Data())
 	if err != nil {
 		return *new(*Point), err
 	}
@@ -324,7 +348,7 @@ func (s pilotage_Calc_client) Move(ctx context.Context, a0 *Point, a1 int) (*Poi
 }
 
 func (s pilotage_Calc_client) PID(ctx context.Context) (int, error) {
-	res, err := s.c.Call(ctx, 5, nil)
+	res, err := s.c.Call(ctx, 6, nil)
 	if err != nil {
 		return *new(int), err
 	}
@@ -340,7 +364,7 @@ func (s pilotage_Calc_client) PID(ctx context.Context) (int, error) {
 }
 
 func (s pilotage_Calc_client) Sicken(ctx context.Context) (int, error) {
-	res, err := s.c.Call(ctx, 6, nil)
+	res, err := s.c.Call(ctx, 7, nil)
 	if err != nil {
 		return *new(int), err
 	}
@@ -362,7 +386,7 @@ func (s pilotage_Calc_client) Sleep(ctx context.Context, a0 time.Duration) (int,
 	if err := enc.Err(); err != nil {
 		return *new(int), fmt.Errorf("pilotage: encoding arguments of github.com/pilotage/pilotage/internal/testapp.Calc.Sleep: %w", err)
 	}
-	res, err := s.c.Call(ctx, 7, enc.Data())
+	res, err := s.c.Call(ctx, 8, enc.Data())
 	if err != nil {
 		return *new(int), err
 	}
@@ -409,6 +433,25 @@ func (s pilotage_Calc_server) Calls(ctx context.Context, args []byte, out *codeg
 	}
 	r0, appErr := s.impl.Calls(ctx)
 	out.Int64(r0)
+	out.Error(appErr)
+	return out.Err()
+}
+
+func (s pilotage_Calc_server) Fault(ctx context.Context, args []byte, out *codegen.Encoder) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Fault", r)
+		}
+	}()
+	var dec codegen.Decoder
+	dec.ResetOwned(args)
+	var a0 string
+	a0 = dec.String()
+	if err := dec.Done(); err != nil {
+		return err
+	}
+	r0, appErr := s.impl.Fault(ctx, a0)
+	out.Int(r0)
 	out.Error(appErr)
 	return out.Err()
 }
@@ -551,6 +594,22 @@ func (s pilotage_Calc_json) Calls(ctx context.Context, args []byte) (res []byte,
 	}
 	var r0 int64
 	r0, appErr = s.impl.Calls(ctx)
+	res, err = codegen.EncodeJSONResults(r0)
+	return res, appErr, err
+}
+
+func (s pilotage_Calc_json) Fault(ctx context.Context, args []byte) (res []byte, appErr error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			appErr = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Fault", r)
+		}
+	}()
+	var a0 string
+	if err := codegen.DecodeJSONArgs(args, []string{"mode"}, &a0); err != nil {
+		return nil, nil, err
+	}
+	var r0 int
+	r0, appErr = s.impl.Fault(ctx, a0)
 	res, err = codegen.EncodeJSONResults(r0)
 	return res, appErr, err
 }
@@ -896,6 +955,15 @@ func (s pilotage_calc_local) Calls(ctx context.Context) (r0 int64, err error) {
 		}
 	}()
 	return s.impl.Calls(ctx)
+}
+
+func (s pilotage_calc_local) Fault(ctx context.Context, a0 string) (r0 int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Fault", r)
+		}
+	}()
+	return s.impl.Fault(ctx, a0)
 }
 
 func (s pilotage_calc_local) Half(ctx context.Context, a0 int) (r0 int, err error) {

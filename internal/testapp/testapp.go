@@ -34,8 +34,12 @@ type Calc interface {
 	// Sleep waits d and returns the serving process's PID. Not idempotent,
 	// so never retried.
 	Sleep(ctx context.Context, d time.Duration) (int, error)
-	// PID returns the serving process's PID.
+	// PID returns the serving process's PID; while the serving instance's
+	// fault is "slow", it hangs until ctx ends instead.
 	PID(ctx context.Context) (int, error)
+	// Fault sets the serving instance's fault switch: "slow" makes PID
+	// hang, "" heals it. It returns the serving process's PID.
+	Fault(ctx context.Context, mode string) (int, error)
 	// Sicken makes the serving instance's health check fail from now on,
 	// and returns the serving process's PID.
 	Sicken(ctx context.Context) (int, error)
@@ -56,6 +60,7 @@ type calc struct {
 	pilotage.Implements[Calc]
 	calls atomic.Int64
 	sick  atomic.Bool
+	slow  atomic.Bool // Fault("slow")
 }
 
 // Health fails once Sicken was called.
@@ -102,7 +107,22 @@ func (c *calc) Sleep(ctx context.Context, d time.Duration) (int, error) {
 	}
 }
 
-func (c *calc) PID(context.Context) (int, error) { return os.Getpid(), nil }
+func (c *calc) PID(ctx context.Context) (int, error) {
+	if c.slow.Load() {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	return os.Getpid(), nil
+}
+
+func (c *calc) Fault(_ context.Context, mode string) (int, error) {
+	switch mode {
+	case "slow", "":
+		c.slow.Store(mode == "slow")
+		return os.Getpid(), nil
+	}
+	return 0, fmt.Errorf("fault %q: want \"slow\" or \"\"", mode)
+}
 
 func (c *calc) Host(context.Context) (string, error) { return os.Hostname() }
 

@@ -28,7 +28,10 @@ restarting), ready replicas, restarts, public address and uptime, then one
 line per replica with its pid, and why anything (a component, a unit, a
 replica) is not ready. A degraded component has some replicas serving and
 others down; a replica that stops answering the supervisor is
-unresponsive (out of routing, and replaced if it stays so).
+unresponsive (out of routing, and replaced if it stays so). It also says
+which replicas their callers ejected for failing or timing out, and for
+which components a caller's circuit is open (it ejected every replica,
+so its calls fail at once until a probe succeeds).
 
 ` + appLookupHelp("") + `
 
@@ -142,6 +145,7 @@ func printStatus(w io.Writer, st *control.Status) error {
 		if u.Why != "" {
 			whys = append(whys, fmt.Sprintf("%s: %s", u.Name, u.Why))
 		}
+		whys = append(whys, callNotes(u)...)
 		if seenGroup[u.Group] {
 			continue // the replicas of a group are listed under its first component
 		}
@@ -179,6 +183,21 @@ func printStatus(w io.Writer, st *control.Status) error {
 }
 
 // age formats the time from t to now briefly: 4s, 3m12s, 2h5m, 3d4h.
+// callNotes says which callers of component u ejected its replicas, and
+// in which the circuit to it is open.
+func callNotes(u control.UnitStatus) []string {
+	var notes []string
+	if len(u.CircuitOpenIn) > 0 {
+		notes = append(notes, fmt.Sprintf("%s: circuit open in %s: every replica ejected, calls fail at once until a probe succeeds", u.Name, strings.Join(u.CircuitOpenIn, ", ")))
+	}
+	for _, r := range u.Replicas {
+		if len(r.EjectedBy) > 0 {
+			notes = append(notes, fmt.Sprintf("%s/%d: ejected by %s for failing or timing out (probed until it recovers)", u.Group, r.Index, strings.Join(r.EjectedBy, ", ")))
+		}
+	}
+	return notes
+}
+
 func age(now, t time.Time) string {
 	if t.IsZero() {
 		return "-"

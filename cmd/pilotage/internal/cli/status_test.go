@@ -49,3 +49,27 @@ cart.Cart/1: exited with status 3: boom after 10ms
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// Ejections and open circuits that callers report show under the table.
+func TestPrintStatusCallHealth(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	st := &control.Status{App: "shop", PID: 42, Now: now, Started: now.Add(-time.Minute), ReadyAt: now.Add(-59 * time.Second),
+		Units: []control.UnitStatus{
+			{Name: "catalog.Catalog", Kind: "component", Group: "catalog.Catalog", State: control.Ready, Want: 2, CircuitOpenIn: []string{"checkout.Checkout/1"},
+				Replicas: []control.ReplicaStatus{{Index: 0, State: control.Ready, EjectedBy: []string{"checkout.Checkout/0", "checkout.Checkout/1"}},
+					{Index: 1, State: control.Ready, EjectedBy: []string{"checkout.Checkout/1"}}}},
+		}}
+	var b strings.Builder
+	if err := printStatus(&b, st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"catalog.Catalog: circuit open in checkout.Checkout/1: every replica ejected, calls fail at once until a probe succeeds\n",
+		"catalog.Catalog/0: ejected by checkout.Checkout/0, checkout.Checkout/1 for failing or timing out (probed until it recovers)\n",
+		"catalog.Catalog/1: ejected by checkout.Checkout/1 for failing or timing out (probed until it recovers)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status does not say %q:\n%s", want, b.String())
+		}
+	}
+}

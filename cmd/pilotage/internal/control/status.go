@@ -89,6 +89,9 @@ type UnitStatus struct {
 	ReadyAt    time.Time       `json:"ready_at,omitzero"`
 	Listeners  []string        `json:"listeners,omitempty"` // names of its listeners
 	RestartDep bool            `json:"restart_dependents,omitempty"`
+	// CircuitOpenIn names the replicas whose calls to this component fail
+	// at once: they ejected all its replicas (api.ComponentStatus).
+	CircuitOpenIn []string `json:"circuit_open_in,omitempty"`
 }
 
 // ReplicaStatus is one replica slot of a group or unit.
@@ -101,6 +104,9 @@ type ReplicaStatus struct {
 	Started    time.Time         `json:"started,omitzero"`
 	Restarts   int               `json:"restarts"`
 	Why        string            `json:"why,omitempty"`
+	// EjectedBy names the replicas that ejected this one from their pool
+	// for failing or timing out (api.ReplicaStatus).
+	EjectedBy []string `json:"ejected_by,omitempty"`
 }
 
 // Status returns the status of every component and unit.
@@ -210,7 +216,7 @@ func (t *treeView) units() ([]UnitStatus, error) {
 		u := UnitStatus{Name: shortName(c.FullName), Kind: "component", FullName: c.FullName, Group: c.Group,
 			Colocated: nonNil(c.Colocated), State: statusState(c.State), Why: c.Why, Restarts: c.Restarts, Want: c.Replicas,
 			Addresses: nonNil(c.Addresses), After: nonNil(c.After), Replicas: reps, LastError: c.LastError,
-			StartedAt: c.StartedAt, ReadyAt: c.ReadyAt, Listeners: c.Listeners, RestartDep: c.RestartDependents}
+			StartedAt: c.StartedAt, ReadyAt: c.ReadyAt, Listeners: c.Listeners, RestartDep: c.RestartDependents, CircuitOpenIn: c.CircuitOpenIn}
 		if len(u.Listeners) == 0 {
 			u.Listeners = nil
 		}
@@ -263,7 +269,7 @@ func (t *treeView) replicas(path string) ([]ReplicaStatus, error) {
 			return nil, err
 		}
 		out = append(out, ReplicaStatus{Index: rs.Index, PID: rs.PID, State: statusState(rs.State), RPCAddress: rs.RPCAddress,
-			Listeners: rs.Listeners, Started: rs.Started, Restarts: rs.Restarts, Why: rs.Why})
+			Listeners: rs.Listeners, Started: rs.Started, Restarts: rs.Restarts, Why: rs.Why, EjectedBy: rs.EjectedBy})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
 	return out, nil

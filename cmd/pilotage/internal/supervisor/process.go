@@ -44,6 +44,9 @@ type proc struct {
 	listeners    map[string]string // listener name -> address the replica bound
 	cancel       func()            // stops the readiness probe of a unit
 	heldInit     *envelope.Init    // a proclet's Init, until the coordination store is ready
+	// callHealth is what its callers last said of the replicas they call
+	// (CallHealth): by component full name.
+	callHealth map[string]envelope.ComponentHealth
 }
 
 // source is the name of a slot's log lines: "cart.Cart/1", or "redis".

@@ -145,6 +145,8 @@ func (s *Supervisor) handle(p *proc, m envelope.Message) {
 	case envelope.Failed:
 		p.lastError = m.Error
 		n.lastErr = m.Error
+	case envelope.CallHealth:
+		s.callHealth(p, m)
 	}
 }
 

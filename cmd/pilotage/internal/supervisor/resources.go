@@ -98,7 +98,8 @@ func (s *Supervisor) resources(problems []string) []control.Item {
 			c := api.ComponentStatus{FullName: full, Group: n.Name, Colocated: []string{}, Main: comp.Main, State: state, Why: why,
 				Replicas: len(n.slots), ReadyReplicas: ready, Restarts: n.restarts, Refs: nonNil(comp.Refs), After: nonNil(n.Deps),
 				Listeners: nonNil(comp.Listeners), Addresses: []string{}, LastError: n.lastErr, StartedAt: n.startedAt,
-				ReadyAt: n.readyAt, RestartDependents: n.RestartDependents, Order: n.order, Config: s.compConfig[full]}
+				ReadyAt: n.readyAt, RestartDependents: n.RestartDependents, Order: n.order, Config: s.compConfig[full],
+				CircuitOpenIn: s.circuitOpenIn(full)}
 			c.Methods = comp.Methods // never changed: shared with every snapshot
 			for _, other := range n.Components {
 				if other != full {
@@ -113,7 +114,9 @@ func (s *Supervisor) resources(problems []string) []control.Item {
 			}
 			b.add(api.KindComponent, c, nil, at(api.Components, elems[full]), nodeActions...)
 			for _, sl := range n.slots {
-				b.add(api.KindReplica, s.replicaStatus(sl), nil, at(api.Components, elems[full], api.Replicas, strconv.Itoa(sl.index)), api.ActionRestart)
+				r := s.replicaStatus(sl)
+				r.EjectedBy = s.ejectedBy(full, r.RPCAddress)
+				b.add(api.KindReplica, r, nil, at(api.Components, elems[full], api.Replicas, strconv.Itoa(sl.index)), api.ActionRestart)
 			}
 		}
 	}

@@ -105,6 +105,9 @@ type ComponentStatus struct {
 	// Config is its [components."<name>"] section of the app's
 	// configuration file as a JSON object; absent if it has none.
 	Config json.RawMessage `json:"config,omitempty"`
+	// CircuitOpenIn names the replicas ("front.Front/0") whose calls to it
+	// fail at once because they ejected every one of its replicas.
+	CircuitOpenIn []string `json:"circuit_open_in,omitempty"`
 }
 
 // GroupStatus is the status of a Group: the components one process hosts.
@@ -156,6 +159,10 @@ type ReplicaStatus struct {
 	Listeners  map[string]string `json:"listeners,omitempty"` // listener -> the replica's own address
 	Started    time.Time         `json:"started,omitzero"`    // of its current process
 	Restarts   int               `json:"restarts"`
+	// EjectedBy names the replicas ("front.Front/0") that ejected this one
+	// from their pool of the component it is listed under, for failing or
+	// timing out: they send it no calls but probes until it recovers.
+	EjectedBy []string `json:"ejected_by,omitempty"`
 }
 
 // ListenerStatus is the status of a Listener: a public address the

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,6 +247,8 @@ func (e *podEnvelope) read(ec *envelope.Conn) {
 			e.logf("the app failed: %s", m.Error)
 		case envelope.Listening:
 			e.logf("listener %s on %s", m.Listener, m.Address)
+		case envelope.CallHealth:
+			e.logf("%s", callHealthLine(m))
 		}
 		e.mu.Unlock()
 	}
@@ -294,4 +298,22 @@ func exitStatus(err error) int {
 	default:
 		return 1
 	}
+}
+
+// callHealthLine sums up a CallHealth for the pod's log, the one place a
+// pod shows what its callers ejected.
+func callHealthLine(m envelope.CallHealth) string {
+	if len(m.Components) == 0 {
+		return "calls: every replica called is healthy again"
+	}
+	var parts []string
+	for _, c := range slices.Sorted(maps.Keys(m.Components)) {
+		h := m.Components[c]
+		part := fmt.Sprintf("%s: %d replicas ejected (%s)", c, len(h.Ejected), strings.Join(h.Ejected, ", "))
+		if h.Open {
+			part += ", circuit open"
+		}
+		parts = append(parts, part)
+	}
+	return "calls: " + strings.Join(parts, "; ")
 }
