@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pilotage/pilotage/codegen"
 )
 
@@ -183,6 +185,10 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 		c.buf = p
 	}
 	req, err := parseRequest(p)
+	var remote trace.SpanContext
+	if err == nil && h.flags&flagTraced != 0 {
+		remote, req.args, err = splitTraceContext(req.args)
+	}
 	if err != nil {
 		c.free()
 		return nil, err
@@ -218,6 +224,9 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 		c.ctx, c.cancel = context.WithTimeout(sc.ctx, time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond)
 	} else {
 		c.ctx, c.cancel = context.WithCancel(sc.ctx)
+	}
+	if remote.IsValid() { // the handler's spans are children of the caller's
+		c.ctx = trace.ContextWithRemoteSpanContext(c.ctx, remote)
 	}
 	c.sc, c.id, c.comp, c.method, c.args = sc, h.id, comp, int(req.method), req.args
 	sc.inflight[h.id] = c.cancel
