@@ -9,6 +9,7 @@ import (
 	"github.com/pilotage/pilotage/codegen"
 	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/rpc"
+	"github.com/pilotage/pilotage/internal/telemetry"
 )
 
 // router keeps the routing table the deployer last sent, and one
@@ -16,6 +17,7 @@ import (
 // that table.
 type router struct {
 	dial rpc.DialOptions
+	tel  *telemetry.Runtime // nil: calls are not traced nor counted
 
 	mu      sync.Mutex
 	table   map[string]rpc.Endpoints // component -> its endpoints, Version per component
@@ -24,8 +26,8 @@ type router struct {
 	pools   map[string]*rpc.Pool
 }
 
-func newRouter(dial rpc.DialOptions) *router {
-	return &router{dial: dial, table: map[string]rpc.Endpoints{}, changed: make(chan struct{}), pools: map[string]*rpc.Pool{}}
+func newRouter(dial rpc.DialOptions, tel *telemetry.Runtime) *router {
+	return &router{dial: dial, tel: tel, table: map[string]rpc.Endpoints{}, changed: make(chan struct{}), pools: map[string]*rpc.Pool{}}
 }
 
 // update replaces the routing table with m's. A component whose addresses
@@ -107,7 +109,7 @@ func (r *router) caller(c codegen.Component) codegen.Caller {
 	for i, m := range c.Methods {
 		idempotent[i] = m.Idempotent
 	}
-	return poolCaller{pool: p, component: c.Name, idempotent: idempotent}
+	return r.tel.Caller(c, poolCaller{pool: p, component: c.Name, idempotent: idempotent})
 }
 
 type poolCaller struct {
