@@ -49,6 +49,8 @@ type File struct {
 	// Kube is the [kube] section: how "pilotage deploy" puts the app on
 	// Kubernetes.
 	Kube Kube
+	// Telemetry is the [telemetry] section: traces and metrics.
+	Telemetry Telemetry
 
 	text       string // the file's text, to find where a key is
 	components map[string]toml.Primitive
@@ -75,6 +77,7 @@ type raw struct {
 	Units        map[string]Unit           `toml:"units"`
 	Coordination Coordination              `toml:"coordination"`
 	Kube         Kube                      `toml:"kube"`
+	Telemetry    Telemetry                 `toml:"telemetry"`
 	Components   map[string]toml.Primitive `toml:"components"`
 }
 
@@ -89,7 +92,7 @@ func Parse(path, text string) (*File, error) {
 	if err != nil {
 		return nil, f.decodeError(md, err)
 	}
-	f.App, f.Listeners, f.Run, f.Units, f.Coordination, f.Kube, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Coordination, r.Kube, r.Components, md
+	f.App, f.Listeners, f.Run, f.Units, f.Coordination, f.Kube, f.Telemetry, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Coordination, r.Kube, r.Telemetry, r.Components, md
 	errs := f.unknownKeys(func(k toml.Key) bool { return k[0] != "components" })
 	errs = append(errs, f.validate()...)
 	if len(errs) > 0 {

@@ -95,5 +95,6 @@ func (f *File) validate() []error {
 		}
 	}
 	errs = append(errs, f.validateCoordination()...)
+	errs = append(errs, f.validateTelemetry()...)
 	return append(errs, f.validateKube()...)
 }

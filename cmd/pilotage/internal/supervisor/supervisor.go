@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry"
 	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/graph"
@@ -134,6 +135,9 @@ type Supervisor struct {
 	// compConfig is the configuration section of each component that
 	// has one, as JSON, by full name (componentConfigs).
 	compConfig map[string]json.RawMessage
+	// tel takes the processes' spans and metrics; set by Run before any
+	// process starts (startTelemetry).
+	tel *telemetry.Hub
 }
 
 // New describes and lays out the application; nothing is started yet
@@ -301,6 +305,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err := prepareSockDir(s.sockDir()); err != nil {
 		return err
 	}
+	stopTelemetry, err := s.startTelemetry()
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry() // once every process is gone: their last spans are in
 	if err := s.startProxies(); err != nil {
 		return err
 	}
