@@ -83,8 +83,8 @@ type Options struct {
 	InjectRetries bool
 
 	// Multi mode only.
-	Hosted map[string]bool                              // full names of the components run here
-	Remote func(c codegen.Component) codegen.Caller     // reaches a component run elsewhere
+	Hosted map[string]bool                                      // full names of the components run here
+	Remote func(c codegen.Component) codegen.Caller             // reaches a component run elsewhere
 	Serve  func(c codegen.Component, h []codegen.Handler) error // exposes a hosted component to other processes
 	// WrapListener, if set, wraps each listener before its component gets
 	// it (the runtime's telemetry follows its HTTP requests).

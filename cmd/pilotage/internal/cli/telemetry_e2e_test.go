@@ -174,13 +174,14 @@ func TestTelemetryOfTheShop(t *testing.T) {
 			return err
 		})
 		i := slices.IndexFunc(ts, func(s api.TraceSummary) bool { return s.Root == "POST /api/checkout/alice" })
-		// 1 HTTP span, then a client and a server span for each of 6 calls.
-		if i >= 0 && ts[i].Spans == 13 {
+		// 1 HTTP span, a client and a server span for each of 6 calls,
+		// and the checkout's own span (made with the OpenTelemetry API).
+		if i >= 0 && ts[i].Spans == 14 {
 			checkout = ts[i]
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no trace of the checkout with 13 spans after 20s: %+v", ts)
+			t.Fatalf("no trace of the checkout with 14 spans after 20s: %+v", ts)
 		}
 	}
 	for _, comp := range []string{"pilotage.Main", "checkout.Checkout", "cart.Cart", "catalog.Catalog", "shipping.Shipping", "payment.Payment"} {
@@ -192,19 +193,19 @@ func TestTelemetryOfTheShop(t *testing.T) {
 	// The same trace reaches the collector, every span of it, with parents.
 	var spans []otlpSpan
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if spans = collector.trace(checkout.TraceID); len(spans) >= 13 {
+		if spans = collector.trace(checkout.TraceID); len(spans) >= 14 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the collector got %d spans of trace %s after 20s, want 13", len(spans), checkout.TraceID)
+			t.Fatalf("the collector got %d spans of trace %s after 20s, want 14", len(spans), checkout.TraceID)
 		}
 	}
 	byID := map[string]otlpSpan{}
 	for _, s := range spans {
 		byID[hex.EncodeToString(s.span.SpanId)] = s
 	}
-	if len(byID) != 13 || len(spans) != 13 {
-		t.Errorf("the collector got %d spans (%d distinct) of the checkout's trace, want 13", len(spans), len(byID))
+	if len(byID) != 14 || len(spans) != 14 {
+		t.Errorf("the collector got %d spans (%d distinct) of the checkout's trace, want 14", len(spans), len(byID))
 	}
 	roots := 0
 	for _, s := range spans {
@@ -223,8 +224,16 @@ func TestTelemetryOfTheShop(t *testing.T) {
 		}
 		switch s.span.Kind {
 		case tracepb.Span_SPAN_KIND_CLIENT: // a call made while serving the parent, in the same process
-			if parent.span.Kind != tracepb.Span_SPAN_KIND_SERVER || parent.replica != s.replica {
-				t.Errorf("client span %q in %s has parent %q (%v) in %s, want a server span of the same process", s.span.Name, s.replica, parent.span.Name, parent.span.Kind, parent.replica)
+			want := tracepb.Span_SPAN_KIND_SERVER
+			if s.span.Name == "catalog.Catalog.Get" && strings.HasPrefix(s.replica, "checkout.") {
+				want = tracepb.Span_SPAN_KIND_INTERNAL // made within the checkout's own span
+			}
+			if parent.span.Kind != want || parent.replica != s.replica {
+				t.Errorf("client span %q in %s has parent %q (%v) in %s, want a %v span of the same process", s.span.Name, s.replica, parent.span.Name, parent.span.Kind, parent.replica, want)
+			}
+		case tracepb.Span_SPAN_KIND_INTERNAL: // the checkout's own span, in PlaceOrder
+			if s.span.Name != "price the cart" || parent.span.Name != "checkout.Checkout.PlaceOrder" || parent.span.Kind != tracepb.Span_SPAN_KIND_SERVER || parent.replica != s.replica {
+				t.Errorf("internal span %q in %s has parent %q (%v) in %s, want the checkout's own span under PlaceOrder", s.span.Name, s.replica, parent.span.Name, parent.span.Kind, parent.replica)
 			}
 		case tracepb.Span_SPAN_KIND_SERVER: // the call served, its caller's client span in another process
 			if parent.span.Kind != tracepb.Span_SPAN_KIND_CLIENT || parent.span.Name != s.span.Name || parent.replica == s.replica {
@@ -240,7 +249,9 @@ func TestTelemetryOfTheShop(t *testing.T) {
 
 	// pilotage trace shows it as a waterfall, the calls under their callers.
 	out := mustRun(t, "trace", checkout.TraceID[:12])
-	for _, want := range []string{"trace " + checkout.TraceID + ": 13 spans", "\nPOST /api/checkout/alice ", "\n  checkout.Checkout.PlaceOrder ", "\n    checkout.Checkout.PlaceOrder ", "\n      payment.Payment.Charge ", "\n        payment.Payment.Charge "} {
+	t.Logf("pilotage trace %s:\n%s", checkout.TraceID[:12], out)
+	for _, want := range []string{"trace " + checkout.TraceID + ": 14 spans", "\nPOST /api/checkout/alice ", "\n  checkout.Checkout.PlaceOrder ", "\n    checkout.Checkout.PlaceOrder ", "\n      payment.Payment.Charge ", "\n        payment.Payment.Charge ",
+		"\n      price the cart ", "\n        catalog.Catalog.Get ", "\n          catalog.Catalog.Get "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pilotage trace: no %q in\n%s", want, out)
 		}
