@@ -12,15 +12,20 @@ import (
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
-// maxSpansPerTrace bounds one trace's spans in the store; later ones are
-// counted but not kept.
-const maxSpansPerTrace = 10000
+// Bounds of a Store besides its number of traces: one trace keeps at most
+// maxSpansPerTrace spans (later ones are dropped), and all of them at most
+// maxSpans (the least recently updated traces go first).
+const (
+	maxSpansPerTrace = 10000
+	maxSpans         = 200000
+)
 
 // A Store keeps the spans of the most recent traces: at most max traces,
 // the least recently updated dropped first.
 type Store struct {
 	mu     sync.Mutex
 	max    int
+	spans  int                      // kept, in all traces
 	traces map[string]*list.Element // of *storedTrace
 	order  *list.List               // most recently updated first
 }
@@ -46,17 +51,24 @@ func (s *Store) Add(replica string, spans []envelope.Span) {
 		} else {
 			e = s.order.PushFront(&storedTrace{id: sp.TraceID})
 			s.traces[sp.TraceID] = e
-			for s.order.Len() > s.max {
-				old := s.order.Back()
-				s.order.Remove(old)
-				delete(s.traces, old.Value.(*storedTrace).id)
-			}
 		}
 		t := e.Value.(*storedTrace)
 		if len(t.spans) < maxSpansPerTrace {
 			t.spans = append(t.spans, apiSpan(replica, sp))
+			s.spans++
+		}
+		for s.order.Len() > s.max || s.spans > maxSpans {
+			s.evictOldest()
 		}
 	}
+}
+
+func (s *Store) evictOldest() {
+	old := s.order.Back()
+	s.order.Remove(old)
+	t := old.Value.(*storedTrace)
+	delete(s.traces, t.id)
+	s.spans -= len(t.spans)
 }
 
 func apiSpan(replica string, sp envelope.Span) api.TraceSpan {
