@@ -52,7 +52,7 @@ type serverConn struct {
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
 	sc := &serverConn{s: s, nc: nc, fr: newFrameReader(nc, s.opts.FrameTimeout), inflight: map[uint64]context.CancelFunc{}, readDone: make(chan struct{})}
-	sc.ctx, sc.cancel = context.WithCancel(context.Background())
+	sc.ctx, sc.cancel = context.WithCancel(servingContext)
 	sc.q = newSendQueue(nc, s.opts.WriteTimeout, 0, func(err error) { sc.close(fmt.Errorf("write: %w", err)) })
 	return sc
 }

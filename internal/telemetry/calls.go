@@ -60,10 +60,9 @@ func (c *caller) Call(ctx context.Context, m int, args []byte) ([]byte, error) {
 		return c.next.Call(ctx, m, args)
 	}
 	meth := &c.methods[m]
-	ctx = withListenerSpan(ctx)
 	var span trace.Span
-	if c.r.traced(ctx) {
-		ctx, span = c.r.tracer.Start(ctx, meth.name, meth.start...)
+	if sctx, ok := c.r.start(ctx); ok {
+		ctx, span = c.r.tracer.Start(sctx, meth.name, meth.start...)
 	}
 	st := meth.stats
 	var t0 timeStart
@@ -105,8 +104,8 @@ func (r *Runtime) Handlers(comp codegen.Component, hs []codegen.Handler) []codeg
 		meth := &methods[i]
 		out[i] = func(ctx context.Context, args []byte, enc *codegen.Encoder) error {
 			var span trace.Span
-			if r.traced(ctx) {
-				ctx, span = r.tracer.Start(ctx, meth.name, meth.start...)
+			if sctx, ok := r.start(ctx); ok {
+				ctx, span = r.tracer.Start(sctx, meth.name, meth.start...)
 			}
 			st := meth.stats
 			var t0 timeStart

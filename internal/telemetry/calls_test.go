@@ -149,3 +149,31 @@ func TestCallSpansAndCounters(t *testing.T) {
 		t.Errorf("process figures: %+v", last.Process)
 	}
 }
+
+// Roots are sampled at the ratio; an unsampled root carries no trace
+// context (so its callee does not trace it either) and allocates nothing.
+func TestRootSampling(t *testing.T) {
+	r, col := startRuntime(t, envelope.Telemetry{SampleRatio: 0.25})
+	next := &echoCaller{}
+	c := r.Caller(testComponent, next)
+	ctx := context.Background()
+	carried := 0
+	for range 4000 {
+		c.Call(ctx, 0, nil)
+		if next.seen.IsValid() {
+			carried++
+			if !next.seen.IsSampled() {
+				t.Fatal("an unsampled root carried its trace context")
+			}
+		}
+	}
+	r.Shutdown(ctx)
+	if carried < 700 || carried > 1300 || len(col.spans) != carried {
+		t.Errorf("%d of 4000 roots sampled at 0.25 (%d spans)", carried, len(col.spans))
+	}
+	r2, _ := startRuntime(t, envelope.Telemetry{SampleRatio: 0.001})
+	c = r2.Caller(testComponent, next)
+	if allocs := testing.AllocsPerRun(2000, func() { c.Call(ctx, 0, nil) }); allocs >= 1 {
+		t.Errorf("%v allocations per call at 0.1 %%, want well under 1", allocs)
+	}
+}

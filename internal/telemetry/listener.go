@@ -119,7 +119,8 @@ func (c *httpConn) Close() error {
 // requestHead starts the span of a request whose head was read (c.mu held).
 func (c *httpConn) requestHead(h *head) {
 	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.HeaderCarrier(h.header))
-	if !c.r.traced(ctx) {
+	ctx, ok := c.r.start(ctx)
+	if !ok {
 		c.pending = append(c.pending, &httpSpan{ctx: ctx, method: h.method})
 		return
 	}
@@ -190,19 +191,21 @@ func (c *httpConn) current() context.Context {
 }
 
 // withListenerSpan returns ctx with the span of the HTTP request it serves,
-// if it has no span of its own and comes from a traced listener.
-func withListenerSpan(ctx context.Context) context.Context {
+// if it has no span of its own and comes from a traced listener; and
+// whether it serves such a request at all.
+func withListenerSpan(ctx context.Context) (context.Context, bool) {
 	if trace.SpanContextFromContext(ctx).IsValid() {
-		return ctx
+		return ctx, false
 	}
 	a, ok := ctx.Value(http.LocalAddrContextKey).(*connAddr)
 	if !ok {
-		return ctx
+		return ctx, false
 	}
-	if rctx := a.conn.current(); rctx != nil {
-		return trace.ContextWithSpan(ctx, trace.SpanFromContext(rctx))
+	rctx := a.conn.current()
+	if rctx == nil || !trace.SpanContextFromContext(rctx).IsValid() {
+		return ctx, rctx != nil // a request outside any trace: nothing to carry
 	}
-	return ctx
+	return trace.ContextWithSpan(ctx, trace.SpanFromContext(rctx)), true
 }
 
 // SpanContext returns the span context of ctx, or of the HTTP request of a
@@ -211,5 +214,6 @@ func SpanContext(ctx context.Context) trace.SpanContext {
 	if ctx == nil {
 		return trace.SpanContext{}
 	}
-	return trace.SpanContextFromContext(withListenerSpan(ctx))
+	ctx, _ = withListenerSpan(ctx)
+	return trace.SpanContextFromContext(ctx)
 }

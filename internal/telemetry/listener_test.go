@@ -100,6 +100,9 @@ func TestListenerSpans(t *testing.T) {
 	for range 6 {
 		ids = append(ids, <-seen)
 	}
+	// Once the server is shut down, every response was written: the
+	// client may read one before the server's write returns.
+	srv.Shutdown(context.Background())
 	r.Shutdown(context.Background())
 	want := []string{"GET /a", "POST /b", "PUT /c", "GET /chunked", "HEAD /d", "GET /fail"}
 	col.mu.Lock()
@@ -149,5 +152,31 @@ func TestListenerPassesOtherProtocols(t *testing.T) {
 	r.Shutdown(context.Background())
 	if len(col.spans) != 0 {
 		t.Errorf("spans of a non-HTTP connection: %+v", col.spans)
+	}
+}
+
+// A request carrying a W3C traceparent header continues its caller's trace.
+func TestListenerContinuesIncomingTrace(t *testing.T) {
+	r, col := startRuntime(t, envelope.Telemetry{SampleRatio: 1})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})}
+	go srv.Serve(r.Listener("web", l))
+	defer srv.Close()
+	const tid, sid = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+	req, _ := http.NewRequest("GET", "http://"+l.Addr().String()+"/x", nil)
+	req.Header.Set("traceparent", "00-"+tid+"-"+sid+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	srv.Shutdown(context.Background())
+	r.Shutdown(context.Background())
+	if len(col.spans) != 1 || col.spans[0].TraceID != tid || col.spans[0].ParentSpanID != sid {
+		t.Errorf("spans %+v, want one in trace %s with parent %s", col.spans, tid, sid)
 	}
 }

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/pilotage/pilotage/internal/envelope"
+	"github.com/pilotage/pilotage/internal/rpc"
 )
 
 // ScopeName is the instrumentation scope of the spans the runtime makes.
@@ -47,7 +49,7 @@ func Start(cfg *envelope.Telemetry, send func(envelope.Message) error) (*Runtime
 	}
 	r := &Runtime{ratio: cfg.SampleRatio, send: send, stop: make(chan struct{}), done: make(chan struct{})}
 	r.provider = sdktrace.NewTracerProvider(
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
+		sdktrace.WithSampler(sampler{sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))}),
 		sdktrace.WithBatcher(&exporter{send: send}, sdktrace.WithBatchTimeout(interval), sdktrace.WithMaxQueueSize(8192)),
 	)
 	// Users' spans, through otel.Tracer, join the runtime's traces.
@@ -101,13 +103,40 @@ func (r *Runtime) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// traced reports whether a call under ctx gets a span: when its caller's
-// is sampled, or, at the root of a trace, when traces are sampled at all.
-// An unsampled caller's context still travels, so that the whole trace
-// follows one decision.
-func (r *Runtime) traced(ctx context.Context) bool {
+// start returns the context a call's span starts under, and whether it
+// gets one: when its caller's span is sampled; never when it is served, or
+// made serving a listener's request, outside a sampled trace (the caller
+// or the request decided); else it is a root, sampled at the ratio. An
+// unsampled call carries no trace context and allocates nothing.
+func (r *Runtime) start(ctx context.Context) (context.Context, bool) {
+	ctx, inRequest := withListenerSpan(ctx)
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		return sc.IsSampled()
+		return ctx, sc.IsSampled()
 	}
-	return r.ratio > 0
+	switch {
+	case inRequest || rpc.Serving(ctx) || r.ratio <= 0:
+		return ctx, false
+	case r.ratio >= 1:
+		return ctx, true
+	case rand.Float64() >= r.ratio:
+		return ctx, false
+	}
+	return context.WithValue(ctx, presampled{}, true), true
+}
+
+// presampled marks the context of a root span the runtime decided to
+// sample (start), which the sampler then records whatever its ratio says:
+// deciding before the span is made spares the unsampled calls the SDK's
+// allocations.
+type presampled struct{}
+
+// sampler records presampled roots, and otherwise follows the parent's
+// decision, or samples new traces (users' own roots) at the ratio.
+type sampler struct{ sdktrace.Sampler }
+
+func (s sampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if p.ParentContext.Value(presampled{}) != nil {
+		return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample, Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState()}
+	}
+	return s.Sampler.ShouldSample(p)
 }
