@@ -177,3 +177,13 @@ func TestRootSampling(t *testing.T) {
 		t.Errorf("%v allocations per call at 0.1 %%, want well under 1", allocs)
 	}
 }
+
+// serverContext is the context a server's handler gets for a call made
+// under ctx, as the transport makes it: the caller's span context as a
+// remote parent, if it has one.
+func serverContext(ctx context.Context) context.Context {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return trace.ContextWithRemoteSpanContext(context.Background(), sc)
+	}
+	return context.Background()
+}

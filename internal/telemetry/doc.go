@@ -7,6 +7,8 @@
 // one, so that spans users make with the standard API join the same
 // traces) but no exporter: OTLP, protobuf and gRPC stay out of the app.
 //
-// With a sample ratio of zero and no sampled caller, a call is not traced
-// and allocates nothing for it; metrics cost a few atomic additions.
+// A trace is sampled at its root (a request on a listener, a call made
+// outside any call or request) and followed by every call in it; an
+// unsampled call makes no span, carries no trace context and allocates
+// nothing for tracing, at any ratio. Metrics cost a few atomic additions.
 package telemetry
