@@ -63,4 +63,6 @@ func BenchmarkCallOverhead(b *testing.B) {
 
 type callerFunc func(ctx context.Context, m int, args []byte) ([]byte, error)
 
-func (f callerFunc) Call(ctx context.Context, m int, args []byte) ([]byte, error) { return f(ctx, m, args) }
+func (f callerFunc) Call(ctx context.Context, m int, args []byte) ([]byte, error) {
+	return f(ctx, m, args)
+}
