@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -186,4 +187,18 @@ func serverContext(ctx context.Context) context.Context {
 		return trace.ContextWithRemoteSpanContext(context.Background(), sc)
 	}
 	return context.Background()
+}
+
+func TestLatencyBuckets(t *testing.T) {
+	if len(envelope.LatencyBuckets) != numLatencyBuckets {
+		t.Fatalf("envelope.LatencyBuckets has %d bounds, the counters %d", len(envelope.LatencyBuckets), numLatencyBuckets)
+	}
+	for _, tc := range []struct {
+		d    time.Duration
+		want int
+	}{{0, 0}, {50 * time.Microsecond, 0}, {51 * time.Microsecond, 1}, {time.Second, 13}, {time.Minute, numLatencyBuckets}} {
+		if got := latencyBucket(tc.d); got != tc.want {
+			t.Errorf("latencyBucket(%v) = %d, want %d", tc.d, got, tc.want)
+		}
+	}
 }

@@ -26,7 +26,7 @@ const (
 	kindOther       = "other"
 )
 
-var errorKinds = []string{kindApplication, kindUnavailable, kindInterrupted, kindDeadline, kindCanceled, kindPanic, kindTooLarge, kindOther}
+var errorKinds = [...]string{kindApplication, kindUnavailable, kindInterrupted, kindDeadline, kindCanceled, kindPanic, kindTooLarge, kindOther}
 
 // errorKind classifies the error of a call that failed in the runtime
 // (not one the method returned, which is kindApplication).
@@ -76,30 +76,21 @@ type methodStats struct {
 
 	calls, reqBytes, replyBytes atomic.Uint64
 	inFlight                    atomic.Int64
-	errors                      [8]atomic.Uint64                     // by index in errorKinds
+	errors                      [len(errorKinds)]atomic.Uint64       // by index in errorKinds
 	latency                     [numLatencyBuckets + 1]atomic.Uint64 // by envelope.LatencyBuckets, then above them
 	latencySumNanos             atomic.Uint64
 }
 
-// timeStart is when a call began.
-type timeStart = time.Time
-
-// numLatencyBuckets is len(envelope.LatencyBuckets), checked at init.
+// numLatencyBuckets is len(envelope.LatencyBuckets) (TestLatencyBuckets).
 const numLatencyBuckets = 17
 
-func init() {
-	if len(envelope.LatencyBuckets) != numLatencyBuckets || len(errorKinds) != 8 {
-		panic("telemetry: counters out of step with envelope.LatencyBuckets or errorKinds")
-	}
-}
-
-func (m *methodStats) begin() timeStart {
+func (m *methodStats) begin() time.Time {
 	m.inFlight.Add(1)
 	return time.Now()
 }
 
 // end records a call that began at start; kind is "" for a success.
-func (m *methodStats) end(start timeStart, reqBytes, replyBytes int, kind string) {
+func (m *methodStats) end(start time.Time, reqBytes, replyBytes int, kind string) {
 	d := time.Since(start)
 	m.inFlight.Add(-1)
 	m.calls.Add(1)
