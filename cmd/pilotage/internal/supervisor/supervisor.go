@@ -135,8 +135,8 @@ type Supervisor struct {
 	// compConfig is the configuration section of each component that
 	// has one, as JSON, by full name (componentConfigs).
 	compConfig map[string]json.RawMessage
-	// tel takes the processes' spans and metrics; set by Run before any
-	// process starts (startTelemetry).
+	// tel takes the processes' spans and metrics; Run connects it to the
+	// collector and the metrics' endpoint (startTelemetry).
 	tel *telemetry.Hub
 }
 
@@ -222,6 +222,7 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 		changes:       make(chan struct{}, 1),
 		coordStart:    coordStart,
 		usesCoord:     LinksCoord(opts.Binary),
+		tel:           telemetry.NewHub(opts.Config.Telemetry, opts.App, plan.Deployment),
 	}
 	if s.startLimit <= 0 {
 		s.startLimit = DefaultStartLimit

@@ -11,22 +11,21 @@ import (
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
-// startTelemetry starts what [telemetry] asks for: the trace store, the
-// OTLP exporter, the metrics (and their TCP endpoint). The returned func
-// flushes the exporter and stops; call it once every process is gone.
+// startTelemetry starts what [telemetry] asks for beyond the trace store
+// and the metrics (New made them): the OTLP exporter and the metrics' TCP
+// endpoint. The returned func flushes the exporter and stops; call it once
+// every process is gone.
 func (s *Supervisor) startTelemetry() (func(), error) {
-	hub, err := telemetry.NewHub(s.opts.Config.Telemetry, s.opts.App, s.plan.Deployment, s.out.logf)
-	if err != nil {
+	if err := s.tel.Start(s.out.logf); err != nil {
 		return nil, err
 	}
-	s.tel = hub
-	if a := hub.MetricsAddr(); a != nil {
+	if a := s.tel.MetricsAddr(); a != nil {
 		s.out.logf("metrics on http://%s/metrics", a)
 	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := hub.Close(ctx); err != nil {
+		if err := s.tel.Close(ctx); err != nil {
 			s.out.logf("telemetry: %v", err)
 		}
 	}, nil
@@ -36,19 +35,7 @@ func (s *Supervisor) startTelemetry() (func(), error) {
 // supervisor's lock (they come often and concern nothing it guards), and
 // reports whether m was one.
 func (s *Supervisor) handleTelemetry(p *proc, m envelope.Message) bool {
-	if s.tel == nil {
-		return false
-	}
 	return s.tel.Handle(p.slot.source(), m)
-}
-
-// MetricsAddr is where the Prometheus metrics are served over TCP
-// ([telemetry] metrics_address), or "" if only on the control socket.
-func (s *Supervisor) MetricsAddr() string {
-	if s.tel == nil || s.tel.MetricsAddr() == nil {
-		return ""
-	}
-	return s.tel.MetricsAddr().String()
 }
 
 // Traces, Trace, Metrics and Prometheus make the supervisor a

@@ -16,36 +16,43 @@ import (
 // to the trace store, the exporter (if a collector is configured) and the
 // metrics.
 type Hub struct {
-	cfg      config.Telemetry
-	Store    *Store
-	Metrics  *Metrics
-	exporter *Exporter // nil without a collector
-	metricsL net.Listener
-	metricsS *http.Server
+	cfg             config.Telemetry
+	app, deployment string
+	Store           *Store
+	Metrics         *Metrics
+	exporter        *Exporter // nil without a collector, or until Start
+	metricsL        net.Listener
+	metricsS        *http.Server
 }
 
-// NewHub starts the telemetry cfg describes for one run of app.
-func NewHub(cfg config.Telemetry, app, deployment string, logf func(string, ...any)) (*Hub, error) {
-	h := &Hub{cfg: cfg, Store: NewStore(cfg.TraceLimit()), Metrics: NewMetrics()}
-	if cfg.OTLPEndpoint != "" {
-		e, err := NewExporter(cfg.OTLPEndpoint, app, deployment, logf)
+// NewHub returns the telemetry cfg describes for one run of app, which
+// keeps what it is sent; Start connects it to the outside.
+func NewHub(cfg config.Telemetry, app, deployment string) *Hub {
+	return &Hub{cfg: cfg, app: app, deployment: deployment, Store: NewStore(cfg.TraceLimit()), Metrics: NewMetrics()}
+}
+
+// Start starts the exporter and the metrics' TCP endpoint, if configured;
+// logf reports the exporter's failures. Close stops them.
+func (h *Hub) Start(logf func(string, ...any)) error {
+	if h.cfg.OTLPEndpoint != "" {
+		e, err := NewExporter(h.cfg.OTLPEndpoint, h.app, h.deployment, logf)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		h.exporter = e
 	}
-	if cfg.MetricsAddress != "" {
-		l, err := net.Listen("tcp", cfg.MetricsAddress)
+	if h.cfg.MetricsAddress != "" {
+		l, err := net.Listen("tcp", h.cfg.MetricsAddress)
 		if err != nil {
 			h.Close(context.Background())
-			return nil, fmt.Errorf("telemetry: metrics_address: %w", err)
+			return fmt.Errorf("telemetry: metrics_address: %w", err)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", h.Metrics.Handler())
 		h.metricsL, h.metricsS = l, &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go h.metricsS.Serve(l)
 	}
-	return h, nil
+	return nil
 }
 
 // MetricsAddr is where the Prometheus metrics are served over TCP, or nil.
