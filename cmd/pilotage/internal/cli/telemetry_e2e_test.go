@@ -109,7 +109,7 @@ func TestTelemetryOfTheShop(t *testing.T) {
 	}
 	collector := &otlpCollector{}
 	otlp := httptest.NewServer(collector)
-	defer otlp.Close()
+	t.Cleanup(otlp.Close) // after pilotage run stops (cleanups run last first): its last spans arrive
 	state, err := os.MkdirTemp("", "pl")
 	if err != nil {
 		t.Fatal(err)
