@@ -311,6 +311,15 @@ func TestTelemetryOfTheShop(t *testing.T) {
 	if got["latency catalog.Catalog List server"] != lists {
 		t.Errorf("latency histogram of List counts %v calls, want %d", got["latency catalog.Catalog List server"], lists)
 	}
+	// The same metrics on the control socket.
+	var exposition []byte
+	withApp("", 5*time.Second, func(ctx context.Context, c *control.Client) error {
+		exposition, err = c.Prometheus(ctx)
+		return err
+	})
+	if viaSocket := parseMetrics(t, exposition); err != nil || viaSocket["calls catalog.Catalog List server"] != lists {
+		t.Errorf("metrics on the control socket: %v, %v", viaSocket, err)
+	}
 	if got["goroutines"] == 0 || got["rss"] == 0 {
 		t.Errorf("no process figures: %v", got)
 	}
@@ -331,6 +340,12 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	return parseMetrics(t, body)
+}
+
+// parseMetrics is scrape's parser, on the text of an exposition.
+func parseMetrics(t *testing.T, body []byte) map[string]float64 {
+	t.Helper()
 	parser := expfmt.NewTextParser(model.LegacyValidation)
 	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
 	if err != nil {
