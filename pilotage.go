@@ -30,6 +30,7 @@ import (
 	"reflect"
 
 	"github.com/pilotage/pilotage/codegen"
+	"github.com/pilotage/pilotage/internal/telemetry"
 )
 
 // Main is the interface of the root component, the one [Run] starts with.
@@ -47,12 +48,19 @@ type componentState struct {
 	logger *slog.Logger
 }
 
-// Logger returns a logger whose records name this component.
-func (i Implements[T]) Logger(context.Context) *slog.Logger {
-	if i.state == nil || i.state.logger == nil {
-		return slog.Default()
+// Logger returns a logger whose records name this component and, when ctx
+// belongs to a trace (a call being served, an HTTP request on a
+// component's listener, a span of the component's own), carry its
+// trace_id and span_id, so that "pilotage logs --trace ID" finds them.
+func (i Implements[T]) Logger(ctx context.Context) *slog.Logger {
+	l := slog.Default()
+	if i.state != nil && i.state.logger != nil {
+		l = i.state.logger
 	}
-	return i.state.logger
+	if sc := telemetry.SpanContext(ctx); sc.IsValid() {
+		return l.With("trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
+	}
+	return l
 }
 
 func (Implements[T]) implements(T) {}

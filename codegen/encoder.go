@@ -19,6 +19,9 @@ type Encoder struct {
 	refs  []encoderRef // large values referenced, not copied (ReferLarge); in order
 	refN  int          // their bytes
 	refer bool
+	// methodErr is the last non-nil error written by Error: a method's
+	// error, for the runtime's telemetry (MethodError).
+	methodErr error
 }
 
 // An encoderRef is a value written from its own memory, before buf[at:].
@@ -54,8 +57,12 @@ func PutEncoder(e *Encoder) {
 // Reset empties e, keeping its buffer, and stops referring to large values.
 func (e *Encoder) Reset() {
 	clear(e.refs)
-	e.buf, e.err, e.refs, e.refN, e.refer = e.buf[:0], nil, e.refs[:0], 0, false
+	e.buf, e.err, e.refs, e.refN, e.refer, e.methodErr = e.buf[:0], nil, e.refs[:0], 0, false, nil
 }
+
+// MethodError returns the last non-nil error written with Error since the
+// last Reset: in a server stub's output, the error the method returned.
+func (e *Encoder) MethodError() error { return e.methodErr }
 
 // ReferLarge makes e refer to byte slices and strings of MinReferenced bytes
 // or more rather than copy them, until Reset: Segments then returns them

@@ -155,6 +155,7 @@ func (e *Encoder) Error(err error) {
 		e.Bool(false)
 		return
 	}
+	e.methodErr = err
 	e.Bool(true)
 	e.String(err.Error())
 	var matched [8]string

@@ -16,18 +16,33 @@ import (
 
 	"github.com/pilotage/pilotage/codegen"
 	"github.com/pilotage/pilotage/internal/rpc"
+	"github.com/pilotage/pilotage/internal/telemetry"
 )
 
 const echoComponent = "github.com/pilotage/pilotage/bench/transport.Echo"
+
+// echoDesc describes the echo component as generated code registers it.
+var echoDesc = codegen.Component{Interface: &codegen.Interface{Name: echoComponent, Methods: []codegen.Method{{Name: "Echo"}}}}
+
+// connCaller calls the echo component over one connection, as a pool would.
+type connCaller struct{ conn *rpc.Conn }
+
+func (c connCaller) Call(ctx context.Context, m int, args []byte) ([]byte, error) {
+	return c.conn.Call(ctx, echoComponent, m, args)
+}
 
 // echoFunc performs one echo call of payload and returns the echoed bytes.
 type echoFunc func(ctx context.Context, payload []byte) ([]byte, error)
 
 // pilotageEcho serves the echo component as generated code would: decode the
 // argument, encode the result.
-func pilotageEcho(b *testing.B) (echoFunc, func()) {
+func pilotageEcho(b *testing.B) (echoFunc, func()) { return pilotageEchoWith(b, nil) }
+
+// pilotageEchoWith is pilotageEcho with the runtime's telemetry tel (nil:
+// none) around both ends, as the proclet wraps them.
+func pilotageEchoWith(b *testing.B, tel *telemetry.Runtime) (echoFunc, func()) {
 	srv := rpc.NewServer(rpc.ServerOptions{})
-	err := srv.Register(echoComponent, []codegen.Handler{
+	err := srv.Register(echoComponent, tel.Handlers(echoDesc, []codegen.Handler{
 		func(_ context.Context, args []byte, out *codegen.Encoder) error {
 			var d codegen.Decoder
 			d.Reset(args)
@@ -38,7 +53,7 @@ func pilotageEcho(b *testing.B) (echoFunc, func()) {
 			out.Bytes(p)
 			return nil
 		},
-	})
+	}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,10 +66,11 @@ func pilotageEcho(b *testing.B) (echoFunc, func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	caller := tel.Caller(echoDesc, connCaller{conn})
 	call := func(ctx context.Context, payload []byte) ([]byte, error) {
 		enc := codegen.GetEncoder()
 		enc.Bytes(payload)
-		res, err := conn.Call(ctx, echoComponent, 0, enc.Data())
+		res, err := caller.Call(ctx, 0, enc.Data())
 		codegen.PutEncoder(enc)
 		if err != nil {
 			return nil, err

@@ -55,6 +55,8 @@ type File struct {
 	// Calls is the [calls] section: timeouts, load shedding, outlier
 	// ejection and retry budgets of calls between processes.
 	Calls Calls
+	// Telemetry is the [telemetry] section: traces and metrics.
+	Telemetry Telemetry
 
 	text       string // the file's text, to find where a key is
 	components map[string]toml.Primitive
@@ -82,6 +84,7 @@ type raw struct {
 	Coordination Coordination              `toml:"coordination"`
 	Kube         Kube                      `toml:"kube"`
 	Calls        Calls                     `toml:"calls"`
+	Telemetry    Telemetry                 `toml:"telemetry"`
 	Components   map[string]toml.Primitive `toml:"components"`
 }
 
@@ -96,7 +99,7 @@ func Parse(path, text string) (*File, error) {
 	if err != nil {
 		return nil, f.decodeError(md, err)
 	}
-	f.App, f.Listeners, f.Run, f.Units, f.Coordination, f.Kube, f.Calls, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Coordination, r.Kube, r.Calls, r.Components, md
+	f.App, f.Listeners, f.Run, f.Units, f.Coordination, f.Kube, f.Calls, f.Telemetry, f.components, f.meta = r.App, r.Listeners, r.Run, r.Units, r.Coordination, r.Kube, r.Calls, r.Telemetry, r.Components, md
 	errs := f.unknownKeys(func(k toml.Key) bool { return k[0] != "components" })
 	errs = append(errs, f.validate()...)
 	if len(errs) > 0 {

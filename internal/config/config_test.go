@@ -259,3 +259,21 @@ func TestErrorsAreJoined(t *testing.T) {
 		t.Errorf("Parse = %#v; want two joined errors", err)
 	}
 }
+
+func TestTelemetrySection(t *testing.T) {
+	f, err := Parse("p.toml", "[telemetry]\notlp_endpoint = \"http://127.0.0.1:4318\"\nsample_ratio = 0.25\nmetrics = false\nmetrics_address = \"127.0.0.1:9464\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl := f.Telemetry; tl.OTLPEndpoint != "http://127.0.0.1:4318" || tl.Ratio() != 0.25 || tl.MetricsOn() || tl.MetricsAddress != "127.0.0.1:9464" || tl.TraceLimit() != DefaultMaxTraces {
+		t.Errorf("got %+v", tl)
+	}
+	if d := Empty().Telemetry; d.Ratio() != 1 || !d.MetricsOn() {
+		t.Errorf("defaults: ratio %v metrics %v, want 1 and on", d.Ratio(), d.MetricsOn())
+	}
+	for _, bad := range []string{`otlp_endpoint = "127.0.0.1:4318"`, `sample_ratio = 1.5`, `metrics_address = "9464"`, `max_traces = 0`, `colour = 1`} {
+		if _, err := Parse("p.toml", "[telemetry]\n"+bad+"\n"); err == nil {
+			t.Errorf("[telemetry] %s: accepted", bad)
+		}
+	}
+}

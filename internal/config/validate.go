@@ -96,5 +96,6 @@ func (f *File) validate() []error {
 	}
 	f.validateCalls(bad)
 	errs = append(errs, f.validateCoordination()...)
+	errs = append(errs, f.validateTelemetry()...)
 	return append(errs, f.validateKube()...)
 }

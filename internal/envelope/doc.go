@@ -55,6 +55,13 @@
 // for which components it ejected them all (an open circuit); a deployer
 // shows it (pilotage status does) and need not act on it.
 //
+// With Init.Telemetry, the runtime traces calls (OpenTelemetry spans, a
+// fraction SampleRatio of new traces) and counts them, and every Interval
+// sends Spans (the spans that ended since the last) and Metrics (its
+// cumulative counters per component method, and its CPU time, resident
+// memory and goroutines), and once more as it shuts down. The deployer
+// exports and serves them: the runtime holds no exporter.
+//
 // At any time the deployer may send Ping, which the runtime answers at
 // once with a Pong carrying the same Seq, from the goroutine that reads
 // the socket (so an unanswered Ping means the process is frozen, never

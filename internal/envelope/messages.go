@@ -13,7 +13,8 @@ import (
 // Version 2: Init.Coordination names the coordination store (endpoints
 // and key prefix), which a runtime of version 1 would ignore.
 // Version 3: Drain, which a runtime of version 2 would refuse.
-// Version 4: CallHealth, which a deployer of version 3 would refuse.
+// Version 4: CallHealth, Init.Telemetry, Spans and Metrics, which a
+// deployer of version 3 would refuse.
 const ProtocolVersion = 4
 
 // EnvVar names the environment variable that tells the runtime it runs
@@ -58,7 +59,27 @@ type Init struct {
 	ConfigPath   string        `json:"config_path,omitempty"` // pilotage.toml, for component config
 	Health       Health        `json:"health"`
 	Coordination *Coordination `json:"coordination,omitempty"`
+	// Telemetry turns on traces and metrics, which the runtime sends in
+	// Spans and Metrics; without it, the runtime records neither.
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
 }
+
+// Telemetry says what the runtime records and how often it reports it.
+type Telemetry struct {
+	// SampleRatio is the fraction of new traces recorded, from 0 (none:
+	// a call then costs nothing for tracing) to 1 (all). A call made
+	// within a trace follows its caller's decision.
+	SampleRatio float64 `json:"sample_ratio"`
+	// Metrics turns on the per-method and per-process metrics.
+	Metrics bool `json:"metrics"`
+	// Interval is how often the runtime sends finished spans and its
+	// metrics (DefaultTelemetryInterval if zero).
+	Interval Duration `json:"interval,omitempty"`
+}
+
+// DefaultTelemetryInterval is how often a runtime reports telemetry unless
+// Telemetry.Interval says otherwise.
+const DefaultTelemetryInterval = time.Second
 
 // Health says how the runtime checks its components' health.
 type Health struct {
@@ -191,6 +212,87 @@ type Pong struct {
 	Seq uint64 `json:"seq"`
 }
 
+// Spans carries spans that ended, in the order they ended.
+type Spans struct {
+	Spans []Span `json:"spans"`
+}
+
+// A Span is one finished OpenTelemetry span, as the runtime recorded it.
+// Ids are lowercase hex (32 digits for a trace, 16 for a span); the
+// deployer adds what it knows of the process (app, replica) as resource
+// attributes when it exports the span.
+type Span struct {
+	TraceID      string    `json:"trace_id"`
+	SpanID       string    `json:"span_id"`
+	ParentSpanID string    `json:"parent_span_id,omitempty"`
+	Name         string    `json:"name"`
+	Kind         string    `json:"kind"`            // "internal", "server", "client", "producer", "consumer"
+	Scope        string    `json:"scope,omitempty"` // the instrumentation scope: the tracer's name
+	Start        time.Time `json:"start"`
+	End          time.Time `json:"end"`
+	Status       string    `json:"status,omitempty"` // "", "ok" or "error"
+	Message      string    `json:"message,omitempty"`
+	Attrs        []Attr    `json:"attrs,omitempty"`
+	Events       []Event   `json:"events,omitempty"`
+}
+
+// An Attr is a span's or an event's attribute. Value is the value as
+// strconv formats it for Type "bool", "int64" and "float64", as is for
+// "string"; a slice is written as its JSON, with Type "string".
+type Attr struct {
+	Key   string `json:"key"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// An Event is a timed annotation of a span (an exception, a message).
+type Event struct {
+	Name  string    `json:"name"`
+	Time  time.Time `json:"time"`
+	Attrs []Attr    `json:"attrs,omitempty"`
+}
+
+// Metrics carries the runtime's figures since it started: counters are
+// cumulative, so a lost message loses nothing but freshness.
+type Metrics struct {
+	Methods []MethodMetrics `json:"methods,omitempty"`
+	Process ProcessMetrics  `json:"process"`
+}
+
+// MethodMetrics are the figures of one component method on one side of
+// its calls: "server" (calls this process served) or "client" (calls it
+// made; their errors are the transport's, as an application error travels
+// in the results).
+type MethodMetrics struct {
+	Component string `json:"component"`
+	Method    string `json:"method"`
+	Side      string `json:"side"`
+	Calls     uint64 `json:"calls"`
+	// Errors counts failed calls by kind: "application" (the method
+	// returned an error), "unavailable", "interrupted", "deadline",
+	// "canceled", "panic", "too_large", "other".
+	Errors       map[string]uint64 `json:"errors,omitempty"`
+	InFlight     int64             `json:"in_flight"`
+	RequestBytes uint64            `json:"request_bytes"`
+	ReplyBytes   uint64            `json:"reply_bytes"`
+	// Latency counts calls by duration: Latency[i] those of at most
+	// LatencyBuckets[i] seconds (and more than the bucket before), the last
+	// one those above every bound. LatencySum is their total in seconds.
+	Latency    []uint64 `json:"latency"`
+	LatencySum float64  `json:"latency_sum"`
+}
+
+// LatencyBuckets are the upper bounds, in seconds, of the latency
+// histogram of MethodMetrics.
+var LatencyBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10}
+
+// ProcessMetrics are figures of the runtime's process.
+type ProcessMetrics struct {
+	CPUSeconds float64 `json:"cpu_seconds"` // user and system time since it started
+	RSSBytes   uint64  `json:"rss_bytes"`   // resident memory now
+	Goroutines int     `json:"goroutines"`
+}
+
 // Message types.
 const (
 	TypeInit              = "init"
@@ -208,6 +310,8 @@ const (
 	TypeFailed            = "failed"
 	TypePong              = "pong"
 	TypeCallHealth        = "call_health"
+	TypeSpans             = "spans"
+	TypeMetrics           = "metrics"
 )
 
 func (Init) MessageType() string              { return TypeInit }
@@ -225,6 +329,8 @@ func (AppDone) MessageType() string           { return TypeAppDone }
 func (Failed) MessageType() string            { return TypeFailed }
 func (Pong) MessageType() string              { return TypePong }
 func (CallHealth) MessageType() string        { return TypeCallHealth }
+func (Spans) MessageType() string             { return TypeSpans }
+func (Metrics) MessageType() string           { return TypeMetrics }
 
 // decoders maps each message type a side receives to its decoder.
 var decoders = map[Side]map[string]func([]byte) (Message, error){
@@ -246,6 +352,8 @@ var decoders = map[Side]map[string]func([]byte) (Message, error){
 		TypeFailed:            decode[Failed],
 		TypePong:              decode[Pong],
 		TypeCallHealth:        decode[CallHealth],
+		TypeSpans:             decode[Spans],
+		TypeMetrics:           decode[Metrics],
 	},
 }
 

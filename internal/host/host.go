@@ -83,9 +83,12 @@ type Options struct {
 	InjectRetries bool
 
 	// Multi mode only.
-	Hosted map[string]bool                              // full names of the components run here
-	Remote func(c codegen.Component) codegen.Caller     // reaches a component run elsewhere
-	Serve  func(name string, h []codegen.Handler) error // exposes a hosted component to other processes
+	Hosted map[string]bool                                      // full names of the components run here
+	Remote func(c codegen.Component) codegen.Caller             // reaches a component run elsewhere
+	Serve  func(c codegen.Component, h []codegen.Handler) error // exposes a hosted component to other processes
+	// WrapListener, if set, wraps each listener before its component gets
+	// it (the runtime's telemetry follows its HTTP requests).
+	WrapListener func(name string, l net.Listener) net.Listener
 }
 
 // Host holds the components of one process.
@@ -233,6 +236,9 @@ func (h *Host) build(ctx context.Context, inst *instance, path []string) error {
 			return fmt.Errorf("component %s: %w", comp.Name, err)
 		}
 		inst.listeners = append(inst.listeners, lf.Name)
+		if h.opts.WrapListener != nil {
+			l = h.opts.WrapListener(lf.Name, l)
+		}
 		lf.Set(l)
 	}
 	if i, ok := inst.impl.(interface{ Init(context.Context) error }); ok {
@@ -249,7 +255,7 @@ func (h *Host) build(ctx context.Context, inst *instance, path []string) error {
 		inst.stub, err = h.transport.serve(comp, inst.impl)
 		return err
 	case h.opts.Serve != nil:
-		if err := h.opts.Serve(comp.Name, comp.ServerStub(inst.impl)); err != nil {
+		if err := h.opts.Serve(comp, comp.ServerStub(inst.impl)); err != nil {
 			return fmt.Errorf("serve %s: %w", comp.Name, err)
 		}
 	}

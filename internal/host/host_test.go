@@ -132,8 +132,8 @@ func TestMultiHostsOnlyItsComponents(t *testing.T) {
 			remote.handlers = c.ServerStub(impl)
 			return remote
 		},
-		Serve: func(name string, _ []codegen.Handler) error {
-			served = append(served, name)
+		Serve: func(c codegen.Component, _ []codegen.Handler) error {
+			served = append(served, c.Name)
 			return nil
 		},
 	})

@@ -42,7 +42,7 @@ methods = { Fast = "50ms" }
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRouter(rpc.DialOptions{})
+	r := newRouter(rpc.DialOptions{}, nil)
 	r.policy = newCallPolicy(cfg)
 	defer r.close()
 	r.update(envelope.Routes{Routes: map[string][]string{comp: {"unix:" + l.Addr().String()}}})

@@ -29,6 +29,7 @@ import (
 	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/host"
 	"github.com/pilotage/pilotage/internal/rpc"
+	"github.com/pilotage/pilotage/internal/telemetry"
 )
 
 // Options configure Run.
@@ -76,9 +77,20 @@ func Run(ctx context.Context, conn io.ReadWriteCloser, opts Options) (err error)
 }
 
 func run(ctx context.Context, ec *envelope.Conn, init envelope.Init, opts Options) (err error) {
+	// Spans and metrics go to the deployer until the very end: the calls
+	// drained at shutdown (deferred below, so run before this) are counted.
+	tel, err := telemetry.Start(init.Telemetry, ec.Send)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), phaseTimeout)
+		defer cancel()
+		err = errors.Join(err, tel.Shutdown(ctx))
+	}()
 	// Every RPC connection, both ways, is refused unless both ends run
 	// the deployment Init names.
-	routes := newRouter(rpc.DialOptions{Deployment: init.Deployment})
+	routes := newRouter(rpc.DialOptions{Deployment: init.Deployment}, tel)
 	defer routes.close()
 	events := make(chan event, 2) // a Stop and the end: see receive
 	firstRoutes := make(chan struct{})
@@ -132,7 +144,10 @@ func run(ctx context.Context, ec *envelope.Conn, init envelope.Init, opts Option
 		Logger: opts.Logger,
 		Hosted: hosted,
 		Remote: routes.caller,
-		Serve:  server.Register,
+		Serve: func(c codegen.Component, hs []codegen.Handler) error {
+			return server.Register(c.Name, tel.Handlers(c, hs))
+		},
+		WrapListener: tel.Listener,
 		ListenerAddress: func(name string) string {
 			if a := init.Listeners[name]; a != "" {
 				return a

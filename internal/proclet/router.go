@@ -13,6 +13,7 @@ import (
 	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/rpc"
+	"github.com/pilotage/pilotage/internal/telemetry"
 )
 
 // router keeps the routing table the deployer last sent, and one
@@ -20,7 +21,8 @@ import (
 // that table.
 type router struct {
 	dial   rpc.DialOptions
-	policy callPolicy // set before the first caller
+	policy callPolicy         // set before the first caller
+	tel    *telemetry.Runtime // nil: calls are not traced nor counted
 
 	mu      sync.Mutex
 	table   map[string]rpc.Endpoints // component -> its endpoints, Version per component
@@ -29,8 +31,8 @@ type router struct {
 	pools   map[string]*rpc.Pool
 }
 
-func newRouter(dial rpc.DialOptions) *router {
-	return &router{dial: dial, policy: newCallPolicy(config.Empty()), table: map[string]rpc.Endpoints{}, changed: make(chan struct{}), pools: map[string]*rpc.Pool{}}
+func newRouter(dial rpc.DialOptions, tel *telemetry.Runtime) *router {
+	return &router{dial: dial, tel: tel, policy: newCallPolicy(config.Empty()), table: map[string]rpc.Endpoints{}, changed: make(chan struct{}), pools: map[string]*rpc.Pool{}}
 }
 
 // update replaces the routing table with m's. A component whose addresses
@@ -112,7 +114,7 @@ func (r *router) caller(c codegen.Component) codegen.Caller {
 	for i, m := range c.Methods {
 		pc.methods[i] = method{name: m.Name, idempotent: m.Idempotent, timeout: r.policy.cfg.CallTimeout(c.Name, m.Name)}
 	}
-	return pc
+	return r.tel.Caller(c, pc)
 }
 
 type poolCaller struct {

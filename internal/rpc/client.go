@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pilotage/pilotage/codegen"
 )
 
@@ -244,9 +246,14 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 	if method < 0 || uint64(method) > math.MaxUint32 {
 		return nil, fmt.Errorf("rpc: method index %d out of range", method)
 	}
-	if len(args) > c.peer-requestPrefix {
+	prefix := requestPrefix
+	sc := trace.SpanContextFromContext(ctx)
+	if sc.IsValid() {
+		prefix += traceContextLen
+	}
+	if len(args) > c.peer-prefix {
 		return nil, fmt.Errorf("%w: arguments of %s method %d are %d bytes, over the server's limit of %d (its MaxFrameSize of %d less the %d-byte request prefix)",
-			ErrTooLarge, component, method, len(args), c.peer-requestPrefix, c.peer, requestPrefix)
+			ErrTooLarge, component, method, len(args), c.peer-prefix, c.peer, prefix)
 	}
 	var deadline uint64
 	if d, ok := ctx.Deadline(); ok {
@@ -277,15 +284,19 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 	c.mu.Unlock()
 
 	var hdr [headerLen]byte
-	putHeader(&hdr, frameRequest, requestPrefix+len(args), cl.id)
-	var pre [requestPrefix]byte
+	putHeader(&hdr, frameRequest, prefix+len(args), cl.id)
+	var pre [requestPrefix + traceContextLen]byte
 	putRequestPrefix(pre[:], ComponentID(component), uint32(method), deadline)
+	if sc.IsValid() {
+		hdr[1] = flagTraced
+		putTraceContext(pre[requestPrefix:], sc)
+	}
 	var owner releaser // large args are written from the caller's memory
 	if len(args) >= largePayload {
 		owner = cl
 	}
 	written := owner != nil // wait for cl.wr before returning
-	if err := c.q.enqueue(&hdr, pre[:], args, owner, &cl.end, failFull); err != nil {
+	if err := c.q.enqueue(&hdr, pre[:prefix], args, owner, &cl.end, failFull); err != nil {
 		if c.forget(cl.id) {
 			if written {
 				<-cl.wr

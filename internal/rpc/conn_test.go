@@ -271,11 +271,12 @@ func TestBadPreface(t *testing.T) {
 		{"PLTG\x01\x00\x00\x00", false},                 // version 1: refused without waiting for more
 		{"PLTG\x02\x00\x00\x00", false},                 // version 2: had no ping
 		{"PLTG\x03\x00\x00\x00\x00\x00\x01\x00", false}, // version 3: had no deployment
-		{"PLTG\x05\x00\x00\x00\x00\x00\x01\x00", false},
+		{"PLTG\x04\x00\x00\x00\x00\x00\x01\x00", false}, // version 4: had no trace context
+		{"PLTG\x06\x00\x00\x00\x00\x00\x01\x00", false},
 		{string(small[:]), false},
 		{"PLT", true},
-		{"PLTG\x04\x00\x00\x00\x00", true},
-		{"PLTG\x04\x00\x00\x00\x00\x00\x01\x00\x05abc", true}, // deployment cut short
+		{"PLTG\x05\x00\x00\x00\x00", true},
+		{"PLTG\x05\x00\x00\x00\x00\x00\x01\x00\x05abc", true}, // deployment cut short
 	} {
 		pre := tc.pre
 		nc, err := net.Dial("tcp", ts.addr)

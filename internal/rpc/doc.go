@@ -9,7 +9,7 @@
 //
 //	offset size field
 //	0      4    "PLTG"
-//	4      2    protocol version, little-endian uint16 (4)
+//	4      2    protocol version, little-endian uint16 (5)
 //	6      2    reserved, zero
 //	8      4    max frame size: the largest payload this side reads,
 //	            little-endian uint32, at least MinMaxFrameSize
@@ -20,7 +20,8 @@
 // The client writes first; the server checks the client's preface and
 // answers with its own. The first 8 bytes are checked before the rest is
 // waited for, so a peer that speaks another version (version 1 had an 8-byte
-// preface, version 2 no ping, version 3 no deployment id) is disconnected at
+// preface, version 2 no ping, version 3 no deployment id, version 4 no
+// trace context) is disconnected at
 // once. Methods are dispatched by index and values encoded by layout, which
 // is right only between ends of the same build: so the deployment ids must
 // be equal, byte for byte. A server facing a client of another deployment
@@ -36,7 +37,9 @@
 //
 //	offset size field
 //	0      1    type (frameRequest ... framePong)
-//	1      3    reserved, zero
+//	1      1    flags: 1 (traced) on a request that carries a trace
+//	            context, else zero
+//	2      2    reserved, zero
 //	4      4    payload length, little-endian uint32, at most the reader's
 //	            max frame size
 //	8      8    call id, little-endian uint64, chosen by the client
@@ -45,7 +48,11 @@
 //
 //	request  (client→server) component id (uint64, FNV-1a of the component's
 //	         full name), method index (uint32), relative deadline in
-//	         microseconds (uint64, 0 = none), then the encoded arguments.
+//	         microseconds (uint64, 0 = none), if traced the caller's
+//	         OpenTelemetry span context (trace id, span id, trace flags:
+//	         25 bytes; see tracectx.go), then the encoded arguments. The
+//	         server runs the handler under a context whose remote span
+//	         context is the caller's.
 //	response (server→client) the encoded results.
 //	error    (server→client) the handler ran (or began to) and failed; the
 //	         payload is the error written by codegen.Encoder.Error, so

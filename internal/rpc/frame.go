@@ -36,7 +36,9 @@ const (
 	// larger MaxFrameSize options are lowered to it.
 	MaxMaxFrameSize = math.MaxUint32
 
-	protocolVersion = 4
+	// Version 5: a request may carry the caller's trace context (see
+	// flagTraced), which a version 4 reader would refuse.
+	protocolVersion = 5
 	prefaceLen      = 13 // the fixed part, before the deployment id
 	prefaceHead     = 8  // magic and version: enough to reject another version
 
@@ -61,9 +63,10 @@ const DefaultHandshakeTimeout = 5 * time.Second
 var errProtocol = errors.New("rpc: protocol error")
 
 type header struct {
-	typ byte
-	n   int    // payload length
-	id  uint64 // call id
+	typ   byte
+	flags byte   // of a request: flagTraced or 0
+	n     int    // payload length
+	id    uint64 // call id
 }
 
 func putHeader(b *[headerLen]byte, typ byte, n int, id uint64) {
@@ -74,11 +77,14 @@ func putHeader(b *[headerLen]byte, typ byte, n int, id uint64) {
 
 // parseHeader validates b; max is the largest payload accepted.
 func parseHeader(b []byte, max int) (header, error) {
-	h := header{typ: b[0], n: int(binary.LittleEndian.Uint32(b[4:])), id: binary.LittleEndian.Uint64(b[8:])}
+	h := header{typ: b[0], flags: b[1], n: int(binary.LittleEndian.Uint32(b[4:])), id: binary.LittleEndian.Uint64(b[8:])}
 	if h.typ < frameRequest || h.typ > framePong {
 		return h, fmt.Errorf("%w: unknown frame type %d", errProtocol, h.typ)
 	}
-	if b[1]|b[2]|b[3] != 0 {
+	if h.flags != 0 && (h.typ != frameRequest || h.flags != flagTraced) {
+		return h, fmt.Errorf("%w: flags %#x on a frame of type %d", errProtocol, h.flags, h.typ)
+	}
+	if b[2]|b[3] != 0 {
 		return h, fmt.Errorf("%w: nonzero reserved header bytes", errProtocol)
 	}
 	if h.n > max || h.n < 0 {

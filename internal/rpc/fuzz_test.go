@@ -50,7 +50,7 @@ func fuzzSeeds() [][]byte {
 		[]byte("PLTG\x01\x00\x00\x00"),
 		[]byte("PLTG\x02\x00\x00\x00\x00\x01\x00\x00"),
 		[]byte("PLTG\x03\x00\x00\x00\x00\x01\x00\x00"),
-		[]byte("PLTG\x04\x00\x00\x00\x00\x01\x00\x00\x06shop-b"),
+		[]byte("PLTG\x05\x00\x00\x00\x00\x01\x00\x00\x06shop-b"),
 		cat(encodePreface(DefaultMaxFrameSize, "shop-b2"), frame(frameRequest, 1, requestPayload(testComponent, mEcho, 0, encodeBytes([]byte("x"))))),
 		cat(pre[:], frame(framePing, 7, nil), frame(framePong, 7, nil), frame(framePing, 8, []byte("x"))),
 		{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pilotage/pilotage/codegen"
 )
 
@@ -50,7 +52,7 @@ type serverConn struct {
 
 func newServerConn(s *Server, nc net.Conn) *serverConn {
 	sc := &serverConn{s: s, nc: nc, fr: newFrameReader(nc, s.opts.FrameTimeout), inflight: map[uint64]context.CancelFunc{}, readDone: make(chan struct{})}
-	sc.ctx, sc.cancel = context.WithCancel(context.Background())
+	sc.ctx, sc.cancel = context.WithCancel(servingContext)
 	sc.q = newSendQueue(nc, s.opts.WriteTimeout, 0, func(err error) { sc.close(fmt.Errorf("write: %w", err)) })
 	return sc
 }
@@ -185,6 +187,10 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 		c.buf = p
 	}
 	req, err := parseRequest(p)
+	var remote trace.SpanContext
+	if err == nil && h.flags&flagTraced != 0 {
+		remote, req.args, err = splitTraceContext(req.args)
+	}
 	if err != nil {
 		c.free()
 		return nil, err
@@ -227,6 +233,9 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 		c.ctx, c.cancel = context.WithTimeout(sc.ctx, c.budget)
 	} else {
 		c.ctx, c.cancel = context.WithCancel(sc.ctx)
+	}
+	if remote.IsValid() { // the handler's spans are children of the caller's
+		c.ctx = trace.ContextWithRemoteSpanContext(c.ctx, remote)
 	}
 	c.sc, c.id, c.comp, c.method, c.args = sc, h.id, comp, int(req.method), req.args
 	sc.inflight[h.id] = c.cancel

@@ -32,7 +32,7 @@ type command struct {
 var errUsage = errors.New("usage")
 
 func commands() []*command {
-	return []*command{generateCmd(), runCmd(), statusCmd(), logsCmd(), stopCmd(), startCmd(), restartCmd(), analyzeCmd(), locksCmd(), leadersCmd(), unlockCmd(), configCmd(), shCmd(), deployCmd(), rollbackCmd(), promoteCmd(), abortCmd(), deleteCmd(), kubeEnvelopeCmd(), kubeEtcdCmd(), kubeRouterCmd(), versionCmd()}
+	return []*command{generateCmd(), runCmd(), statusCmd(), logsCmd(), stopCmd(), startCmd(), restartCmd(), analyzeCmd(), tracesCmd(), traceCmd(), topCmd(), locksCmd(), leadersCmd(), unlockCmd(), configCmd(), shCmd(), deployCmd(), rollbackCmd(), promoteCmd(), abortCmd(), deleteCmd(), kubeEnvelopeCmd(), kubeEtcdCmd(), kubeRouterCmd(), versionCmd()}
 }
 
 // Main runs the pilotage command with args (without the program name) and

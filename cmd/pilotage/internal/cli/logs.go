@@ -27,11 +27,12 @@ func logsCmd() *command {
 		tail       int
 		since      string
 		timestamps bool
+		traceID    string
 		k          onKube
 	)
 	return &command{
 		name:  "logs",
-		usage: "[-f] [-n N] [-since 5m] [-t] [app] [component...] | --kube [--context C] [--namespace N] [-f] ... app [component...]",
+		usage: "[-f] [-n N] [-since 5m] [-t] [--trace ID] [app] [component...] | --kube [--context C] [--namespace N] [-f] ... app [component...]",
 		short: "print the logs of an app's processes",
 		long: `Logs prints the logs that "pilotage run" keeps of an app's processes and
 units (in <state dir>/logs, bounded and rotated), merged in time order, as
@@ -42,6 +43,10 @@ A component selects the processes hosting it: "catalog" (a package),
 "catalog.Catalog" or "catalog.Catalog/1" (one replica); "redis" selects a
 unit and "pilotage" the supervisor's own lines. A single argument is an app
 if an app of that name or ID has state, else a component.
+
+--trace ID prints only the lines of one trace (see "pilotage traces"):
+those a component logged with its Logger(ctx) while serving a call or an
+HTTP request of that trace, from every process, which carry trace_id=ID.
 
 ` + appLookupHelp(", else the only app with state") + `
 
@@ -55,10 +60,19 @@ version, and its canary), as "pod | message" lines merged in time order;
 			fs.IntVar(&tail, "n", 0, "print only the last `N` lines (0: all)")
 			fs.StringVar(&since, "since", "", "print only lines newer than a `duration` ago (5m, 1h) or an RFC 3339 time")
 			fs.BoolVar(&timestamps, "t", false, "print the time of each line")
+			fs.StringVar(&traceID, "trace", "", "print only the lines of the trace with this `ID`")
 		},
 		run: func(fs *flag.FlagSet, args []string, stdout, _ io.Writer) error {
 			if tail < 0 {
 				return fmt.Errorf("-n %d: must not be negative", tail)
+			}
+			if traceID != "" {
+				if tail > 0 {
+					return fmt.Errorf("%w: -n and --trace do not combine (-n counts lines before --trace selects)", errUsage)
+				}
+				fw := &traceFilter{w: stdout, id: traceID}
+				defer fw.Flush()
+				stdout = fw
 			}
 			q := logstore.Query{Follow: follow, Tail: tail, Timestamps: timestamps}
 			if since != "" {

@@ -137,7 +137,8 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 		ConfigPath: s.opts.ConfigPath,
 		// The proclet checks its components' health itself, and reports
 		// Unhealthy; the supervisor then replaces it.
-		Health: envelope.DefaultHealth,
+		Health:    envelope.DefaultHealth,
+		Telemetry: s.tel.Init(),
 	}
 	// The Init names the coordination store: it waits until the store is
 	// ready (awaitCoordination), while the process starts; unless the app
@@ -147,7 +148,11 @@ func (s *Supervisor) spawnProclet(sl *slot) (*proc, error) {
 	}
 	go func() {
 		defer close(readDone)
-		if err := conn.readLoop(func(m envelope.Message) { s.handle(p, m) }); err != nil {
+		if err := conn.readLoop(func(m envelope.Message) {
+			if !s.handleTelemetry(p, m) {
+				s.handle(p, m)
+			}
+		}); err != nil {
 			s.protocolError(p, err)
 		}
 	}()

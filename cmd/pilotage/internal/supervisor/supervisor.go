@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry"
 	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/graph"
@@ -134,6 +135,9 @@ type Supervisor struct {
 	// compConfig is the configuration section of each component that
 	// has one, as JSON, by full name (componentConfigs).
 	compConfig map[string]json.RawMessage
+	// tel takes the processes' spans and metrics; Run connects it to the
+	// collector and the metrics' endpoint (startTelemetry).
+	tel *telemetry.Hub
 }
 
 // New describes and lays out the application; nothing is started yet
@@ -218,6 +222,7 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 		changes:       make(chan struct{}, 1),
 		coordStart:    coordStart,
 		usesCoord:     LinksCoord(opts.Binary),
+		tel:           telemetry.NewHub(opts.Config.Telemetry, opts.App, plan.Deployment),
 	}
 	if s.startLimit <= 0 {
 		s.startLimit = DefaultStartLimit
@@ -301,6 +306,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err := prepareSockDir(s.sockDir()); err != nil {
 		return err
 	}
+	stopTelemetry, err := s.startTelemetry()
+	if err != nil {
+		return err
+	}
+	defer stopTelemetry() // once every process is gone: their last spans are in
 	if err := s.startProxies(); err != nil {
 		return err
 	}
