@@ -2,10 +2,8 @@ package supervisor
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
@@ -90,7 +88,7 @@ func (s *Supervisor) Value(ctx context.Context, path string) (*api.ConfigValue, 
 		return nil, api.Wrap(api.CodeUnavailable, err.Error(), err)
 	}
 	cv := &api.ConfigValue{Key: key, Revision: e.Revision, CreateRevision: e.CreateRevision, Typed: typed}
-	setValue(cv, e.Value)
+	cv.SetValue(e.Value)
 	return cv, nil
 }
 
@@ -129,7 +127,7 @@ func (s *Supervisor) putValue(ctx context.Context, path string, value []byte, re
 	}
 	s.out.logf("config put requested: key %s set at revision %d", key, rev)
 	cv := &api.ConfigValue{Key: key, Revision: rev, Typed: typed}
-	setValue(cv, value)
+	cv.SetValue(value)
 	return cv, nil
 }
 
@@ -153,13 +151,4 @@ func (s *Supervisor) DeleteValue(ctx context.Context, path string) (*api.ConfigV
 		s.out.logf("config rm requested: key %s deleted at revision %d", key, rev)
 	}
 	return &api.ConfigValue{Key: key, Revision: rev, Deleted: existed}, nil
-}
-
-// setValue sets the value of cv: as text if it is UTF-8, else in base64.
-func setValue(cv *api.ConfigValue, value []byte) {
-	if utf8.Valid(value) {
-		cv.Value = string(value)
-		return
-	}
-	cv.Value, cv.Encoding = base64.StdEncoding.EncodeToString(value), "base64"
 }

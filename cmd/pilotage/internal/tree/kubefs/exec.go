@@ -58,4 +58,3 @@ func defaultContainer(p *corev1.Pod) string {
 	}
 	return ""
 }
-
