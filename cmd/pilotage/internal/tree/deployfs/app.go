@@ -351,6 +351,7 @@ func (s *snapshot) nodeOf(prefix, rel string, r *api.Resource) tree.Node {
 	n.Path = prefix + rel
 	n.Dir = n.Dir || len(s.kids[rel]) > 0
 	n.Callable = false // see FS.Call
+	n.RemoteExec = n.Exec
 	if r.Kind == api.KindComponent || r.Kind == api.KindGroup {
 		n.Logs = true
 	}
