@@ -129,6 +129,7 @@ func TestShellDeployedApp(t *testing.T) {
 	client := e.dialer().HTTPClient(5 * time.Second)
 	url := e.listenerURL("leaderapp", "web")
 	routed(t, client, url+"/leader")
+	var leaderPod string
 	eventually(t, 30*time.Second, "the shell's leader and lock are the app's", func() error {
 		var l leader
 		if err := getJSON(client, url+"/leader", &l); err != nil {
@@ -156,6 +157,7 @@ func TestShellDeployedApp(t *testing.T) {
 			return fmt.Errorf("the shell's lock %+v; the leader %s writes with lock token %d", lk, l.Value, lg.Entry.Lock)
 		}
 		t.Logf("leader %s (token %d), holding lock %s (token %d)", ls.Value, ls.Token, lk.Name, lk.Token)
+		leaderPod = l.Value
 		return nil
 	})
 	if n := nodes("/apps/leaderapp/locks")["e2e-ledger"]; n.Kind != "Lock" || !strings.HasPrefix(n.Info, "leaderapp-") {
@@ -195,12 +197,13 @@ func TestShellDeployedApp(t *testing.T) {
 		t.Errorf("exec of a failing command: %v, want its exit status 2", err)
 	}
 
-	// logs: the candidates' lines, each with its replica's path.
+	// logs: the candidates' lines, each with its replica's path (shown
+	// relative to the shell's directory, /apps): the leader's say so.
 	out, err = sh("logs", candidate.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "leading") || !strings.Contains(out, candidate.Path+"/replicas/") {
+	if !strings.Contains(out, "leading") || !strings.Contains(out, strings.TrimPrefix(candidate.Path, "/apps/")+"/replicas/"+leaderPod+": ") {
 		t.Errorf("logs of %s show no \"leading\" line of a replica:\n%s", candidate.Path, out)
 	}
 
