@@ -228,7 +228,11 @@ func (e *env) kubeconfigIn(ns string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	cfg.Contexts[cfg.CurrentContext].Namespace = ns
+	current := cfg.Contexts[cfg.CurrentContext]
+	if current == nil {
+		e.t.Fatalf("kubeconfig %s has no current context", e.c.Kubeconfig)
+	}
+	current.Namespace = ns
 	path := filepath.Join(e.t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		e.t.Fatal(err)
