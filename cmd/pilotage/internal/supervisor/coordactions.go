@@ -7,6 +7,7 @@ import (
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/coordview"
 	"github.com/pilotage/pilotage/coord"
 )
 
@@ -33,7 +34,7 @@ func (s *Supervisor) coordAct(ctx context.Context, path string, elems []string, 
 	var before *api.LockStatus
 	for _, l := range locks {
 		if l.Name == name {
-			st := lockStatus(l)
+			st := coordview.LockStatus(l)
 			before = &st
 		}
 	}
@@ -76,19 +77,13 @@ func (s *Supervisor) Value(ctx context.Context, path string) (*api.ConfigValue, 
 	if err != nil {
 		return nil, err
 	}
-	e, err := v.store.Get(ctx, key)
+	cv, err := coordview.Value(ctx, v.store, key)
 	if errors.Is(err, coord.ErrNotFound) {
 		return nil, api.Wrap(api.CodeNotFound, fmt.Sprintf("no config key %q", key), err)
 	}
 	if err != nil {
 		return nil, coordError(err)
 	}
-	typed, err := v.isTyped(ctx, key)
-	if err != nil {
-		return nil, api.Wrap(api.CodeUnavailable, err.Error(), err)
-	}
-	cv := &api.ConfigValue{Key: key, Revision: e.Revision, CreateRevision: e.CreateRevision, Typed: typed}
-	cv.SetValue(e.Value)
 	return cv, nil
 }
 

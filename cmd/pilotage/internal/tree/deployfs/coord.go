@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/coordview"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/deploy"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/podconn"
@@ -172,37 +173,22 @@ func (s *storeConn) resources(ctx context.Context) ([]api.Resource, error) {
 	return res, nil
 }
 
-// readStore reads the locks, elections and config keys of store with the
-// store's own reading code, as the supervisor shows them.
+// readStore reads the locks, elections and config keys of store as the
+// supervisor's control API shows them (package coordview).
 func readStore(ctx context.Context, store *coord.Store) ([]api.Resource, error) {
-	locks, err := store.Locks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	elections, err := store.Elections(ctx)
-	if err != nil {
-		return nil, err
-	}
-	entries, _, err := store.List(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	typed, err := store.TypedKeys(ctx)
+	st, err := coordview.Read(ctx, store)
 	if err != nil {
 		return nil, err
 	}
 	b := &builder{}
-	for _, l := range locks {
-		b.add(api.KindLock, api.LockStatus{Name: l.Name, Holder: l.Holder, Token: l.Token, Waiters: l.Waiters, Expires: l.Expires},
-			[]string{api.ActionRelease}, api.Locks, l.Name)
+	for _, l := range st.Locks {
+		b.add(api.KindLock, l, []string{api.ActionRelease}, api.Locks, l.Name)
 	}
-	for _, e := range elections {
-		b.add(api.KindLeader, api.LeaderStatus{Election: e.Name, Holder: e.Holder, Value: e.Leader.Value, Token: e.Leader.Token, Candidates: e.Candidates},
-			nil, api.Leaders, e.Name)
+	for _, l := range st.Leaders {
+		b.add(api.KindLeader, l, nil, api.Leaders, l.Election)
 	}
-	for _, e := range entries {
-		b.add(api.KindConfigKey, api.ConfigKeyStatus{Key: e.Key, Revision: e.Revision, CreateRevision: e.CreateRevision, Size: len(e.Value), Typed: slices.Contains(typed, e.Key)},
-			nil, api.Config, e.Key)
+	for _, k := range st.Keys {
+		b.add(api.KindConfigKey, k, nil, api.Config, k.Key)
 	}
 	return b.res, b.err
 }

@@ -33,8 +33,8 @@
 // package api, appfs's node rendering and config values (NodeOf,
 // ConfigContent, StoreBytes), the deploy's operations (package deploy:
 // Status, Act, Logs), exec and port-forwarding (package podconn), and the
-// coordination store's own reading code (package coord: Locks,
-// Elections, List).
+// reading of the coordination store the supervisor's control API serves
+// (package coordview, on package coord's own calls).
 //
 // # Connections
 //

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/coordview"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/deploy"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/podconn"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/tree"
@@ -97,27 +98,12 @@ func (f *FS) configStore(ctx context.Context, op, p string) (*loc, *coord.Store,
 	return l, store, l.elems[1], nil
 }
 
-// configValue returns the config key key of store as the control API has it.
-func configValue(ctx context.Context, store *coord.Store, key string) (*api.ConfigValue, error) {
-	e, err := store.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	typed, err := store.TypedKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cv := &api.ConfigValue{Key: key, Revision: e.Revision, CreateRevision: e.CreateRevision, Typed: slices.Contains(typed, key)}
-	cv.SetValue(e.Value)
-	return cv, nil
-}
-
 func (f *FS) readConfig(ctx context.Context, l *loc, opts tree.ReadOptions) (tree.Content, error) {
 	_, store, key, err := f.configStore(ctx, "read", l.path)
 	if err != nil {
 		return tree.Content{}, err
 	}
-	cv, err := configValue(ctx, store, key)
+	cv, err := coordview.Value(ctx, store, key)
 	if errors.Is(err, coord.ErrNotFound) {
 		return tree.Content{}, tree.NotFound(l.path)
 	}
@@ -140,7 +126,7 @@ func (f *FS) Write(ctx context.Context, p string, value json.RawMessage, version
 		return "", err
 	}
 	data, err := appfs.StoreBytes(l.path, key, value, func() (*api.ConfigValue, error) {
-		cv, err := configValue(ctx, store, key)
+		cv, err := coordview.Value(ctx, store, key)
 		if errors.Is(err, coord.ErrNotFound) {
 			return nil, api.ErrNotFound
 		}
