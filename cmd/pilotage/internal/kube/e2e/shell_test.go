@@ -87,8 +87,9 @@ func TestShellDeployedApp(t *testing.T) {
 	if err != nil || !strings.Contains(wide, "kube ") {
 		t.Errorf("ls -o wide /apps does not say where leaderapp runs:\n%s", wide)
 	}
+	children := nodes("/apps/leaderapp")
 	for _, c := range []string{"components", "groups", "listeners", "locks", "leaders", "config"} {
-		if _, ok := nodes("/apps/leaderapp")[c]; !ok {
+		if _, ok := children[c]; !ok {
 			t.Errorf("ls /apps/leaderapp has no %s", c)
 		}
 	}

@@ -200,6 +200,7 @@ func kubeResources(d deploy.Deployed, st *deploy.AppStatus, pods []corev1.Pod) (
 				Replicas: int(g.Replicas), ReadyReplicas: int(g.Ready), Restarts: restarts, Refs: []string{}, After: []string{},
 				Listeners: []string{}, Addresses: []string{}, StartedAt: started},
 				groupActions, api.Components, elem(full))
+			b.add(api.KindCollection, nil, nil, api.Components, elem(full), api.Replicas)
 			for _, r := range replicas {
 				b.add(api.KindReplica, r, []string{api.ActionRestart}, api.Components, elem(full), api.Replicas, r.Source)
 			}

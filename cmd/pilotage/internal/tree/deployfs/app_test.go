@@ -68,6 +68,9 @@ func TestKubeResources(t *testing.T) {
 		!slices.Equal(cart.Actions, []string{"stop", "start", "restart"}) || cart.Path != "/apps/shop/components/cart.Cart" {
 		t.Errorf("cart.Cart: %+v", cart)
 	}
+	if n, ok := s.node("/apps/shop", []string{api.Components, "cart.Cart", api.Replicas}); !ok || !n.Dir || n.Kind != "Collection" {
+		t.Errorf("cart.Cart's replicas: %+v, %v; want a directory", n, ok)
+	}
 	reps := s.children("/apps/shop", []string{api.Components, "cart.Cart", api.Replicas})
 	if len(reps) != 2 {
 		t.Fatalf("cart.Cart's replicas: %+v", reps)
