@@ -48,8 +48,8 @@ func (s *storeConn) get(ctx context.Context) (*coord.Store, error) {
 	if s.closed {
 		return nil, fmt.Errorf("%w: the tree was closed", tree.ErrUnavailable)
 	}
-	if s.forward != nil && s.forward.Err() != nil { // the store's pod went
-		s.disconnectLocked()
+	if s.forward != nil && s.forward.Err() != nil { // the store's pod went: connect again
+		_ = s.disconnectLocked() // the client of a forward that ended has nothing to close cleanly
 	}
 	if s.store != nil || s.none {
 		return s.store, nil
@@ -76,7 +76,7 @@ func (s *storeConn) get(ctx context.Context) (*coord.Store, error) {
 	}
 	store, err := coord.Connect(ctx, coord.Options{Endpoints: endpoints, Prefix: info.Prefix, Replica: shellReplica, DialTimeout: storeTimeout})
 	if err != nil {
-		s.disconnectLocked()
+		_ = s.disconnectLocked() // no client: only the forward to end
 		return nil, fmt.Errorf("its coordination store at %v: %w (%w)", endpoints, err, tree.ErrUnavailable)
 	}
 	s.store = store
@@ -125,25 +125,13 @@ func (s *storeConn) broke(err error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.disconnectLocked()
+	// Closing a client of a store that does not answer can only fail
+	// too: the error that broke it is the caller's to report.
+	_ = s.disconnectLocked()
 }
 
-func (s *storeConn) disconnectLocked() {
-	if s.store != nil {
-		s.store.Close()
-		s.store = nil
-	}
-	if s.forward != nil {
-		s.forward.Close()
-		s.forward = nil
-	}
-}
-
-// close ends the connection and the port-forward.
-func (s *storeConn) close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
+// disconnectLocked closes the client and the port-forward. s.mu is held.
+func (s *storeConn) disconnectLocked() error {
 	var err error
 	if s.store != nil {
 		err = s.store.Close()
@@ -154,6 +142,14 @@ func (s *storeConn) close() error {
 		s.forward = nil
 	}
 	return err
+}
+
+// close ends the connection and the port-forward, for good.
+func (s *storeConn) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return s.disconnectLocked()
 }
 
 // resources reads the locks, elections and config keys of the store, as

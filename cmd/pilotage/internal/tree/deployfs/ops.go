@@ -187,18 +187,12 @@ func (f *FS) Act(ctx context.Context, p, action string) (string, error) {
 	v := l.view
 	switch r.Kind {
 	case api.KindComponent, api.KindGroup:
-		var st struct {
-			FullName   string   `json:"full_name"`  // a component's
-			Components []string `json:"components"` // a group's
-		}
-		if err := r.DecodeStatus(&st); err != nil {
+		components, err := componentsOf(r)
+		if err != nil {
 			return "", fmt.Errorf("%s %s: %w", action, p, err)
 		}
-		component := st.FullName
-		if component == "" && len(st.Components) > 0 {
-			component = st.Components[0]
-		}
-		msg, err := v.c.Act(ctx, v.app, component, deploy.GroupAction(action), io.Discard)
+		// A group is named by any of its components.
+		msg, err := v.c.Act(ctx, v.app, components[0], deploy.GroupAction(action), io.Discard)
 		v.dropKube()
 		if err != nil {
 			return "", fmt.Errorf("%s %s: %w", action, p, err)
@@ -220,8 +214,11 @@ func (f *FS) Act(ctx context.Context, p, action string) (string, error) {
 // release takes the lock r at l from its holder.
 func (f *FS) release(ctx context.Context, l *loc, r *api.Resource) (string, error) {
 	store, err := l.view.store.get(ctx)
-	if err != nil || store == nil {
+	if err != nil {
 		return "", fmt.Errorf("release %s: %w", l.path, err)
+	}
+	if store == nil { // it went between the read and now
+		return "", fmt.Errorf("release %s: app %s uses no coordination store: %w", l.path, l.view.app, tree.ErrNotFound)
 	}
 	var before api.LockStatus
 	if err := r.DecodeStatus(&before); err != nil {
@@ -253,7 +250,7 @@ func (f *FS) Logs(ctx context.Context, p string, opts tree.LogOptions, fn func(t
 	if err != nil {
 		return err
 	}
-	if r == nil || !f.hasLogs(r) {
+	if r == nil || !hasLogs(r) {
 		return tree.NotSupported("show logs of", p)
 	}
 	s, err := l.view.snapshot(ctx, l.elems, false)
@@ -261,18 +258,11 @@ func (f *FS) Logs(ctx context.Context, p string, opts tree.LogOptions, fn func(t
 		return err
 	}
 	q := deploy.LogQuery{Follow: opts.Follow, Tail: int64(opts.Tail), Since: opts.Since}
-	var st struct {
-		FullName   string   `json:"full_name"`
-		Components []string `json:"components"`
-	}
-	if err := r.DecodeStatus(&st); err != nil && r.Kind != api.KindApp {
-		return fmt.Errorf("show logs of %s: %w", p, err)
-	}
 	switch r.Kind {
-	case api.KindComponent:
-		q.Components = []string{st.FullName}
-	case api.KindGroup:
-		q.Components = st.Components
+	case api.KindComponent, api.KindGroup:
+		if q.Components, err = componentsOf(r); err != nil {
+			return fmt.Errorf("show logs of %s: %w", p, err)
+		}
 	case api.KindReplica:
 		q.Pods = []string{r.Name}
 	}
@@ -290,7 +280,26 @@ func (f *FS) Logs(ctx context.Context, p string, opts tree.LogOptions, fn func(t
 	return nil
 }
 
-func (f *FS) hasLogs(r *api.Resource) bool {
+// componentsOf returns the full names of the components of r, a
+// component (itself) or a group.
+func componentsOf(r *api.Resource) ([]string, error) {
+	var st struct {
+		FullName   string   `json:"full_name"`  // a component's
+		Components []string `json:"components"` // a group's
+	}
+	if err := r.DecodeStatus(&st); err != nil {
+		return nil, err
+	}
+	if st.FullName != "" {
+		return []string{st.FullName}, nil
+	}
+	if len(st.Components) == 0 {
+		return nil, fmt.Errorf("%s has no components", r.Path)
+	}
+	return st.Components, nil
+}
+
+func hasLogs(r *api.Resource) bool {
 	switch r.Kind {
 	case api.KindApp, api.KindComponent, api.KindGroup, api.KindReplica:
 		return true
