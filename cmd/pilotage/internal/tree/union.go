@@ -95,7 +95,7 @@ func (u *Union) List(ctx context.Context, p string) ([]Node, error) {
 		case err == nil:
 			answered++
 		case errors.Is(err, ErrUnavailable):
-			unavailable = cmpErr(unavailable, err)
+			unavailable = firstOf(unavailable, err)
 			continue
 		default:
 			return nil, err
@@ -114,8 +114,8 @@ func (u *Union) List(ctx context.Context, p string) ([]Node, error) {
 	return out, nil
 }
 
-// cmpErr returns the first of a and b that is not nil.
-func cmpErr(a, b error) error {
+// firstOf returns the first of a and b that is not nil.
+func firstOf(a, b error) error {
 	if a != nil {
 		return a
 	}
@@ -150,7 +150,7 @@ func (u *Union) Watch(ctx context.Context, p string, fn func(Event)) error {
 			})
 			if err != nil && ctx.Err() == nil {
 				mu.Lock()
-				first = cmpErr(first, err)
+				first = firstOf(first, err)
 				mu.Unlock()
 				cancel()
 			}
