@@ -16,6 +16,7 @@ import (
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/shell"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/tree"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/tree/appfs"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/tree/deployfs"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/tree/kubefs"
 )
 
@@ -26,8 +27,10 @@ func shCmd() *command {
 		usage: "[-c 'command']",
 		short: "the pilotage shell: every app and Kubernetes object as one tree",
 		long: `Sh starts the pilotage shell on the tree of everything running: the apps
-of this machine under /apps (components, replicas, units, config, locks,
-leaders) and the objects of every context of your kubeconfig under /kube.
+under /apps (components, replicas, units, config, locks, leaders), those
+of this machine and those deployed ("pilotage deploy") in the namespace
+of your kubeconfig's current context, and the objects of every context
+of your kubeconfig under /kube.
 It starts in the current app's directory (~); "help" lists its commands
 (cd, ls, tree, cat, edit, rm, start, stop, restart, get, put, logs, exec,
 call). On a terminal it keeps history (in the state root's sh_history)
@@ -110,6 +113,8 @@ func runShell(stdout, stderr io.Writer, interactive bool, f func(ctx context.Con
 	}
 	apps := appfs.New(appfs.Options{}) // the apps the other commands see, $PILOTAGE_STATE_DIR included
 	defer apps.Close()
+	deployed := deployfs.New(deployfs.Options{}) // the current kubeconfig context's namespace
+	defer deployed.Close()
 	kube, err := kubefs.New(kubefs.Options{Mount: "/kube"})
 	if err != nil {
 		fmt.Fprintf(stderr, "pilotage: %v\n", err)
@@ -117,7 +122,7 @@ func runShell(stdout, stderr io.Writer, interactive bool, f func(ctx context.Con
 	}
 	defer kube.Close()
 	root := tree.NewRoot()
-	root.Mount(api.Apps, apps)
+	root.Mount(api.Apps, tree.NewUnion(api.Join(api.Apps), apps, deployed))
 	root.Mount("kube", kube)
 
 	ctx := context.Background()

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -74,7 +73,7 @@ func (s *Shell) execOne(ctx context.Context, p string, command []string, tty boo
 		// terminal), so the shell's own SIGINT must not end it.
 		ctx = context.WithoutCancel(ctx)
 	}
-	if tty && strings.HasPrefix(p, "/kube/") {
+	if tty && s.remoteExec(ctx, p) {
 		in, ok := s.stdin.(*os.File)
 		if ok && term.IsTerminal(int(in.Fd())) {
 			old, err := term.MakeRaw(int(in.Fd()))
@@ -89,6 +88,12 @@ func (s *Shell) execOne(ctx context.Context, p string, command []string, tty boo
 		}
 	}
 	return s.root.Exec(ctx, p, req)
+}
+
+// remoteExec reports whether the node at p runs exec elsewhere (a pod).
+func (s *Shell) remoteExec(ctx context.Context, p string) bool {
+	n, err := s.root.Stat(ctx, p)
+	return err == nil && n.RemoteExec
 }
 
 // watchSize sends f's terminal size to sizes, then again on each SIGWINCH,

@@ -2,13 +2,12 @@ package supervisor
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/coordview"
 	"github.com/pilotage/pilotage/coord"
 )
 
@@ -35,7 +34,7 @@ func (s *Supervisor) coordAct(ctx context.Context, path string, elems []string, 
 	var before *api.LockStatus
 	for _, l := range locks {
 		if l.Name == name {
-			st := lockStatus(l)
+			st := coordview.LockStatus(l)
 			before = &st
 		}
 	}
@@ -78,19 +77,13 @@ func (s *Supervisor) Value(ctx context.Context, path string) (*api.ConfigValue, 
 	if err != nil {
 		return nil, err
 	}
-	e, err := v.store.Get(ctx, key)
+	cv, err := coordview.Value(ctx, v.store, key)
 	if errors.Is(err, coord.ErrNotFound) {
 		return nil, api.Wrap(api.CodeNotFound, fmt.Sprintf("no config key %q", key), err)
 	}
 	if err != nil {
 		return nil, coordError(err)
 	}
-	typed, err := v.isTyped(ctx, key)
-	if err != nil {
-		return nil, api.Wrap(api.CodeUnavailable, err.Error(), err)
-	}
-	cv := &api.ConfigValue{Key: key, Revision: e.Revision, CreateRevision: e.CreateRevision, Typed: typed}
-	setValue(cv, e.Value)
 	return cv, nil
 }
 
@@ -129,7 +122,7 @@ func (s *Supervisor) putValue(ctx context.Context, path string, value []byte, re
 	}
 	s.out.logf("config put requested: key %s set at revision %d", key, rev)
 	cv := &api.ConfigValue{Key: key, Revision: rev, Typed: typed}
-	setValue(cv, value)
+	cv.SetValue(value)
 	return cv, nil
 }
 
@@ -153,13 +146,4 @@ func (s *Supervisor) DeleteValue(ctx context.Context, path string) (*api.ConfigV
 		s.out.logf("config rm requested: key %s deleted at revision %d", key, rev)
 	}
 	return &api.ConfigValue{Key: key, Revision: rev, Deleted: existed}, nil
-}
-
-// setValue sets the value of cv: as text if it is UTF-8, else in base64.
-func setValue(cv *api.ConfigValue, value []byte) {
-	if utf8.Valid(value) {
-		cv.Value = string(value)
-		return
-	}
-	cv.Value, cv.Encoding = base64.StdEncoding.EncodeToString(value), "base64"
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/coordview"
 	"github.com/pilotage/pilotage/coord"
 )
 
@@ -187,51 +188,29 @@ func (v *coordView) refresh(ctx context.Context) (int64, error) {
 	return rev, err
 }
 
-// read reads the locks, elections and config keys of the store, and
-// returns them as resources.
+// read reads the locks, elections and config keys of the store
+// (package coordview), and returns them as resources.
 func (v *coordView) read(ctx context.Context) (rev int64, items []control.Item, held int, err error) {
-	if rev, err = v.store.Revision(ctx); err != nil {
-		return 0, nil, 0, err
-	}
-	locks, err := v.store.Locks(ctx)
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	elections, err := v.store.Elections(ctx)
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	entries, _, err := v.store.List(ctx, "")
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	typed, err := v.typedKeys(ctx)
+	st, err := coordview.Read(ctx, v.store)
 	if err != nil {
 		return 0, nil, 0, err
 	}
 	b := &treeBuilder{}
-	for _, l := range locks {
-		st := lockStatus(l)
-		live := st
-		st.Expires = time.Time{} // renewals are not changes
-		b.add(api.KindLock, st, live, []string{api.Apps, v.app, api.Locks, l.Name}, api.ActionRelease)
-		if l.Holder != "" {
+	for _, live := range st.Locks {
+		key := live
+		key.Expires = time.Time{} // renewals are not changes
+		b.add(api.KindLock, key, live, []string{api.Apps, v.app, api.Locks, live.Name}, api.ActionRelease)
+		if live.Holder != "" {
 			held++
 		}
 	}
-	for _, e := range elections {
-		b.add(api.KindLeader, api.LeaderStatus{Election: e.Name, Holder: e.Holder, Value: e.Leader.Value, Token: e.Leader.Token, Candidates: e.Candidates},
-			nil, []string{api.Apps, v.app, api.Leaders, e.Name})
+	for _, l := range st.Leaders {
+		b.add(api.KindLeader, l, nil, []string{api.Apps, v.app, api.Leaders, l.Election})
 	}
-	for _, e := range entries {
-		b.add(api.KindConfigKey, api.ConfigKeyStatus{Key: e.Key, Revision: e.Revision, CreateRevision: e.CreateRevision, Size: len(e.Value), Typed: typed[e.Key]},
-			nil, []string{api.Apps, v.app, api.Config, e.Key})
+	for _, k := range st.Keys {
+		b.add(api.KindConfigKey, k, nil, []string{api.Apps, v.app, api.Config, k.Key})
 	}
-	return rev, b.items, held, b.err
-}
-
-func lockStatus(l coord.LockState) api.LockStatus {
-	return api.LockStatus{Name: l.Name, Holder: l.Holder, Token: l.Token, Waiters: l.Waiters, Expires: l.Expires}
+	return st.Revision, b.items, held, b.err
 }
 
 // typedKeys returns the config keys with a registered type.

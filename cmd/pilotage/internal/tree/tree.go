@@ -41,9 +41,13 @@ type Node struct {
 	Readable bool     `json:"readable,omitempty"` // cat
 	Editable bool     `json:"editable,omitempty"` // edit, put (Write)
 	Remove   bool     `json:"removable,omitempty"`
-	Logs     bool     `json:"logs,omitempty"`     // logs
-	Exec     bool     `json:"exec,omitempty"`     // exec
-	Callable bool     `json:"callable,omitempty"` // call (a component)
+	Logs     bool     `json:"logs,omitempty"` // logs
+	Exec     bool     `json:"exec,omitempty"` // exec
+	// RemoteExec says Exec runs the command away from this machine (in
+	// a pod): with a terminal, the caller puts its own in raw mode and
+	// sends its size (see ExecRequest.TTY).
+	RemoteExec bool `json:"remote_exec,omitempty"`
+	Callable   bool `json:"callable,omitempty"` // call (a component)
 }
 
 // Content is what cat shows of a node, and edit starts from.

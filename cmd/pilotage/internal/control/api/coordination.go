@@ -1,6 +1,11 @@
 package api
 
-import "time"
+import (
+	"encoding/base64"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
 
 // The kinds of the coordination store's resources, under /apps/<app>.
 const (
@@ -79,3 +84,29 @@ type ConfigValue struct {
 // value (1 MiB), which it checks itself, and a byte more, to tell a value
 // over it.
 const MaxValueBody = 1<<20 + 1
+
+// SetValue sets the value of cv to value: as text if it is UTF-8, else in
+// base64.
+func (cv *ConfigValue) SetValue(value []byte) {
+	if utf8.Valid(value) {
+		cv.Value, cv.Encoding = string(value), ""
+		return
+	}
+	cv.Value, cv.Encoding = base64.StdEncoding.EncodeToString(value), "base64"
+}
+
+// Bytes returns the value of cv, and whether it is not text (sent in
+// base64).
+func (cv *ConfigValue) Bytes() (b []byte, binary bool, err error) {
+	switch cv.Encoding {
+	case "":
+		return []byte(cv.Value), false, nil
+	case "base64":
+		b, err := base64.StdEncoding.DecodeString(cv.Value)
+		if err != nil {
+			return nil, true, fmt.Errorf("config key %s: its value: %w", cv.Key, err)
+		}
+		return b, true, nil
+	}
+	return nil, false, fmt.Errorf("config key %s: its value is in encoding %q, which this pilotage does not know", cv.Key, cv.Encoding)
+}

@@ -19,6 +19,9 @@ type Target struct {
 	Namespace  string
 }
 
+// ErrNoKubeconfig is Connect's error when no kubeconfig names a cluster.
+var ErrNoKubeconfig = errors.New("no kubeconfig: set $KUBECONFIG, or pass --kubeconfig, to name the cluster to deploy to")
+
 // A Cluster is a connection to the target cluster.
 type Cluster struct {
 	Client    kubernetes.Interface
@@ -42,7 +45,7 @@ func Connect(t Target) (*Cluster, error) {
 	cfg, err := cc.ClientConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {
-			return nil, errors.New("no kubeconfig: set $KUBECONFIG, or pass --kubeconfig, to name the cluster to deploy to")
+			return nil, ErrNoKubeconfig
 		}
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}

@@ -20,17 +20,18 @@ import (
 // LogQuery selects the log lines of a deployed app.
 type LogQuery struct {
 	Components []string // the groups that run these; none: every group
+	Pods       []string // only these pods of those groups; none: all
 	Follow     bool
 	Tail       int64 // last lines per pod; 0: all
 	Since      time.Time
-	Timestamps bool
+	Timestamps bool // Logs prints the kubelet's time of each line
 }
 
-// A logLine is one line of one pod, with the time the kubelet gave it.
-type logLine struct {
-	time   time.Time
-	source string
-	text   string
+// A LogLine is one line of one pod, with the time the kubelet gave it.
+type LogLine struct {
+	Time time.Time
+	Pod  string
+	Text string
 }
 
 // Logs prints the logs of the pods of app's live (and canary) version
@@ -38,7 +39,27 @@ type logLine struct {
 // then prints new lines as they come until ctx is done. The pods are
 // those running when it starts.
 func Logs(ctx context.Context, t Target, app string, q LogQuery, w io.Writer) error {
-	c, st, err := connectDeployed(ctx, t, app)
+	c, err := Connect(t)
+	if err != nil {
+		return err
+	}
+	return c.Logs(ctx, app, q, func(l LogLine) error {
+		if q.Timestamps {
+			_, err := fmt.Fprintf(w, "%s %s | %s\n", l.Time.Format(time.RFC3339Nano), l.Pod, l.Text)
+			return err
+		}
+		_, err := fmt.Fprintf(w, "%s | %s\n", l.Pod, l.Text)
+		return err
+	})
+}
+
+// Logs calls fn, one call at a time, with the log lines of the pods of
+// app's live (and canary) version that q selects (q.Timestamps aside),
+// merged in time order; with Follow, then with new lines as they come
+// until ctx is done. The pods are those running when it starts. It
+// returns fn's first error.
+func (c *Cluster) Logs(ctx context.Context, app string, q LogQuery, fn func(LogLine) error) error {
+	st, err := c.deployedState(ctx, app)
 	if err != nil {
 		return err
 	}
@@ -60,14 +81,24 @@ func Logs(ctx context.Context, t Target, app string, q LogQuery, w io.Writer) er
 			if err != nil {
 				return fmt.Errorf("list pods: %w", explain(err))
 			}
-			pods = append(pods, list.Items...)
+			for _, p := range list.Items {
+				if len(q.Pods) == 0 || slices.Contains(q.Pods, p.Name) {
+					pods = append(pods, p)
+				}
+			}
 		}
 	}
 	if len(pods) == 0 {
-		return fmt.Errorf("%s version %s: no pod runs %s", app, st.Live, strings.Join(q.Components, ", "))
+		what := strings.Join(q.Components, ", ")
+		if len(q.Pods) > 0 {
+			what = "pod " + strings.Join(q.Pods, ", ")
+		}
+		return fmt.Errorf("%s version %s: no pod runs %s", app, st.Live, what)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // fn failed: the other streams end
 	// Each pod's stream, read at once; lines up to now are merged by
-	// time, then (Follow) printed as they come.
+	// time, then (Follow) passed on as they come.
 	opts := corev1.PodLogOptions{Container: "app", Follow: q.Follow, Timestamps: true}
 	if q.Tail > 0 {
 		opts.TailLines = &q.Tail
@@ -78,16 +109,17 @@ func Logs(ctx context.Context, t Target, app string, q LogQuery, w io.Writer) er
 	start := time.Now()
 	var (
 		mu      sync.Mutex
-		backlog []logLine
+		backlog []LogLine
 		live    bool
+		fnErr   error
 		wg      sync.WaitGroup
 		errs    = make(chan error, len(pods))
 	)
-	print := func(l logLine) {
-		if q.Timestamps {
-			fmt.Fprintf(w, "%s %s | %s\n", l.time.Format(time.RFC3339Nano), l.source, l.text)
-		} else {
-			fmt.Fprintf(w, "%s | %s\n", l.source, l.text)
+	emit := func(l LogLine) { // mu held
+		if fnErr == nil {
+			if fnErr = fn(l); fnErr != nil {
+				cancel()
+			}
 		}
 	}
 	for _, p := range pods {
@@ -97,7 +129,9 @@ func Logs(ctx context.Context, t Target, app string, q LogQuery, w io.Writer) er
 			o := opts
 			rc, err := c.Client.CoreV1().Pods(c.Namespace).GetLogs(p.Name, &o).Stream(ctx)
 			if err != nil {
-				errs <- fmt.Errorf("logs of pod %s: %w", p.Name, explain(err))
+				if ctx.Err() == nil {
+					errs <- fmt.Errorf("logs of pod %s: %w", p.Name, explain(err))
+				}
 				return
 			}
 			defer rc.Close()
@@ -105,11 +139,11 @@ func Logs(ctx context.Context, t Target, app string, q LogQuery, w io.Writer) er
 			sc.Buffer(make([]byte, 64<<10), 1<<20)
 			for sc.Scan() {
 				ts, text, _ := strings.Cut(sc.Text(), " ")
-				l := logLine{source: p.Name, text: text}
-				l.time, _ = time.Parse(time.RFC3339Nano, ts)
+				l := LogLine{Pod: p.Name, Text: text}
+				l.Time, _ = time.Parse(time.RFC3339Nano, ts)
 				mu.Lock()
 				if live {
-					print(l)
+					emit(l)
 				} else {
 					backlog = append(backlog, l)
 				}
@@ -120,9 +154,9 @@ func Logs(ctx context.Context, t Target, app string, q LogQuery, w io.Writer) er
 	flush := func() {
 		mu.Lock()
 		defer mu.Unlock()
-		slices.SortStableFunc(backlog, func(a, b logLine) int { return a.time.Compare(b.time) })
+		slices.SortStableFunc(backlog, func(a, b LogLine) int { return a.Time.Compare(b.Time) })
 		for _, l := range backlog {
-			print(l)
+			emit(l)
 		}
 		backlog, live = nil, true
 	}
@@ -138,6 +172,9 @@ func Logs(ctx context.Context, t Target, app string, q LogQuery, w io.Writer) er
 	wg.Wait()
 	flush()
 	close(errs)
+	if fnErr != nil {
+		return fnErr
+	}
 	return <-errs // nil if none
 }
 

@@ -123,7 +123,16 @@ const (
 // and waits until it is done. Only that group changes: its callers stay
 // ready, and their calls to it fail fast while it is stopped.
 func Act(ctx context.Context, t Target, app, component string, action GroupAction, out io.Writer) (string, error) {
-	c, st, err := connectDeployed(ctx, t, app)
+	c, err := Connect(t)
+	if err != nil {
+		return "", err
+	}
+	return c.Act(ctx, app, component, action, out)
+}
+
+// Act is the function Act, on the cluster's namespace.
+func (c *Cluster) Act(ctx context.Context, app, component string, action GroupAction, out io.Writer) (string, error) {
+	st, err := c.deployedState(ctx, app)
 	if err != nil {
 		return "", err
 	}

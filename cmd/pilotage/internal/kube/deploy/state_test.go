@@ -5,6 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kubetest"
 )
 
@@ -58,5 +62,39 @@ func TestStateWritesAreConditional(t *testing.T) {
 	}
 	if got.Live != "v2" || got.Previous != "v1" || got.Canary != "v4" || got.Share != 10 {
 		t.Errorf("state %+v, want live v2, previous v1, canary v4 at 10 %%", got)
+	}
+}
+
+// Apps lists the apps whose state names a live version, and nothing
+// else pilotage labelled with an app (a version's config).
+func TestApps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a kube-apiserver")
+	}
+	kc := kubetest.Start(t)
+	c := &Cluster{Client: kc.Clientset(t, kubetest.Admin), Namespace: "default"}
+	ctx := context.Background()
+	for _, st := range []struct{ app, live, canary string }{{"wordcount", "w1", ""}, {"shop", "v2", "v3"}} {
+		s, err := c.readState(ctx, st.app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Live, s.Canary, s.Share = st.live, st.canary, 10
+		if err := c.writeState(ctx, st.app, &s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: layout.ConfigMap("shop", "v2"),
+		Labels: map[string]string{layout.LabelManagedBy: layout.ManagedBy, layout.LabelApp: "shop", layout.LabelVersion: "v2"}}}
+	if _, err := c.Client.CoreV1().ConfigMaps("default").Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apps, err := c.Apps(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 2 || apps[0].App != "shop" || apps[0].Live != "v2" || apps[0].Canary != "v3" || apps[0].Share != 10 ||
+		apps[1].App != "wordcount" || apps[1].Live != "w1" || apps[0].Since.IsZero() {
+		t.Errorf("Apps = %+v, want shop (v2, canary v3 at 10%%) and wordcount (w1)", apps)
 	}
 }

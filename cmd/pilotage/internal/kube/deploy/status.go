@@ -72,7 +72,16 @@ type ListenStatus struct {
 
 // Status reads what app runs in the target namespace.
 func Status(ctx context.Context, t Target, app string) (*AppStatus, error) {
-	c, st, err := connectDeployed(ctx, t, app)
+	c, err := Connect(t)
+	if err != nil {
+		return nil, err
+	}
+	return c.Status(ctx, app)
+}
+
+// Status reads what app runs in the cluster's namespace.
+func (c *Cluster) Status(ctx context.Context, app string) (*AppStatus, error) {
+	st, err := c.deployedState(ctx, app)
 	if err != nil {
 		return nil, err
 	}

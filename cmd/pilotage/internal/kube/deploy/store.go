@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -143,4 +144,33 @@ func pushToolImage(ctx context.Context, registry, app string, envelope v1.Layer)
 		return "", fmt.Errorf("image: %w", err)
 	}
 	return image.Push(ctx, fmt.Sprintf("%s/%s:pilotage-%s", registry, app, digest.Hex[:10]), img, nil)
+}
+
+// Coordination returns the coordination store the pods of app's live
+// version were given (the one the deploy runs, or [coordination]
+// endpoints), read from their settings; nil if the app uses none.
+func (c *Cluster) Coordination(ctx context.Context, app string) (*envelope.Coordination, error) {
+	st, err := c.deployedState(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	deps, err := c.versionDeployments(ctx, app, st.Live)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range deps {
+		for _, ctr := range d.Spec.Template.Spec.Containers {
+			for _, e := range ctr.Env {
+				if e.Name != layout.SettingsEnv {
+					continue
+				}
+				var s layout.Settings
+				if err := json.Unmarshal([]byte(e.Value), &s); err != nil {
+					return nil, fmt.Errorf("deployment %s: $%s: %w", d.Name, layout.SettingsEnv, err)
+				}
+				return s.Coordination, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%s version %s: no deployment has pod settings ($%s)", app, st.Live, layout.SettingsEnv)
 }

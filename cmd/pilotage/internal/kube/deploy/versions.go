@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,8 +52,50 @@ func (c *Cluster) readState(ctx context.Context, app string) (state, error) {
 	if err != nil {
 		return state{}, fmt.Errorf("read %s's state: %w", app, explain(err))
 	}
+	return stateOf(cm), nil
+}
+
+// stateOf returns the state cm records.
+func stateOf(cm *corev1.ConfigMap) state {
 	share, _ := strconv.Atoi(cm.Data[stateShare])
-	return state{Live: cm.Data[stateLive], Previous: cm.Data[statePrevious], Canary: cm.Data[stateCanary], Share: share, resourceVersion: cm.ResourceVersion}, nil
+	return state{Live: cm.Data[stateLive], Previous: cm.Data[statePrevious], Canary: cm.Data[stateCanary], Share: share, resourceVersion: cm.ResourceVersion}
+}
+
+// A Deployed is an app with a live version in a namespace, as its state
+// records it.
+type Deployed struct {
+	App      string
+	Live     string
+	Previous string // "" if none
+	Canary   string // "" if none
+	Share    int    // the canary's percent of the listeners' traffic
+	// Since is when the app was first deployed there (its state was
+	// recorded).
+	Since time.Time
+}
+
+// Apps returns the apps deployed in the cluster's namespace, by name:
+// those whose state names a live version.
+func (c *Cluster) Apps(ctx context.Context) ([]Deployed, error) {
+	list, err := c.Client.CoreV1().ConfigMaps(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: layout.LabelManagedBy + "=" + layout.ManagedBy + "," + layout.LabelApp})
+	if err != nil {
+		return nil, fmt.Errorf("list the apps deployed in namespace %s: %w", c.Namespace, explain(err))
+	}
+	var out []Deployed
+	for i := range list.Items {
+		cm := &list.Items[i]
+		app := cm.Labels[layout.LabelApp]
+		if cm.Name != layout.State(app) {
+			continue // a version's config
+		}
+		st := stateOf(cm)
+		if st.Live == "" {
+			continue
+		}
+		out = append(out, Deployed{App: app, Live: st.Live, Previous: st.Previous, Canary: st.Canary, Share: st.Share, Since: cm.CreationTimestamp.Time})
+	}
+	slices.SortFunc(out, func(a, b Deployed) int { return strings.Compare(a.App, b.App) })
+	return out, nil
 }
 
 // connectDeployed connects to the target and returns the state of app,
@@ -63,14 +106,24 @@ func connectDeployed(ctx context.Context, t Target, app string) (*Cluster, state
 	if err != nil {
 		return nil, state{}, err
 	}
-	st, err := c.readState(ctx, app)
+	st, err := c.deployedState(ctx, app)
 	if err != nil {
 		return nil, st, err
 	}
-	if st.Live == "" {
-		return nil, st, fmt.Errorf("%s is not deployed in namespace %s of %s", app, c.Namespace, c.Host)
-	}
 	return c, st, nil
+}
+
+// deployedState returns the state of app, which must have a live
+// version.
+func (c *Cluster) deployedState(ctx context.Context, app string) (state, error) {
+	st, err := c.readState(ctx, app)
+	if err != nil {
+		return st, err
+	}
+	if st.Live == "" {
+		return st, fmt.Errorf("%s is not deployed in namespace %s of %s", app, c.Namespace, c.Host)
+	}
+	return st, nil
 }
 
 // writeState records st, if the state is still the one st was read from:

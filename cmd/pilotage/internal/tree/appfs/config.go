@@ -32,17 +32,25 @@ func (f *FS) configLoc(ctx context.Context, op, p string) (*loc, error) {
 	return l, nil
 }
 
-// readConfig returns the value of the config key at l: the JSON it holds,
-// else its text (base64 for one that is not UTF-8), redacted if it is a
-// secret and opts does not reveal it; at its revision.
+// readConfig returns the value of the config key at l (see
+// ConfigContent).
 func (f *FS) readConfig(ctx context.Context, l *loc, opts tree.ReadOptions) (tree.Content, error) {
 	cv, err := l.cache.client.Value(ctx, l.apiPath())
 	if err != nil {
 		return tree.Content{}, f.fail(ctx, "read", l, err)
 	}
-	raw, binary, err := valueBytes(cv)
+	return ConfigContent(l.path, cv, opts)
+}
+
+// ConfigContent returns what cat shows of the config key cv, at the tree
+// path p: the JSON it holds, else its text (base64 for one that is not
+// UTF-8), redacted if it is a secret and opts does not reveal it; at its
+// revision. Every tree of apps shows config keys with it (package
+// deployfs too).
+func ConfigContent(p string, cv *api.ConfigValue, opts tree.ReadOptions) (tree.Content, error) {
+	raw, binary, err := cv.Bytes()
 	if err != nil {
-		return tree.Content{}, fmt.Errorf("read %s: %w", l.path, err)
+		return tree.Content{}, fmt.Errorf("read %s: %w", p, err)
 	}
 	c := tree.Content{Version: strconv.FormatInt(cv.Revision, 10)}
 	switch {
@@ -58,20 +66,17 @@ func (f *FS) readConfig(ctx context.Context, l *loc, opts tree.ReadOptions) (tre
 	return c, nil
 }
 
-// valueBytes returns the value of cv, and whether it is not text (the
-// API sends it in base64).
-func valueBytes(cv *api.ConfigValue) (b []byte, binary bool, err error) {
-	switch cv.Encoding {
-	case "":
-		return []byte(cv.Value), false, nil
-	case "base64":
-		b, err := base64.StdEncoding.DecodeString(cv.Value)
-		if err != nil {
-			return nil, true, fmt.Errorf("config key %s: its value: %w", cv.Key, err)
-		}
-		return b, true, nil
+// ParseVersion returns the revision a write at p is conditional on:
+// version as Content has it, or -1 for none ("").
+func ParseVersion(p, version string) (int64, error) {
+	if version == "" {
+		return -1, nil
 	}
-	return nil, false, fmt.Errorf("config key %s: its value is in encoding %q, which this pilotage does not know", cv.Key, cv.Encoding)
+	rev, err := strconv.ParseInt(version, 10, 64)
+	if err != nil || rev < 0 {
+		return 0, &pathError{msg: fmt.Sprintf("write %s: version %q is not a revision of the store", p, version), kind: tree.ErrInvalid}
+	}
+	return rev, nil
 }
 
 // Write sets the config key at p (existing or not) to value, if its
@@ -84,16 +89,17 @@ func (f *FS) Write(ctx context.Context, p string, value json.RawMessage, version
 	if err != nil {
 		return "", err
 	}
-	if !json.Valid(value) {
-		return "", &pathError{msg: fmt.Sprintf("write %s: the value is not JSON", l.path), kind: tree.ErrInvalid}
+	rev, err := ParseVersion(l.path, version)
+	if err != nil {
+		return "", err
 	}
-	rev := int64(-1)
-	if version != "" {
-		if rev, err = strconv.ParseInt(version, 10, 64); err != nil || rev < 0 {
-			return "", &pathError{msg: fmt.Sprintf("write %s: version %q is not a revision of the store", l.path, version), kind: tree.ErrInvalid}
+	data, err := StoreBytes(l.path, l.elems[1], value, func() (*api.ConfigValue, error) {
+		cv, err := l.cache.client.Value(ctx, l.apiPath())
+		if err != nil && !errors.Is(err, api.ErrNotFound) {
+			return nil, f.fail(ctx, "write", l, err)
 		}
-	}
-	data, err := f.valueToStore(ctx, l, value)
+		return cv, err
+	})
 	if err != nil {
 		return "", err
 	}
@@ -110,32 +116,36 @@ func (f *FS) Write(ctx context.Context, p string, value json.RawMessage, version
 	return strconv.FormatInt(cv.Revision, 10), nil
 }
 
-// valueToStore returns the bytes to store for value at l: the text of a
-// JSON string if the key is new or holds text or bytes, else value.
-func (f *FS) valueToStore(ctx context.Context, l *loc, value json.RawMessage) ([]byte, error) {
+// StoreBytes returns the bytes to store for value (JSON) written to the
+// config key key at the tree path p: the text of a JSON string if the key
+// is new or holds text or bytes (in base64), else value. current returns
+// what the key holds: an error wrapping api.ErrNotFound if nothing.
+func StoreBytes(p, key string, value json.RawMessage, current func() (*api.ConfigValue, error)) ([]byte, error) {
+	if !json.Valid(value) {
+		return nil, &pathError{msg: fmt.Sprintf("write %s: the value is not JSON", p), kind: tree.ErrInvalid}
+	}
 	var s string
 	if json.Unmarshal(value, &s) != nil {
 		return value, nil
 	}
-	key := l.elems[1]
 	if api.SecretKey(key) && strings.HasPrefix(s, redactedPrefix) {
-		return nil, &pathError{msg: fmt.Sprintf("write %s: the value is the placeholder of a redacted secret, not the secret", l.path), kind: tree.ErrInvalid}
+		return nil, &pathError{msg: fmt.Sprintf("write %s: the value is the placeholder of a redacted secret, not the secret", p), kind: tree.ErrInvalid}
 	}
-	cv, err := l.cache.client.Value(ctx, l.apiPath())
+	cv, err := current()
 	switch {
 	case errors.Is(err, api.ErrNotFound):
 		return []byte(s), nil // a new key: a string is text, as "put KEY hello" means
 	case err != nil:
-		return nil, f.fail(ctx, "write", l, err)
+		return nil, err
 	}
-	raw, binary, err := valueBytes(cv)
+	raw, binary, err := cv.Bytes()
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("write %s: %w", l.path, err)
+		return nil, fmt.Errorf("write %s: %w", p, err)
 	case binary:
 		b, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return nil, &pathError{msg: fmt.Sprintf("write %s: the key holds bytes, shown in base64, and the value is not base64: %v", l.path, err), kind: tree.ErrInvalid}
+			return nil, &pathError{msg: fmt.Sprintf("write %s: the key holds bytes, shown in base64, and the value is not base64: %v", p, err), kind: tree.ErrInvalid}
 		}
 		return b, nil
 	case !json.Valid(raw):

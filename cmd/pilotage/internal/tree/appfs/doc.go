@@ -1,7 +1,10 @@
 // Package appfs serves /apps of the pilotage tree: every app running on
 // this machine under "pilotage run", from the control API of its
-// supervisor (package control). The shell mounts it with
-// tree.Root.Mount("apps", appfs.New(appfs.Options{})).
+// supervisor (package control). The shell mounts it at /apps in a
+// tree.Union with package deployfs, which serves the apps deployed to
+// Kubernetes in the same shape: deployfs describes them as control API
+// resources, and NodeOf, ConfigContent and StoreBytes are the one
+// rendering of resources and config values both use.
 //
 // # Layout
 //

@@ -112,6 +112,11 @@ func newEntry(r *api.Resource) *entry {
 	return e
 }
 
+// NodeOf returns the node of the control API resource r (without its
+// Path), as /apps shows it: the one rendering of apps' resources, which
+// the tree of deployed apps (package deployfs) shares.
+func NodeOf(r *api.Resource) tree.Node { return newEntry(r).node }
+
 func ready(n, of int) string { return fmt.Sprintf("%d/%d", n, of) }
 
 // Names of the nodes appfs adds to the control API's tree.

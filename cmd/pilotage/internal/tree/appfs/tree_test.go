@@ -2,7 +2,6 @@ package appfs
 
 import (
 	"errors"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -176,18 +175,5 @@ func TestByName(t *testing.T) {
 	slices.SortFunc(got, byName)
 	if want := []string{"0", "1", "2", "10", "a", "b"}; !slices.Equal(got, want) {
 		t.Errorf("sorted: %v, want %v", got, want)
-	}
-}
-
-func TestDiff(t *testing.T) {
-	a, b, c := tree.Node{Name: "a"}, tree.Node{Name: "b", State: "Ready"}, tree.Node{Name: "c"}
-	b2 := b
-	b2.State = "Restarting"
-	prev := map[string]tree.Node{"a": a, "b": b}
-	now := map[string]tree.Node{"b": b2, "c": c}
-	evs := diff(prev, now, []tree.Node{b2, c})
-	want := []tree.Event{{Type: tree.Deleted, Node: a}, {Type: tree.Modified, Node: b2}, {Type: tree.Added, Node: c}}
-	if !reflect.DeepEqual(evs, want) {
-		t.Errorf("diff = %+v, want %+v", evs, want)
 	}
 }

@@ -3,8 +3,6 @@ package appfs
 import (
 	"context"
 	"errors"
-	"reflect"
-	"slices"
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/tree"
@@ -14,8 +12,8 @@ import (
 // until ctx ends: from the cache's changes inside an app, from the state
 // directories (read every rescanInterval) for /apps.
 func (f *FS) Watch(ctx context.Context, p string, fn func(tree.Event)) error {
-	var prev map[string]tree.Node
-	for {
+	var prev []tree.Node
+	for listed := false; ; listed = true {
 		var (
 			changed <-chan struct{}
 			tick    <-chan time.Time
@@ -33,16 +31,12 @@ func (f *FS) Watch(ctx context.Context, p string, fn func(tree.Event)) error {
 		if err != nil {
 			return watchEnd(ctx, err)
 		}
-		now := make(map[string]tree.Node, len(nodes))
-		for _, n := range nodes {
-			now[n.Name] = n
-		}
-		if prev != nil {
-			for _, ev := range diff(prev, now, nodes) {
+		if listed {
+			for _, ev := range tree.Diff(prev, nodes) {
 				fn(ev)
 			}
 		}
-		prev = now
+		prev = nodes
 		select {
 		case <-ctx.Done():
 			return nil
@@ -58,30 +52,4 @@ func watchEnd(ctx context.Context, err error) error {
 		return nil
 	}
 	return err
-}
-
-// diff returns the events that make prev now (whose nodes, in order, are
-// nodes): deletions by name, then additions and changes in order.
-func diff(prev, now map[string]tree.Node, nodes []tree.Node) []tree.Event {
-	var out []tree.Event
-	var gone []string
-	for name := range prev {
-		if _, ok := now[name]; !ok {
-			gone = append(gone, name)
-		}
-	}
-	slices.SortFunc(gone, byName)
-	for _, name := range gone {
-		out = append(out, tree.Event{Type: tree.Deleted, Node: prev[name]})
-	}
-	for _, n := range nodes {
-		old, ok := prev[n.Name]
-		switch {
-		case !ok:
-			out = append(out, tree.Event{Type: tree.Added, Node: n})
-		case !reflect.DeepEqual(old, n):
-			out = append(out, tree.Event{Type: tree.Modified, Node: n})
-		}
-	}
-	return out
 }

@@ -16,5 +16,7 @@
 // truth, not the cache.
 //
 // Nothing connects before a path under a context is used: listing /kube
-// only reads the kubeconfig.
+// only reads the kubeconfig. Exec in a pod or container goes through
+// package podconn, as exec in a deployed app's replica does (package
+// deployfs).
 package kubefs

@@ -142,7 +142,7 @@ func slimStatuses(in []corev1.ContainerStatus) []corev1.ContainerStatus {
 
 func podColumns(obj any, n *tree.Node) {
 	p := obj.(*corev1.Pod)
-	reason, ready, total, restarts := podStatus(p)
+	reason, ready, total, restarts := PodStatus(p)
 	n.State, n.Ready, n.Restarts = reason, fmt.Sprintf("%d/%d", ready, total), restarts
 	n.Info = p.Spec.NodeName
 }

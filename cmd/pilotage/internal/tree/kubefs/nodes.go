@@ -54,7 +54,7 @@ func objectNode(dir string, r *resource, typed *typedKind, obj any) tree.Node {
 		typed.columns(obj, &n)
 	}
 	if r.is("", "pods") {
-		n.Dir, n.Logs, n.Exec = true, true, true
+		n.Dir, n.Logs, n.Exec, n.RemoteExec = true, true, true, true
 	}
 	return n
 }
@@ -94,7 +94,7 @@ func containerNodes(dir string, p *corev1.Pod) []tree.Node {
 		n := tree.Node{
 			Path: dir + "/" + url.PathEscape(c.Name), Name: c.Name, Kind: "Container",
 			State: containerState(s), Ready: "0/1", Info: info,
-			Readable: true, Logs: true, Exec: true,
+			Readable: true, Logs: true, Exec: true, RemoteExec: true,
 		}
 		if s != nil {
 			n.Restarts = int(s.RestartCount)

@@ -6,11 +6,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// podStatus returns what kubectl get pods shows of p: its STATUS (the
+// PodStatus returns what kubectl get pods shows of p: its STATUS (the
 // phase, or the reason that matters more: CrashLoopBackOff, Init:0/1,
 // Terminating...), how many of its containers are ready, of how many,
 // and its restarts. It follows kubectl's printPod.
-func podStatus(p *corev1.Pod) (reason string, ready, total, restarts int) {
+func PodStatus(p *corev1.Pod) (reason string, ready, total, restarts int) {
 	reason = string(p.Status.Phase)
 	if p.Status.Reason != "" {
 		reason = p.Status.Reason

@@ -159,7 +159,7 @@ func TestPodStatus(t *testing.T) {
 			}},
 		}, "OOMKilled", "0/1", 3},
 	} {
-		reason, ready, total, restarts := podStatus(&tc.pod)
+		reason, ready, total, restarts := PodStatus(&tc.pod)
 		if got := fmt.Sprintf("%s %d/%d %d", reason, ready, total, restarts); got != fmt.Sprintf("%s %s %d", tc.reason, tc.ready, tc.starts) {
 			t.Errorf("%s: podStatus = %s, want %s %s %d", tc.name, got, tc.reason, tc.ready, tc.starts)
 		}

@@ -1,8 +1,9 @@
 // Command leaderapp is the end-to-end tests' app for coordination on a
 // cluster. Every replica of Candidate campaigns in the election
-// ElectionName; the leader writes LedgerKey every 50 ms, fenced by its
-// leadership ({writer, token, seq}). The main component serves, on its
-// listener "web":
+// ElectionName; the leader takes the lock LockName, then writes LedgerKey
+// every 50 ms, fenced by its leadership ({writer, token, seq, lock}: lock
+// is the lock's token). The main component serves, on its listener
+// "web":
 //
 //	GET /leader   the election's leader: {"value": pod, "token": n}
 //	GET /ledger   the last write to LedgerKey, and the store's revision of it
@@ -24,6 +25,7 @@ import (
 // The app's keyspace.
 const (
 	ElectionName = "e2e-leader"
+	LockName     = "e2e-ledger"
 	LedgerKey    = "ledger"
 )
 
@@ -40,6 +42,7 @@ type Entry struct {
 	Writer string `json:"writer"`
 	Token  uint64 `json:"token"`
 	Seq    int    `json:"seq"`
+	Lock   uint64 `json:"lock"` // the token of the leader's lock LockName
 }
 
 type candidate struct {
@@ -96,9 +99,17 @@ func (c *candidate) campaign(ctx context.Context) {
 		}
 		<-c.lead
 		c.lead <- l
-		logger.Info("leading", "token", l.Token())
+		lock, err := c.store.Lock(l.Context(), LockName)
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Warn("lock", "err", err)
+				_ = l.Resign(context.Background())
+			}
+			continue
+		}
+		logger.Info("leading", "token", l.Token(), "lock", lock.Token())
 		for seq := 1; l.Context().Err() == nil && ctx.Err() == nil; seq++ {
-			b, _ := json.Marshal(Entry{Writer: c.name, Token: l.Token(), Seq: seq})
+			b, _ := json.Marshal(Entry{Writer: c.name, Token: l.Token(), Seq: seq, Lock: lock.Token()})
 			if _, err := l.Put(ctx, LedgerKey, b); err != nil && !errors.Is(err, coord.ErrFenced) && ctx.Err() == nil {
 				logger.Warn("write", "err", err)
 			}
@@ -108,6 +119,9 @@ func (c *candidate) campaign(ctx context.Context) {
 			case <-ctx.Done():
 			}
 		}
+		unlock, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = lock.Unlock(unlock) // fails if the lock went with the session
+		cancel()
 		logger.Info("no longer leading", "token", l.Token())
 	}
 }
