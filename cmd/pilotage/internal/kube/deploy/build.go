@@ -2,10 +2,13 @@ package deploy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -24,47 +27,78 @@ func staticEnv() []string {
 
 // buildApp writes stale stubs (cacheDir holds generate's freshness
 // records) and builds the app in dir, statically for the image's
-// platform, into out.
-func buildApp(ctx context.Context, dir, out, cacheDir string) error {
-	pkgs, err := modulePackages(ctx, dir)
+// platform, and returns its binary.
+//
+// On a host of the image's platform, the binary is installed ("go
+// install") into a directory of cacheDir of the app's own: the go
+// command relinks it only if its inputs changed, which saves a second
+// per deploy of an unchanged app. Elsewhere "go build" cross-compiles it
+// into tmp.
+func buildApp(ctx context.Context, dir, cacheDir, tmp string) (string, error) {
+	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return err
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(abs))
+	env := staticEnv()
+	install := runtime.GOOS == image.Platform.OS && runtime.GOARCH == image.Platform.Architecture
+	if install {
+		env = append(env, "GOBIN="+filepath.Join(cacheDir, "bin", hex.EncodeToString(sum[:8])))
+	}
+	pkgs, target, err := modulePackages(ctx, dir, env)
+	if err != nil {
+		return "", err
 	}
 	res, err := generate.Run(generate.Options{Dir: dir, Patterns: pkgs, CacheDir: cacheDir})
 	if err != nil {
-		return fmt.Errorf("generate:\n%w", err)
+		return "", fmt.Errorf("generate:\n%w", err)
 	}
 	if len(res.Warnings) > 0 {
 		var w []string
 		for _, e := range res.Warnings {
 			w = append(w, e.Error())
 		}
-		return fmt.Errorf("generate: %s", strings.Join(w, "; "))
+		return "", fmt.Errorf("generate: %s", strings.Join(w, "; "))
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, ".")
+	args := []string{"install", "-trimpath", "."}
+	if !install || target == "" {
+		target = filepath.Join(tmp, "app")
+		args = []string{"build", "-trimpath", "-o", target, "."}
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
-	cmd.Env = staticEnv()
+	cmd.Env = env
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build in %s: %w\n%s", dir, err, b)
+		return "", fmt.Errorf("go %s in %s: %w\n%s", args[0], dir, err, b)
 	}
-	return nil
+	return target, nil
 }
 
 // modulePackages returns the packages of the main package's module that
 // its binary holds: those whose stubs must be current, wherever in the
 // module they are (components beside the main package, or under
-// internal/).
-func modulePackages(ctx context.Context, dir string) ([]string, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.ImportPath}}{{end}}{{end}}", ".")
+// internal/); and where "go install" puts the binary in env.
+func modulePackages(ctx context.Context, dir string, env []string) (pkgs []string, target string, err error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.ImportPath}}{{if eq .Name \"main\"}} {{.Target}}{{end}}\n{{end}}{{end}}", ".")
 	cmd.Dir = dir
-	cmd.Env = staticEnv()
+	cmd.Env = env
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	b, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("go list in %s: %w\n%s", dir, err, stderr.String())
+		return nil, "", fmt.Errorf("go list in %s: %w\n%s", dir, err, stderr.String())
 	}
-	return strings.Fields(string(b)), nil
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		pkgs = append(pkgs, f[0])
+		if len(f) == 2 {
+			target = f[1]
+		}
+	}
+	return pkgs, target, nil
 }
 
 // envelopeBinary returns a static pilotage binary for the image: this

@@ -147,8 +147,8 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	appBin := filepath.Join(tmp, app)
-	if err := buildApp(ctx, dir, appBin, cacheDir); err != nil {
+	appBin, err := buildApp(ctx, dir, cacheDir, tmp)
+	if err != nil {
 		return nil, err
 	}
 	g, err := graph.Read(appBin)
