@@ -158,7 +158,7 @@ func (c *Cluster) removeRouter(ctx context.Context, app string, out io.Writer) e
 	return nil
 }
 
-// CanaryStats returns what app's canary routers counted, summed, and how
+// canaryStats returns what app's canary routers counted, summed, and how
 // many routers answered. A router counts from its start: a router pod
 // restarted lost its counts.
 func (c *Cluster) canaryStats(ctx context.Context, app string, st state) (layout.CanaryStats, int, error) {
