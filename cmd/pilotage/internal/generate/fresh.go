@@ -124,23 +124,23 @@ func freshRecord(cacheDir, dir string, patterns []string) string {
 	return filepath.Join(cacheDir, "generate", hex.EncodeToString(sum[:12]))
 }
 
-// isFresh reports whether the sources are those of the last clean run.
-// Any failure to tell means no: Run then does its whole work.
-func isFresh(cacheDir, dir string, patterns []string) bool {
+// isFresh reports whether the sources are those of the last clean run,
+// and returns their key ("" if it could not be computed). Any failure to
+// tell means no: Run then does its whole work.
+func isFresh(cacheDir, dir string, patterns []string) (key string, fresh bool) {
 	key, err := sourceKey(dir, patterns)
 	if err != nil {
-		return false
+		return "", false
 	}
 	b, err := os.ReadFile(freshRecord(cacheDir, dir, patterns))
-	return err == nil && string(b) == key
+	return key, err == nil && string(b) == key
 }
 
-// recordFresh records the sources after a clean run. The record is only
-// a shortcut: failing to write it costs the next run its full work, so
-// the error is not Run's.
-func recordFresh(cacheDir, dir string, patterns []string) {
-	key, err := sourceKey(dir, patterns)
-	if err != nil {
+// recordFresh records key, the sources' after a clean run. The record is
+// only a shortcut: failing to write it costs the next run its full work,
+// so the error is not Run's.
+func recordFresh(cacheDir, dir string, patterns []string, key string) {
+	if key == "" {
 		return
 	}
 	path := freshRecord(cacheDir, dir, patterns)

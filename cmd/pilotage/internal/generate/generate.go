@@ -57,8 +57,12 @@ func Run(opts Options) (*Result, error) {
 		patterns = []string{"./..."}
 	}
 	cached := opts.CacheDir != "" && !opts.Check
-	if cached && isFresh(opts.CacheDir, abs, patterns) {
-		return &Result{}, nil
+	var key string // of the sources as Run found them, if cached
+	if cached {
+		var fresh bool
+		if key, fresh = isFresh(opts.CacheDir, abs, patterns); fresh {
+			return &Result{}, nil
+		}
 	}
 	ps := &problems{fset: token.NewFileSet(), dir: abs}
 	warn := &problems{fset: ps.fset, dir: abs}
@@ -119,7 +123,13 @@ func Run(opts Options) (*Result, error) {
 		return res, err
 	}
 	if cached && len(res.Warnings) == 0 {
-		recordFresh(opts.CacheDir, abs, patterns)
+		if len(res.Changed) > 0 { // the stubs written are sources too
+			key, err = sourceKey(abs, patterns)
+			if err != nil {
+				key = ""
+			}
+		}
+		recordFresh(opts.CacheDir, abs, patterns, key)
 	}
 	return res, nil
 }
