@@ -47,6 +47,23 @@ func (t Telemetry) Ratio() float64 {
 	return *t.SampleRatio
 }
 
+// DefaultKubeSampleRatio is the sample ratio of a version "pilotage
+// deploy" runs that exports to a collector and sets no sample_ratio.
+const DefaultKubeSampleRatio = 0.1
+
+// KubeRatio is the sample ratio in effect on Kubernetes: sample_ratio if
+// set; else, as a pod keeps no traces for anyone to read, 10 % with a
+// collector and none without.
+func (t Telemetry) KubeRatio() float64 {
+	switch {
+	case t.SampleRatio != nil:
+		return *t.SampleRatio
+	case t.OTLPEndpoint != "":
+		return DefaultKubeSampleRatio
+	}
+	return 0
+}
+
 // MetricsOn reports whether metrics are recorded.
 func (t Telemetry) MetricsOn() bool { return t.Metrics == nil || *t.Metrics }
 

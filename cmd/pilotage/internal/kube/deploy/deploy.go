@@ -209,7 +209,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 
-	v := objects.Version{App: app, Version: version, Image: imageRef, Plan: plan, Config: cfgText, Coordination: coordination, Kube: cfg.Kube}
+	v := objects.Version{App: app, Version: version, Image: imageRef, Plan: plan, Config: cfgText, Coordination: coordination, Kube: cfg.Kube, Telemetry: cfg.Telemetry}
 	if opts.Render != "" {
 		path, err := render(opts.Render, v, store)
 		if err != nil {

@@ -47,7 +47,7 @@ func TestRenderIsWhatDeployApplies(t *testing.T) {
 	// An app that coordinates, with the store the deploy runs for it.
 	coordination := &envelope.Coordination{Endpoints: layout.StoreEndpoints(app, 3), Prefix: "/pilotage/shop/"}
 	store := &objects.StoreSpec{App: app, Image: "registry.example/shop@sha256:ef01", Replicas: 3, Storage: "1Gi"}
-	v := objects.Version{App: app, Namespace: "ns1", Version: version, Image: image, Plan: plan, Config: cfgText, Coordination: coordination, Kube: cfg.Kube}
+	v := objects.Version{App: app, Namespace: "ns1", Version: version, Image: image, Plan: plan, Config: cfgText, Coordination: coordination, Kube: cfg.Kube, Telemetry: cfg.Telemetry}
 	dir, err := render(t.TempDir(), v, store)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry"
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
@@ -64,6 +65,10 @@ func Run(ctx context.Context, stderr io.Writer) (int, error) {
 	}
 	e := &podEnvelope{s: s, pod: pod, ip: ip, log: stderr}
 	e.logf("version %s, group %s, pod %s (%s)", s.Version, s.Group, pod, ip)
+	if e.tel, err = startTelemetry(s, e.logf); err != nil {
+		return 1, err
+	}
+	defer e.stopTelemetry()
 	// Endpoints keep being watched while the app drains after SIGTERM.
 	watchCtx, cancelWatch := context.WithCancel(context.Background())
 	defer cancelWatch()
@@ -94,6 +99,7 @@ type podEnvelope struct {
 	ip  string
 	log io.Writer
 	eps *endpoints
+	tel *telemetry.Hub // the replica's spans and metrics
 
 	mu        sync.Mutex
 	ready     bool      // the runtime sent Ready, and not Unhealthy since
@@ -212,6 +218,7 @@ func (e *podEnvelope) init() envelope.Init {
 		RPCAdvertise: "tcp:" + net.JoinHostPort(e.ip, strconv.Itoa(layout.RPCPort)),
 		Health:       envelope.DefaultHealth,
 		Coordination: e.s.Coordination,
+		Telemetry:    e.tel.Init(),
 	}
 	if e.s.Config {
 		in.ConfigPath = filepath.Join(layout.ConfigDir, layout.ConfigFile)
@@ -228,6 +235,9 @@ func (e *podEnvelope) read(ec *envelope.Conn) {
 				e.logf("envelope: %v", err)
 			}
 			return
+		}
+		if e.tel.Handle(e.pod, m) {
+			continue
 		}
 		e.mu.Lock()
 		switch m := m.(type) {

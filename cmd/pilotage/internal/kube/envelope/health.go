@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 )
 
-// healthHandler serves the kubelet's probes.
+// healthHandler serves the kubelet's probes, and the replica's metrics
+// at layout.MetricsPath.
 //
 // /readyz: the runtime is ready and the pod is not terminating. The
 // runtime starts only once every group it calls has a ready pod
@@ -25,6 +28,7 @@ func (e *podEnvelope) healthHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.Handle("GET "+layout.MetricsPath, e.tel.Metrics.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		e.mu.Lock()
 		unhealthy, last := e.unhealthy, e.lastPong

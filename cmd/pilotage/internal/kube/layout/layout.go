@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pilotage/pilotage/internal/config"
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
@@ -59,7 +60,10 @@ const (
 // Ports and paths inside a pod.
 const (
 	RPCPort    = 10000 // the runtime's RPC server, dialled by other replicas
-	HealthPort = 10001 // the envelope's /healthz and /readyz
+	HealthPort = 10001 // the envelope's /healthz, /readyz and MetricsPath
+	// MetricsPath, on HealthPort, serves the replica's metrics in
+	// Prometheus' text format.
+	MetricsPath = "/metrics"
 	// EnvelopePath is the pilotage binary in the image, the pod's
 	// entrypoint; AppPath the application's binary it starts.
 	EnvelopePath = "/pilotage"
@@ -106,6 +110,10 @@ type Settings struct {
 	// runs, or [coordination] endpoints), for an app that uses it: the
 	// app starts once the store answers.
 	Coordination *envelope.Coordination `json:"coordination,omitempty"`
+	// Telemetry is the app's [telemetry]: the envelope serves the
+	// replica's metrics on HealthPort at MetricsPath and exports its
+	// spans to the collector it names (sampled by its KubeRatio).
+	Telemetry config.Telemetry `json:"telemetry"`
 }
 
 // ReadSettings reads the Settings from the environment.

@@ -47,6 +47,9 @@ type Version struct {
 	Coordination *envelope.Coordination
 	// Kube is the [kube] section: the pods' resources and autoscaling.
 	Kube config.Kube
+	// Telemetry is the [telemetry] section: each pod's envelope serves
+	// its replica's metrics and exports its spans.
+	Telemetry config.Telemetry
 }
 
 // DefaultListenerPort is the port of a listener whose configured address
@@ -132,7 +135,7 @@ func Build(v Version) (*Set, error) {
 		if n.IsUnit() {
 			continue
 		}
-		s := layout.Settings{App: v.App, Version: v.Version, Group: n.Name, Components: n.Components, Services: services, Config: v.Config != "", Coordination: v.Coordination}
+		s := layout.Settings{App: v.App, Version: v.Version, Group: n.Name, Components: n.Components, Services: services, Config: v.Config != "", Coordination: v.Coordination, Telemetry: v.Telemetry}
 		for _, d := range n.Deps {
 			if dn := v.Plan.Node(d); dn != nil && !dn.IsUnit() {
 				s.Needs = append(s.Needs, layout.GroupService(v.App, v.Version, d))
@@ -244,6 +247,15 @@ func deployment(v Version, n *supervisor.Node, s layout.Settings, ports map[stri
 	}
 	// Last: WithContainers copies c.
 	spec.WithContainers(c)
+	template := coreac.PodTemplateSpec().WithLabels(pod).WithSpec(spec)
+	if v.Telemetry.MetricsOn() {
+		// The annotations Prometheus' usual Kubernetes scrape config reads.
+		template.WithAnnotations(map[string]string{
+			"prometheus.io/scrape": "true",
+			"prometheus.io/port":   strconv.Itoa(layout.HealthPort),
+			"prometheus.io/path":   layout.MetricsPath,
+		})
+	}
 	return appsac.Deployment(layout.GroupDeployment(v.App, v.Version, n.Name), v.Namespace).
 		WithLabels(labels).
 		WithAnnotations(annotations).
@@ -252,9 +264,7 @@ func deployment(v Version, n *supervisor.Node, s layout.Settings, ports map[stri
 			WithSelector(metaac.LabelSelector().WithMatchLabels(pod)).
 			WithStrategy(appsac.DeploymentStrategy().WithType(appsv1.RollingUpdateDeploymentStrategyType).
 				WithRollingUpdate(appsac.RollingUpdateDeployment().WithMaxUnavailable(intstr.FromInt32(0)).WithMaxSurge(intstr.FromInt32(1)))).
-			WithTemplate(coreac.PodTemplateSpec().
-				WithLabels(pod).
-				WithSpec(spec)))
+			WithTemplate(template))
 }
 
 func probe(path string, period, failures int32) *coreac.ProbeApplyConfiguration {
