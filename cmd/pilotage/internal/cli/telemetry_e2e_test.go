@@ -14,79 +14,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry/otlptest"
 )
-
-// otlpCollector is a real OTLP/HTTP endpoint: it decodes the protobuf
-// ExportTraceServiceRequests posted to /v1/traces.
-type otlpCollector struct {
-	mu    sync.Mutex
-	spans []otlpSpan
-}
-
-type otlpSpan struct {
-	replica string // the resource's service.instance.id
-	span    *tracepb.Span
-}
-
-func (c *otlpCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
-		http.Error(w, "want POST /v1/traces of application/x-protobuf", http.StatusBadRequest)
-		return
-	}
-	body, err := io.ReadAll(r.Body)
-	var req coltracepb.ExportTraceServiceRequest
-	if err == nil {
-		err = proto.Unmarshal(body, &req)
-	}
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	c.mu.Lock()
-	for _, rs := range req.ResourceSpans {
-		replica := ""
-		for _, kv := range rs.Resource.GetAttributes() {
-			if kv.Key == "service.instance.id" {
-				replica = kv.Value.GetStringValue()
-			}
-		}
-		for _, ss := range rs.ScopeSpans {
-			for _, s := range ss.Spans {
-				c.spans = append(c.spans, otlpSpan{replica, s})
-			}
-		}
-	}
-	c.mu.Unlock()
-	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	w.Write(out)
-}
-
-// trace returns the spans received of the trace with id (hex).
-func (c *otlpCollector) trace(id string) []otlpSpan {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []otlpSpan
-	for _, s := range c.spans {
-		if hex.EncodeToString(s.span.TraceId) == id {
-			out = append(out, s)
-		}
-	}
-	return out
-}
 
 func freePort(t *testing.T) string {
 	t.Helper()
@@ -107,7 +46,7 @@ func TestTelemetryOfTheShop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the pilotage command and the shop")
 	}
-	collector := &otlpCollector{}
+	collector := &otlptest.Collector{}
 	otlp := httptest.NewServer(collector)
 	t.Cleanup(otlp.Close) // after pilotage run stops (cleanups run last first): its last spans arrive
 	state, err := os.MkdirTemp("", "pl")
@@ -191,56 +130,56 @@ func TestTelemetryOfTheShop(t *testing.T) {
 	}
 
 	// The same trace reaches the collector, every span of it, with parents.
-	var spans []otlpSpan
+	var spans []otlptest.Span
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if spans = collector.trace(checkout.TraceID); len(spans) >= 14 {
+		if spans = collector.Trace(checkout.TraceID); len(spans) >= 14 {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the collector got %d spans of trace %s after 20s, want 14", len(spans), checkout.TraceID)
 		}
 	}
-	byID := map[string]otlpSpan{}
+	byID := map[string]otlptest.Span{}
 	for _, s := range spans {
-		byID[hex.EncodeToString(s.span.SpanId)] = s
+		byID[hex.EncodeToString(s.SpanId)] = s
 	}
 	if len(byID) != 14 || len(spans) != 14 {
 		t.Errorf("the collector got %d spans (%d distinct) of the checkout's trace, want 14", len(spans), len(byID))
 	}
 	roots := 0
 	for _, s := range spans {
-		parentID := hex.EncodeToString(s.span.ParentSpanId)
+		parentID := hex.EncodeToString(s.ParentSpanId)
 		if parentID == "" {
 			roots++
-			if s.span.Name != "POST /api/checkout/alice" || s.span.Kind != tracepb.Span_SPAN_KIND_SERVER || !strings.HasPrefix(s.replica, "pilotage.Main/") {
-				t.Errorf("root span %q kind %v in %s, want the HTTP request's server span in pilotage.Main", s.span.Name, s.span.Kind, s.replica)
+			if s.Name != "POST /api/checkout/alice" || s.Kind != tracepb.Span_SPAN_KIND_SERVER || !strings.HasPrefix(s.Replica, "pilotage.Main/") {
+				t.Errorf("root span %q kind %v in %s, want the HTTP request's server span in pilotage.Main", s.Name, s.Kind, s.Replica)
 			}
 			continue
 		}
 		parent, ok := byID[parentID]
 		if !ok {
-			t.Errorf("span %q in %s: parent %s is not in the trace", s.span.Name, s.replica, parentID)
+			t.Errorf("span %q in %s: parent %s is not in the trace", s.Name, s.Replica, parentID)
 			continue
 		}
-		switch s.span.Kind {
+		switch s.Kind {
 		case tracepb.Span_SPAN_KIND_CLIENT: // a call made while serving the parent, in the same process
 			want := tracepb.Span_SPAN_KIND_SERVER
-			if s.span.Name == "catalog.Catalog.Get" && strings.HasPrefix(s.replica, "checkout.") {
+			if s.Name == "catalog.Catalog.Get" && strings.HasPrefix(s.Replica, "checkout.") {
 				want = tracepb.Span_SPAN_KIND_INTERNAL // made within the checkout's own span
 			}
-			if parent.span.Kind != want || parent.replica != s.replica {
-				t.Errorf("client span %q in %s has parent %q (%v) in %s, want a %v span of the same process", s.span.Name, s.replica, parent.span.Name, parent.span.Kind, parent.replica, want)
+			if parent.Kind != want || parent.Replica != s.Replica {
+				t.Errorf("client span %q in %s has parent %q (%v) in %s, want a %v span of the same process", s.Name, s.Replica, parent.Name, parent.Kind, parent.Replica, want)
 			}
 		case tracepb.Span_SPAN_KIND_INTERNAL: // the checkout's own span, in PlaceOrder
-			if s.span.Name != "price the cart" || parent.span.Name != "checkout.Checkout.PlaceOrder" || parent.span.Kind != tracepb.Span_SPAN_KIND_SERVER || parent.replica != s.replica {
-				t.Errorf("internal span %q in %s has parent %q (%v) in %s, want the checkout's own span under PlaceOrder", s.span.Name, s.replica, parent.span.Name, parent.span.Kind, parent.replica)
+			if s.Name != "price the cart" || parent.Name != "checkout.Checkout.PlaceOrder" || parent.Kind != tracepb.Span_SPAN_KIND_SERVER || parent.Replica != s.Replica {
+				t.Errorf("internal span %q in %s has parent %q (%v) in %s, want the checkout's own span under PlaceOrder", s.Name, s.Replica, parent.Name, parent.Kind, parent.Replica)
 			}
 		case tracepb.Span_SPAN_KIND_SERVER: // the call served, its caller's client span in another process
-			if parent.span.Kind != tracepb.Span_SPAN_KIND_CLIENT || parent.span.Name != s.span.Name || parent.replica == s.replica {
-				t.Errorf("server span %q in %s has parent %q (%v) in %s, want the client span of the same method in another process", s.span.Name, s.replica, parent.span.Name, parent.span.Kind, parent.replica)
+			if parent.Kind != tracepb.Span_SPAN_KIND_CLIENT || parent.Name != s.Name || parent.Replica == s.Replica {
+				t.Errorf("server span %q in %s has parent %q (%v) in %s, want the client span of the same method in another process", s.Name, s.Replica, parent.Name, parent.Kind, parent.Replica)
 			}
 		default:
-			t.Errorf("span %q has kind %v", s.span.Name, s.span.Kind)
+			t.Errorf("span %q has kind %v", s.Name, s.Kind)
 		}
 	}
 	if roots != 1 {

@@ -15,22 +15,12 @@ import (
 // NetnsDialer opens TCP connections from inside the cluster's network
 // namespace, for a test that must reach ClusterIPs and pod IPs from its
 // own process (a load generator, say) rather than from a program run
-// with InNetns. Its sockets are made by one goroutine locked to an OS
-// thread that joined the netns; once made, they work from any goroutine.
+// with InNetns, and listens there for pods to reach the test (at
+// NodeIP). Its sockets are made by one goroutine locked to an OS thread
+// that joined the netns; once made, they work from any goroutine.
 type NetnsDialer struct {
-	dials chan dialRequest
+	calls chan func() // run on the netns's thread
 	stop  chan struct{}
-}
-
-type dialRequest struct {
-	ctx     context.Context
-	address string
-	reply   chan dialReply
-}
-
-type dialReply struct {
-	conn net.Conn
-	err  error
 }
 
 // NetnsDialer starts a dialer into the cluster's netns; Close stops it.
@@ -39,7 +29,7 @@ func (c *FullCluster) NetnsDialer() (*NetnsDialer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netns dialer: %w", err)
 	}
-	d := &NetnsDialer{dials: make(chan dialRequest), stop: make(chan struct{})}
+	d := &NetnsDialer{calls: make(chan func()), stop: make(chan struct{})}
 	joined := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread ends with this goroutine, so no
@@ -51,12 +41,10 @@ func (c *FullCluster) NetnsDialer() (*NetnsDialer, error) {
 		if err != nil {
 			return
 		}
-		var dialer net.Dialer
 		for {
 			select {
-			case r := <-d.dials:
-				conn, err := dialer.DialContext(r.ctx, "tcp", r.address)
-				r.reply <- dialReply{conn, err}
+			case f := <-d.calls:
+				f()
 			case <-d.stop:
 				return
 			}
@@ -68,22 +56,43 @@ func (c *FullCluster) NetnsDialer() (*NetnsDialer, error) {
 	return d, nil
 }
 
+// inNetns runs f on the netns's thread and waits for it.
+func (d *NetnsDialer) inNetns(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case d.calls <- func() { f(); close(done) }:
+	case <-d.stop:
+		return net.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-done
+	return nil
+}
+
 // DialContext connects to address (an IP and port: there is no resolver
 // here for cluster names) from inside the netns.
 func (d *NetnsDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	if network != "tcp" && network != "tcp4" {
 		return nil, fmt.Errorf("netns dialer: network %s: only tcp", network)
 	}
-	r := dialRequest{ctx: ctx, address: address, reply: make(chan dialReply, 1)}
-	select {
-	case d.dials <- r:
-	case <-d.stop:
-		return nil, net.ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	var conn net.Conn
+	var err error
+	if e := d.inNetns(ctx, func() { conn, err = new(net.Dialer).DialContext(ctx, "tcp", address) }); e != nil {
+		return nil, e
 	}
-	rep := <-r.reply
-	return rep.conn, rep.err
+	return conn, err
+}
+
+// Listen listens on a TCP address inside the netns (":0": any port, on
+// NodeIP too, which pods reach).
+func (d *NetnsDialer) Listen(address string) (net.Listener, error) {
+	var l net.Listener
+	var err error
+	if e := d.inNetns(context.Background(), func() { l, err = net.Listen("tcp", address) }); e != nil {
+		return nil, e
+	}
+	return l, err
 }
 
 // HTTPClient returns a client whose every request opens a new connection

@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry/otlptest"
+)
+
+// The shop on Kubernetes is traced as under "pilotage run": with
+// [telemetry] otlp_endpoint naming a collector (a real OTLP/HTTP endpoint
+// in the test, which the pods reach at the node's address), one checkout
+// through the listener's Service is one trace whose spans come from the
+// pod of every group it went through, each span's parent in the trace.
+func TestTelemetryOnKubernetes(t *testing.T) {
+	e := newEnv(t)
+	d := e.dialer()
+	l, err := d.Listen(":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	collector := &otlptest.Collector{}
+	srv := &http.Server{Handler: collector, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	defer srv.Close()
+	endpoint := fmt.Sprintf("http://%s", net.JoinHostPort(e.c.NodeIP, fmt.Sprint(l.Addr().(*net.TCPAddr).Port)))
+	e.deploy(shopDir, "[app]\nname = \"shop\"\n[listeners.shop]\naddress = \":8080\"\n"+
+		"[components.\"catalog.Catalog\"]\ncurrency = \"EUR\"\n[run.components.\"cart.Cart\"]\nreplicas = 1\n"+
+		fmt.Sprintf("[telemetry]\notlp_endpoint = %q\nsample_ratio = 1\n", endpoint))
+
+	client := d.HTTPClient(10 * time.Second)
+	url := e.listenerURL("shop", "shop")
+	routed(t, client, url+"/api/products")
+	for _, req := range []struct{ path, body string }{
+		{"/api/cart/alice", `{"ProductID": "mug", "Quantity": 2}`},
+		{"/api/checkout/alice", fmt.Sprintf(`{"Number": "4242424242424242", "ExpiryMonth": 12, "ExpiryYear": %d}`, time.Now().Year()+2)},
+	} {
+		resp, err := client.Post(url+req.path, "application/json", strings.NewReader(req.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s", req.path, resp.Status)
+		}
+	}
+
+	// The checkout's trace: the request's span in a pod of the main
+	// group, and the calls it made, client and server side, 14 spans as
+	// under "pilotage run".
+	var spans []otlptest.Span
+	eventually(t, 30*time.Second, "the checkout's trace at the collector", func() error {
+		for _, root := range collector.Roots() {
+			if root.Name == "POST /api/checkout/alice" {
+				if spans = collector.Trace(hex.EncodeToString(root.TraceId)); len(spans) >= 14 {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("%d roots received, %d spans of the checkout", len(collector.Roots()), len(spans))
+	})
+	byID := map[string]otlptest.Span{}
+	pods := map[string]bool{}
+	for _, s := range spans {
+		byID[hex.EncodeToString(s.SpanId)] = s
+		pods[s.Replica] = true
+	}
+	if len(spans) != 14 || len(byID) != 14 {
+		t.Errorf("the checkout's trace has %d spans (%d distinct), want 14", len(spans), len(byID))
+	}
+	for _, s := range spans {
+		if len(s.ParentSpanId) == 0 {
+			if !strings.Contains(s.Replica, "-pilotage-main-") {
+				t.Errorf("the checkout's root span comes from %s, want a pod of the main group", s.Replica)
+			}
+			continue
+		}
+		if _, ok := byID[hex.EncodeToString(s.ParentSpanId)]; !ok {
+			t.Errorf("span %q of pod %s: its parent is not in the trace", s.Name, s.Replica)
+		}
+	}
+	// main, checkout, cart, catalog, shipping, payment: a pod of each.
+	if len(pods) != 6 {
+		t.Errorf("the checkout's spans come from %d pods, want 6 (a pod of each group it went through): %v", len(pods), pods)
+	}
+}
