@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -17,14 +16,11 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry/otlptest"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry/telemetrytest"
 )
 
 func freePort(t *testing.T) string {
@@ -46,7 +42,7 @@ func TestTelemetryOfTheShop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the pilotage command and the shop")
 	}
-	collector := &otlptest.Collector{}
+	collector := &telemetrytest.Collector{}
 	otlp := httptest.NewServer(collector)
 	t.Cleanup(otlp.Close) // after pilotage run stops (cleanups run last first): its last spans arrive
 	state, err := os.MkdirTemp("", "pl")
@@ -130,7 +126,7 @@ func TestTelemetryOfTheShop(t *testing.T) {
 	}
 
 	// The same trace reaches the collector, every span of it, with parents.
-	var spans []otlptest.Span
+	var spans []telemetrytest.Span
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		if spans = collector.Trace(checkout.TraceID); len(spans) >= 14 {
 			break
@@ -139,7 +135,7 @@ func TestTelemetryOfTheShop(t *testing.T) {
 			t.Fatalf("the collector got %d spans of trace %s after 20s, want 14", len(spans), checkout.TraceID)
 		}
 	}
-	byID := map[string]otlptest.Span{}
+	byID := map[string]telemetrytest.Span{}
 	for _, s := range spans {
 		byID[hex.EncodeToString(s.SpanId)] = s
 	}
@@ -285,38 +281,9 @@ func scrape(t *testing.T, url string) map[string]float64 {
 // parseMetrics is scrape's parser, on the text of an exposition.
 func parseMetrics(t *testing.T, body []byte) map[string]float64 {
 	t.Helper()
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	sums, err := telemetrytest.Sums(body)
 	if err != nil {
-		t.Fatalf("parse metrics: %v\n%s", err, body)
+		t.Fatalf("%v\n%s", err, body)
 	}
-	out := map[string]float64{}
-	label := func(m *dto.Metric, name string) string {
-		for _, l := range m.Label {
-			if l.GetName() == name {
-				v := l.GetValue()
-				return v[strings.LastIndex(v, "/")+1:]
-			}
-		}
-		return ""
-	}
-	for name, f := range families {
-		for _, m := range f.Metric {
-			key := label(m, "component") + " " + label(m, "method") + " " + label(m, "side")
-			switch name {
-			case "pilotage_method_calls_total":
-				out["calls "+key] += m.GetCounter().GetValue()
-			case "pilotage_method_errors_total":
-				out["errors "+key] += m.GetCounter().GetValue()
-				out["kind "+label(m, "component")+" "+label(m, "method")+" "+label(m, "kind")] += m.GetCounter().GetValue()
-			case "pilotage_method_latency_seconds":
-				out["latency "+key] += float64(m.GetHistogram().GetSampleCount())
-			case "pilotage_process_goroutines":
-				out["goroutines"] += m.GetGauge().GetValue()
-			case "pilotage_process_resident_memory_bytes":
-				out["rss"] += m.GetGauge().GetValue()
-			}
-		}
-	}
-	return out
+	return sums
 }

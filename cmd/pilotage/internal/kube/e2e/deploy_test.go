@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,12 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry/telemetrytest"
 )
 
 const (
@@ -94,9 +92,9 @@ func TestDeployShop(t *testing.T) {
 	// Each pod serves its replica's metrics where its prometheus.io
 	// annotations say; summed over the pods, they count this test's calls.
 	want := map[string]float64{
-		"cart.Cart Add":                2,
-		"checkout.Checkout PlaceOrder": 1,
-		"payment.Payment Charge":       1,
+		"calls cart.Cart Add server":                2,
+		"calls checkout.Checkout PlaceOrder server": 1,
+		"calls payment.Payment Charge server":       1,
 	}
 	eventually(t, 15*time.Second, "the pods' metrics count the calls", func() error {
 		got := map[string]float64{}
@@ -108,13 +106,17 @@ func TestDeployShop(t *testing.T) {
 			if err != nil {
 				return fmt.Errorf("metrics of pod %s: %w", p.Name, err)
 			}
-			if err := serverCalls(body, got); err != nil {
+			sums, err := telemetrytest.Sums(body)
+			if err != nil {
 				return fmt.Errorf("metrics of pod %s: %w", p.Name, err)
+			}
+			for k, v := range sums {
+				got[k] += v
 			}
 		}
 		for k, v := range want {
 			if got[k] != v {
-				return fmt.Errorf("server calls %v, want %v", got, want)
+				return fmt.Errorf("metrics %v, want %v", got, want)
 			}
 		}
 		return nil
@@ -137,32 +139,6 @@ func TestDeployShop(t *testing.T) {
 			t.Errorf("after delete, %s of shop remain: %s", kind, list)
 		}
 	}
-}
-
-// serverCalls parses a Prometheus text exposition with Prometheus' own
-// parser and adds its pilotage_method_calls_total of side "server" to
-// calls, by "component method" (the component's short name).
-func serverCalls(exposition []byte, calls map[string]float64) error {
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(exposition))
-	if err != nil {
-		return err
-	}
-	f, ok := families["pilotage_method_calls_total"]
-	if !ok {
-		return nil // a replica that has served nothing yet
-	}
-	for _, m := range f.Metric {
-		labels := map[string]string{}
-		for _, l := range m.Label {
-			labels[l.GetName()] = l.GetValue()
-		}
-		if labels["side"] == "server" {
-			c := labels["component"]
-			calls[c[strings.LastIndex(c, "/")+1:]+" "+labels["method"]] += m.GetCounter().GetValue()
-		}
-	}
-	return nil
 }
 
 // routed waits until url answers. Deploy returns once the listener's

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry/otlptest"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry/telemetrytest"
 )
 
 // The shop on Kubernetes is traced as under "pilotage run": with
@@ -24,7 +24,7 @@ func TestTelemetryOnKubernetes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	collector := &otlptest.Collector{}
+	collector := &telemetrytest.Collector{}
 	srv := &http.Server{Handler: collector, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(l)
 	defer srv.Close()
@@ -53,7 +53,7 @@ func TestTelemetryOnKubernetes(t *testing.T) {
 	// The checkout's trace: the request's span in a pod of the main
 	// group, and the calls it made, client and server side, 14 spans as
 	// under "pilotage run".
-	var spans []otlptest.Span
+	var spans []telemetrytest.Span
 	eventually(t, 30*time.Second, "the checkout's trace at the collector", func() error {
 		for _, root := range collector.Roots() {
 			if root.Name == "POST /api/checkout/alice" {
@@ -64,7 +64,7 @@ func TestTelemetryOnKubernetes(t *testing.T) {
 		}
 		return fmt.Errorf("%d roots received, %d spans of the checkout", len(collector.Roots()), len(spans))
 	})
-	byID := map[string]otlptest.Span{}
+	byID := map[string]telemetrytest.Span{}
 	pods := map[string]bool{}
 	for _, s := range spans {
 		byID[hex.EncodeToString(s.SpanId)] = s

@@ -1,7 +1,7 @@
-// Package otlptest is a real OTLP/HTTP trace endpoint for tests: it
-// decodes the protobuf ExportTraceServiceRequests posted to /v1/traces,
-// as a collector does, and keeps their spans.
-package otlptest
+// Package telemetrytest is what tests of pilotage's telemetry read it
+// with: a real OTLP/HTTP trace endpoint (Collector), and Prometheus' own
+// parser summing the metrics (Sums).
+package telemetrytest
 
 import (
 	"encoding/hex"
@@ -14,7 +14,9 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// A Collector is an http.Handler that receives spans.
+// A Collector is an http.Handler that receives spans: it decodes the
+// protobuf ExportTraceServiceRequests posted to /v1/traces, as a
+// collector does, and keeps their spans.
 type Collector struct {
 	mu    sync.Mutex
 	spans []Span
