@@ -94,7 +94,6 @@ func (s *Supervisor) spawnPending() {
 				sl.state, sl.why = stateStarting, fmt.Sprintf("queued: %d processes are starting (at most %d at once)", starting, s.maxStarting)
 				continue
 			}
-			sl.pending = false
 			if s.spawnSlot(sl) {
 				starting++
 			}
@@ -104,7 +103,10 @@ func (s *Supervisor) spawnPending() {
 
 // spawnSlot starts the process of sl; a failure to start counts as a crash.
 func (s *Supervisor) spawnSlot(sl *slot) bool {
+	// sl stays pending while it is spawned: the routes the new process's
+	// Init carries count its own component as coming, not as gone.
 	p, err := s.spawn(sl)
+	sl.pending = false
 	if err != nil {
 		s.out.logf("%v", err)
 		// Back off even the first time: out of processes or descriptors,
