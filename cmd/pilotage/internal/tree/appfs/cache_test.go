@@ -112,9 +112,7 @@ func TestKilledSupervisor(t *testing.T) {
 	// into it says so, after a bounded wait.
 	defer func(s, l time.Duration) { syncTimeout, listWait = s, l }(syncTimeout, listWait)
 	syncTimeout, listWait = time.Second, time.Second
-	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	pause(t, a.cmd.Process.Pid)
 	paused := newFS(t, a.root)
 	if nodes, err := paused.List(testContext(t), "/apps"); err != nil || len(nodes) != 0 {
 		t.Errorf("ls /apps with the supervisor paused = %v, %v; want none", names(nodes), err)

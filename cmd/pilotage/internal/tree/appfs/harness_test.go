@@ -265,3 +265,33 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// pause stops process pid with SIGSTOP and waits until every one of its
+// threads stopped: the kernel wakes one thread to begin the stop, and the
+// others run on until that one is scheduled, which on a loaded machine
+// may be milliseconds later (long enough to answer a request).
+func pause(t testing.TB, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, fmt.Sprintf("every thread of process %d to stop", pid), func() bool {
+		stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil || len(stats) == 0 {
+			return false
+		}
+		for _, p := range stats {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return false
+			}
+			// The state follows the command, in parentheses that it may
+			// contain itself.
+			i := bytes.LastIndexByte(b, ')')
+			if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+				return false
+			}
+		}
+		return true
+	})
+}
