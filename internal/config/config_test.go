@@ -268,11 +268,12 @@ func TestTelemetrySection(t *testing.T) {
 	if tl := f.Telemetry; tl.OTLPEndpoint != "http://127.0.0.1:4318" || tl.Ratio() != 0.25 || tl.KubeRatio() != 0.25 || tl.MetricsOn() || tl.MetricsAddress != "127.0.0.1:9464" || tl.TraceLimit() != DefaultMaxTraces {
 		t.Errorf("got %+v", tl)
 	}
-	if d := Empty().Telemetry; d.Ratio() != 1 || !d.MetricsOn() || d.KubeRatio() != 0 {
-		t.Errorf("defaults: ratio %v metrics %v on Kubernetes %v, want 1, on and 0", d.Ratio(), d.MetricsOn(), d.KubeRatio())
+	if d := Empty().Telemetry; d.Ratio() != 1 || !d.MetricsOn() || d.KubeRatio() != DefaultKubeSampleRatio {
+		t.Errorf("defaults: ratio %v metrics %v on Kubernetes %v, want 1, on and %v", d.Ratio(), d.MetricsOn(), d.KubeRatio(), DefaultKubeSampleRatio)
 	}
-	if c := (Telemetry{OTLPEndpoint: "http://collector:4318"}); c.KubeRatio() != DefaultKubeSampleRatio || c.Ratio() != 1 {
-		t.Errorf("with a collector only: ratio %v, on Kubernetes %v", c.Ratio(), c.KubeRatio())
+	off := 0.0
+	if c := (Telemetry{SampleRatio: &off}); c.KubeRatio() != 0 || c.Ratio() != 0 {
+		t.Errorf("sample_ratio = 0: ratio %v, on Kubernetes %v", c.Ratio(), c.KubeRatio())
 	}
 	for _, bad := range []string{`otlp_endpoint = "127.0.0.1:4318"`, `sample_ratio = 1.5`, `metrics_address = "9464"`, `max_traces = 0`, `colour = 1`} {
 		if _, err := Parse("p.toml", "[telemetry]\n"+bad+"\n"); err == nil {

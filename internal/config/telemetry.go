@@ -48,20 +48,17 @@ func (t Telemetry) Ratio() float64 {
 }
 
 // DefaultKubeSampleRatio is the sample ratio of a version "pilotage
-// deploy" runs that exports to a collector and sets no sample_ratio.
+// deploy" runs whose configuration sets no sample_ratio.
 const DefaultKubeSampleRatio = 0.1
 
 // KubeRatio is the sample ratio in effect on Kubernetes: sample_ratio if
-// set; else, as a pod keeps no traces for anyone to read, 10 % with a
-// collector and none without.
+// set, else DefaultKubeSampleRatio (a pod's traffic is a production
+// load: every pod keeps, and exports, one trace in ten).
 func (t Telemetry) KubeRatio() float64 {
-	switch {
-	case t.SampleRatio != nil:
+	if t.SampleRatio != nil {
 		return *t.SampleRatio
-	case t.OTLPEndpoint != "":
-		return DefaultKubeSampleRatio
 	}
-	return 0
+	return DefaultKubeSampleRatio
 }
 
 // MetricsOn reports whether metrics are recorded.

@@ -15,13 +15,17 @@ import (
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/deploy"
 )
 
 func tracesCmd() *command {
-	var q control.TraceQuery
+	var (
+		q control.TraceQuery
+		k onKube
+	)
 	return &command{
 		name:  "traces",
-		usage: "[--slowest] [--errors] [-n N] [app]",
+		usage: "[--slowest] [--errors] [-n N] [app] | --kube [--context C] [--namespace N] ... app",
 		short: "list an app's recent traces",
 		long: `Traces lists the recent traces the supervisor of "pilotage run" keeps in
 memory ([telemetry] max_traces, 1000 by default): one per request or call
@@ -29,13 +33,32 @@ that began a trace, with its start, duration, spans, error spans, root
 span and the processes it crossed; most recent first. "pilotage trace ID"
 shows one, "pilotage logs --trace ID" its log lines.
 
-` + appLookupHelp(""),
+` + appLookupHelp("") + `
+
+` + kubeTelemetryHelp,
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&q.Slowest, "slowest", false, "longest first")
 			fs.BoolVar(&q.Errors, "errors", false, "only traces with an error")
 			fs.IntVar(&q.Limit, "n", 20, "at most `N` traces (0: all)")
+			k.flags(fs, "list the traces of the app deployed to Kubernetes")
 		},
-		run: func(_ *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+			if q.Limit < 0 {
+				return fmt.Errorf("-n %d: want a count (0: all)", q.Limit)
+			}
+			if k.set() {
+				app, err := kubeApp(args)
+				if err != nil {
+					return err
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				ts, err := deploy.Traces(ctx, k.Target, app, q, stderr)
+				if err != nil {
+					return err
+				}
+				return printTraces(stdout, ts)
+			}
 			app, err := optionalApp(args)
 			if err != nil {
 				return err
@@ -65,17 +88,33 @@ func printTraces(w io.Writer, ts []api.TraceSummary) error {
 }
 
 func traceCmd() *command {
+	var k onKube
 	return &command{
 		name:  "trace",
-		usage: "[app] ID",
+		usage: "[app] ID | --kube [--context C] [--namespace N] app ID",
 		short: "show one trace as a waterfall",
 		long: `Trace shows the spans of one trace (an ID from "pilotage traces", or its first
 8 or more hex digits) as a waterfall: each span under its parent, with the
 process it ran in, its duration, a bar placing it in the trace's time, and
 its error if it failed.
 
-` + appLookupHelp(""),
-		run: func(_ *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+` + appLookupHelp("") + `
+
+` + kubeTelemetryHelp,
+		flags: func(fs *flag.FlagSet) { k.flags(fs, "show a trace of the app deployed to Kubernetes") },
+		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+			if k.set() {
+				if len(args) != 2 {
+					return fmt.Errorf("%w: with --kube, name the app and the trace", errUsage)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				t, err := deploy.Trace(ctx, k.Target, args[0], args[1], stderr)
+				if err != nil {
+					return err
+				}
+				return printWaterfall(stdout, t)
+			}
 			app, id, err := appAndName(args)
 			if err != nil {
 				return err
@@ -168,10 +207,11 @@ func topCmd() *command {
 	var (
 		interval time.Duration
 		count    int
+		k        onKube
 	)
 	return &command{
 		name:  "top",
-		usage: "[-interval 2s] [-n N] [app]",
+		usage: "[-interval 2s] [-n N] [app] | --kube [--context C] [--namespace N] ... app",
 		short: "show live call rates, errors and latencies per component method",
 		long: `Top shows, for every component method an app's processes served, its calls
 per second, its error ratio and its median and 99th percentile latency
@@ -181,55 +221,103 @@ place every interval; otherwise one table follows another. The figures
 come from the supervisor, which serves them to Prometheus too (GET
 /metrics on the control socket, or on [telemetry] metrics_address).
 
-` + appLookupHelp(""),
+` + appLookupHelp("") + `
+
+` + kubeTelemetryHelp,
 		flags: func(fs *flag.FlagSet) {
 			fs.DurationVar(&interval, "interval", 2*time.Second, "time between refreshes")
 			fs.IntVar(&count, "n", 0, "stop after `N` refreshes (0: until interrupted)")
+			k.flags(fs, "show the app deployed to Kubernetes")
 		},
-		run: func(_ *flag.FlagSet, args []string, stdout, _ io.Writer) error {
+		run: func(_ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 			if interval <= 0 {
 				return fmt.Errorf("-interval %s: must be positive", interval)
 			}
-			app, err := optionalApp(args)
-			if err != nil {
-				return err
+			if count < 0 {
+				return fmt.Errorf("-n %d: want a count (0: until interrupted)", count)
 			}
-			c, err := dialApp(app)
-			if err != nil {
-				return err
+			var metrics func(context.Context) (*api.Metrics, error)
+			if k.set() {
+				app, err := kubeApp(args)
+				if err != nil {
+					return err
+				}
+				c, err := deploy.Connect(k.Target)
+				if err != nil {
+					return err
+				}
+				metrics = func(ctx context.Context) (*api.Metrics, error) { return c.Metrics(ctx, app, stderr) }
+			} else {
+				app, err := optionalApp(args)
+				if err != nil {
+					return err
+				}
+				c, err := dialApp(app)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				metrics = c.Metrics
 			}
-			defer c.Close()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			clear := isTerminal(stdout)
-			prev, err := c.Metrics(ctx)
-			if err != nil {
-				return err
-			}
-			for i := 0; count == 0 || i < count; i++ {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(interval):
-				}
-				cur, err := c.Metrics(ctx)
-				if err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					return err
-				}
-				if clear {
-					fmt.Fprint(stdout, "\x1b[H\x1b[2J")
-				}
-				if err := printTop(stdout, prev, cur); err != nil {
-					return err
-				}
-				prev = cur
-			}
-			return nil
+			return runTop(ctx, stdout, interval, count, metrics)
 		},
 	}
+}
+
+// kubeTelemetryHelp is the --kube paragraph of traces, trace and top.
+const kubeTelemetryHelp = `With --kube (or --context, --namespace, --kubeconfig), it reads the app
+"pilotage deploy" put on a cluster: each pod of its live (and canary)
+version keeps its replica's traces and metrics, which it serves on its
+health port, and the command reads every pod's through the API server's
+pods/proxy (RBAC: get on pods/proxy) and merges them; a pod that does not
+answer is left out, with a line on stderr. Pods sample [telemetry]
+sample_ratio of traces, 10 % by default.`
+
+// kubeApp returns the app of the arguments "app" of a --kube command.
+func kubeApp(args []string) (string, error) {
+	if len(args) != 1 {
+		return "", fmt.Errorf("%w: with --kube, name the app", errUsage)
+	}
+	return args[0], nil
+}
+
+// runTop prints the figures fetch returns, every interval, count times
+// (0: until ctx ends); on a terminal, each table replaces the last.
+func runTop(ctx context.Context, stdout io.Writer, interval time.Duration, count int, fetch func(context.Context) (*api.Metrics, error)) error {
+	metrics := func(ctx context.Context) (*api.Metrics, error) {
+		ctx, cancel := context.WithTimeout(ctx, max(interval, 10*time.Second))
+		defer cancel()
+		return fetch(ctx)
+	}
+	clear := isTerminal(stdout)
+	prev, err := metrics(ctx)
+	if err != nil {
+		return err
+	}
+	for i := 0; count == 0 || i < count; i++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+		cur, err := metrics(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if clear {
+			fmt.Fprint(stdout, "\x1b[H\x1b[2J")
+		}
+		if err := printTop(stdout, prev, cur); err != nil {
+			return err
+		}
+		prev = cur
+	}
+	return nil
 }
 
 // printTop writes the figures of the time between prev and cur.

@@ -190,7 +190,9 @@ func (s *Server) handler(b Backend) http.Handler {
 	for _, m := range []string{"GET", "PUT", "DELETE"} {
 		mux.HandleFunc(m+" /v2/value/{path...}", func(w http.ResponseWriter, r *http.Request) { s.value(w, r, b) })
 	}
-	s.telemetryRoutes(mux, b)
+	if tb, ok := b.(TelemetryBackend); ok {
+		HandleTelemetry(mux, tb)
+	} // else the catch-all route answers not found
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "%s %s: no such route of the control API: this supervisor speaks /v2, and the pilotage command is older or newer than it (restart the app with this pilotage command, or use the one that started it)", r.Method, r.URL.Path))
 	})

@@ -10,10 +10,10 @@ import (
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
 )
 
-// A TelemetryBackend is a Backend that also keeps the app's recent traces
-// and its metrics.
-type TelemetryBackend interface {
-	Backend
+// A TelemetrySource keeps an app's recent traces and its metrics: the
+// supervisor of "pilotage run" for its whole app, the envelope of a pod
+// on Kubernetes for its replica.
+type TelemetrySource interface {
 	// Traces summarizes the recent traces q selects.
 	Traces(q TraceQuery) []api.TraceSummary
 	// Trace returns the kept spans of the trace with id (or a prefix of
@@ -25,6 +25,12 @@ type TelemetryBackend interface {
 	Prometheus() http.Handler
 }
 
+// A TelemetryBackend is a Backend that is also a TelemetrySource.
+type TelemetryBackend interface {
+	Backend
+	TelemetrySource
+}
+
 // A TraceQuery selects recent traces: GET /v2/traces/?slowest=true&errors=true&limit=N.
 type TraceQuery struct {
 	Slowest bool // longest first, not most recent first
@@ -32,16 +38,24 @@ type TraceQuery struct {
 	Limit   int  // at most this many; 0: all
 }
 
-func (s *Server) telemetryRoutes(mux *http.ServeMux, b Backend) {
-	tb, ok := b.(TelemetryBackend)
-	if !ok {
-		return // the catch-all route answers not found
-	}
-	mux.HandleFunc("GET /v2/traces/{id...}", func(w http.ResponseWriter, r *http.Request) {
+// The JSON routes of HandleTelemetry.
+const (
+	TracesRoute  = "/v2/traces/" // the recent traces; with a trace's ID appended, that trace
+	MetricsRoute = "/v2/metrics/"
+)
+
+// HandleTelemetry adds to mux the routes that serve what src keeps:
+// GET /v2/traces/ (TraceQuery's parameters), /v2/traces/<id>,
+// /v2/metrics/ (api.Metrics) and /metrics (Prometheus' format). The
+// supervisor's control socket serves them, and so does each pod's health
+// port on Kubernetes, which "pilotage traces|trace|top --kube" read
+// through the API server's pods/proxy.
+func HandleTelemetry(mux *http.ServeMux, src TelemetrySource) {
+	mux.HandleFunc("GET "+TracesRoute+"{id...}", func(w http.ResponseWriter, r *http.Request) {
 		if id := r.PathValue("id"); id != "" {
-			t, ok := tb.Trace(id)
+			t, ok := src.Trace(id)
 			if !ok {
-				writeError(w, api.Errorf(api.CodeNotFound, "no trace %s is kept (the supervisor keeps the most recent ones, and those it was sent: see pilotage traces)", id))
+				writeError(w, api.Errorf(api.CodeNotFound, "no trace %s is kept (only the most recent ones are: see pilotage traces)", id))
 				return
 			}
 			writeJSON(w, http.StatusOK, t)
@@ -61,11 +75,11 @@ func (s *Server) telemetryRoutes(mux *http.ServeMux, b Backend) {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, tb.Traces(q))
+		writeJSON(w, http.StatusOK, src.Traces(q))
 	})
-	mux.HandleFunc("GET /v2/metrics/", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, tb.Metrics()) })
-	mux.Handle("GET /metrics", tb.Prometheus())
-	mux.Handle("GET /metrics/", tb.Prometheus())
+	mux.HandleFunc("GET "+MetricsRoute, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, src.Metrics()) })
+	mux.Handle("GET /metrics", src.Prometheus())
+	mux.Handle("GET /metrics/", src.Prometheus())
 }
 
 // Traces lists the recent traces q selects.

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/state"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry"
 	"github.com/pilotage/pilotage/internal/config"
@@ -138,6 +139,8 @@ type Supervisor struct {
 	// tel takes the processes' spans and metrics; Run connects it to the
 	// collector and the metrics' endpoint (startTelemetry).
 	tel *telemetry.Hub
+	// The hub's Source answers the control API's telemetry routes.
+	control.TelemetrySource
 }
 
 // New describes and lays out the application; nothing is started yet
@@ -224,6 +227,7 @@ func New(ctx context.Context, opts Options) (*Supervisor, error) {
 		usesCoord:     LinksCoord(opts.Binary),
 		tel:           telemetry.NewHub(opts.Config.Telemetry, opts.App, plan.Deployment),
 	}
+	s.TelemetrySource = s.tel.Source()
 	if s.startLimit <= 0 {
 		s.startLimit = DefaultStartLimit
 	}

@@ -2,12 +2,9 @@ package supervisor
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry"
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
@@ -37,18 +34,5 @@ func (s *Supervisor) startTelemetry() (func(), error) {
 func (s *Supervisor) handleTelemetry(p *proc, m envelope.Message) bool {
 	return s.tel.Handle(p.slot.source(), m)
 }
-
-// Traces, Trace, Metrics and Prometheus make the supervisor a
-// control.TelemetryBackend.
-
-func (s *Supervisor) Traces(q control.TraceQuery) []api.TraceSummary {
-	return s.tel.Store.List(telemetry.Query{Slowest: q.Slowest, Errors: q.Errors, Limit: q.Limit})
-}
-
-func (s *Supervisor) Trace(id string) (api.Trace, bool) { return s.tel.Store.Get(id) }
-
-func (s *Supervisor) Metrics() api.Metrics { return s.tel.Metrics.Snapshot() }
-
-func (s *Supervisor) Prometheus() http.Handler { return s.tel.Metrics.Handler() }
 
 var _ control.TelemetryBackend = (*Supervisor)(nil)

@@ -99,34 +99,69 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 func (m *Metrics) Snapshot() api.Metrics {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := api.Metrics{Time: time.Now(), LatencyBuckets: envelope.LatencyBuckets}
-	type key struct{ component, method, side string }
-	sums := map[key]*api.MethodStats{}
+	var sum methodSums
+	var procs []api.ProcessStats
 	for replica, v := range m.byReplica {
 		for _, mm := range v.Methods {
-			k := key{mm.Component, mm.Method, mm.Side}
-			s := sums[k]
-			if s == nil {
-				s = &api.MethodStats{Component: mm.Component, Method: mm.Method, Side: mm.Side, Latency: make([]uint64, len(envelope.LatencyBuckets)+1)}
-				sums[k] = s
-			}
-			s.Calls += mm.Calls
-			s.InFlight += mm.InFlight
-			for kind, n := range mm.Errors {
-				if s.Errors == nil {
-					s.Errors = map[string]uint64{}
-				}
-				s.Errors[kind] += n
-			}
-			for i := range min(len(mm.Latency), len(s.Latency)) {
-				s.Latency[i] += mm.Latency[i]
-			}
+			sum.add(api.MethodStats{Component: mm.Component, Method: mm.Method, Side: mm.Side, Calls: mm.Calls, Errors: mm.Errors, InFlight: mm.InFlight, Latency: mm.Latency})
 		}
 		p := v.Process
-		out.Processes = append(out.Processes, api.ProcessStats{Replica: replica, CPUSeconds: p.CPUSeconds, RSSBytes: p.RSSBytes, Goroutines: p.Goroutines})
+		procs = append(procs, api.ProcessStats{Replica: replica, CPUSeconds: p.CPUSeconds, RSSBytes: p.RSSBytes, Goroutines: p.Goroutines})
 	}
-	for _, s := range sums {
-		out.Methods = append(out.Methods, *s)
+	return sum.metrics(time.Now(), procs)
+}
+
+// SumMetrics adds up the figures of several sources (the pods of an app
+// on Kubernetes), as of the latest of their times.
+func SumMetrics(ms []api.Metrics) api.Metrics {
+	var sum methodSums
+	var procs []api.ProcessStats
+	var latest time.Time
+	for _, m := range ms {
+		for _, mm := range m.Methods {
+			sum.add(mm)
+		}
+		procs = append(procs, m.Processes...)
+		if m.Time.After(latest) {
+			latest = m.Time
+		}
+	}
+	return sum.metrics(latest, procs)
+}
+
+// methodSums adds up the figures of each component method.
+type methodSums map[methodKey]*api.MethodStats
+
+type methodKey struct{ component, method, side string }
+
+func (s *methodSums) add(mm api.MethodStats) {
+	if *s == nil {
+		*s = methodSums{}
+	}
+	k := methodKey{mm.Component, mm.Method, mm.Side}
+	sum := (*s)[k]
+	if sum == nil {
+		sum = &api.MethodStats{Component: mm.Component, Method: mm.Method, Side: mm.Side, Latency: make([]uint64, len(envelope.LatencyBuckets)+1)}
+		(*s)[k] = sum
+	}
+	sum.Calls += mm.Calls
+	sum.InFlight += mm.InFlight
+	for kind, n := range mm.Errors {
+		if sum.Errors == nil {
+			sum.Errors = map[string]uint64{}
+		}
+		sum.Errors[kind] += n
+	}
+	for i := range min(len(mm.Latency), len(sum.Latency)) {
+		sum.Latency[i] += mm.Latency[i]
+	}
+}
+
+// metrics returns the sums, in order (server side first), with procs.
+func (s methodSums) metrics(at time.Time, procs []api.ProcessStats) api.Metrics {
+	out := api.Metrics{Time: at, LatencyBuckets: envelope.LatencyBuckets, Processes: procs}
+	for _, sum := range s {
+		out.Methods = append(out.Methods, *sum)
 	}
 	sort.Slice(out.Methods, func(i, j int) bool {
 		a, b := out.Methods[i], out.Methods[j]

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
 	"github.com/pilotage/pilotage/internal/envelope"
 )
@@ -85,33 +86,31 @@ func apiSpan(replica string, sp envelope.Span) api.TraceSpan {
 	return out
 }
 
-// A Query selects and orders the traces List returns.
-type Query struct {
-	Slowest bool // longest first, instead of most recent first
-	Errors  bool // only traces with an error span
-	Limit   int  // at most this many (0: all)
-}
-
 // List summarizes the traces q selects.
-func (s *Store) List(q Query) []api.TraceSummary {
+func (s *Store) List(q control.TraceQuery) []api.TraceSummary {
 	s.mu.Lock()
 	var out []api.TraceSummary
 	for e := s.order.Front(); e != nil; e = e.Next() {
-		sum := summarize(e.Value.(*storedTrace))
-		if !q.Errors || sum.Errors > 0 {
-			out = append(out, sum)
-		}
+		out = append(out, summarize(e.Value.(*storedTrace)))
 	}
 	s.mu.Unlock()
+	return Select(out, q)
+}
+
+// Select returns the summaries q selects, in its order.
+func Select(ts []api.TraceSummary, q control.TraceQuery) []api.TraceSummary {
+	if q.Errors {
+		ts = slices.DeleteFunc(ts, func(t api.TraceSummary) bool { return t.Errors == 0 })
+	}
 	if q.Slowest {
-		sort.SliceStable(out, func(i, j int) bool { return out[i].Duration > out[j].Duration })
+		sort.SliceStable(ts, func(i, j int) bool { return ts[i].Duration > ts[j].Duration })
 	} else {
-		sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
+		sort.SliceStable(ts, func(i, j int) bool { return ts[i].Start.After(ts[j].Start) })
 	}
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[:q.Limit]
+	if q.Limit > 0 && len(ts) > q.Limit {
+		ts = ts[:q.Limit]
 	}
-	return out
+	return ts
 }
 
 // summarize describes t: its root is its span without a parent (the

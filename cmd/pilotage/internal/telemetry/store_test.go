@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 	"github.com/pilotage/pilotage/internal/envelope"
 )
 
@@ -24,17 +25,17 @@ func TestStoreBoundsAndQueries(t *testing.T) {
 		s.Add("cart.Cart/0", []envelope.Span{span(id, "00000000000000c1", "00000000000000a1", "child", t0.Add(time.Duration(i)*time.Second+time.Millisecond), time.Millisecond, map[bool]string{true: "error"}[i == 2])})
 		s.Add("main/0", []envelope.Span{span(id, "00000000000000a1", "", fmt.Sprintf("GET /%d", i), t0.Add(time.Duration(i)*time.Second), time.Duration(10-i)*time.Millisecond, "")})
 	}
-	all := s.List(Query{})
+	all := s.List(control.TraceQuery{})
 	if len(all) != 3 || all[0].Root != "GET /4" || all[2].Root != "GET /2" {
 		t.Fatalf("recent traces: %+v", all)
 	}
 	if all[0].Spans != 2 || len(all[0].Processes) != 2 || all[0].Duration != 6*time.Millisecond {
 		t.Errorf("summary: %+v", all[0])
 	}
-	if slow := s.List(Query{Slowest: true, Limit: 1}); len(slow) != 1 || slow[0].Root != "GET /2" {
+	if slow := s.List(control.TraceQuery{Slowest: true, Limit: 1}); len(slow) != 1 || slow[0].Root != "GET /2" {
 		t.Errorf("slowest: %+v", slow)
 	}
-	if errs := s.List(Query{Errors: true}); len(errs) != 1 || errs[0].Root != "GET /2" || errs[0].Errors != 1 {
+	if errs := s.List(control.TraceQuery{Errors: true}); len(errs) != 1 || errs[0].Root != "GET /2" || errs[0].Errors != 1 {
 		t.Errorf("errors: %+v", errs)
 	}
 	if _, ok := s.Get(fmt.Sprintf("%02x%030x", 1, 0)); ok {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +89,54 @@ func TestTelemetryOnKubernetes(t *testing.T) {
 	// main, checkout, cart, catalog, shipping, payment: a pod of each.
 	if len(pods) != 6 {
 		t.Errorf("the checkout's spans come from %d pods, want 6 (a pod of each group it went through): %v", len(pods), pods)
+	}
+
+	// The pods keep what they sampled: pilotage traces and trace read it
+	// from every pod and merge it into the same trace the collector got.
+	checkout := hex.EncodeToString(spans[0].TraceId)
+	out, _, err := e.pilotage("traces", "--kube", "--namespace", e.ns, "--slowest", "-n", "0", "shop")
+	if err != nil {
+		t.Fatalf("pilotage traces --kube: %v", err)
+	}
+	var row []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == checkout {
+			row = f
+		}
+	}
+	// TRACE START DURATION SPANS ERRORS PROCESSES ROOT(POST /api/checkout/alice)
+	if want := []string{"14", "0", "6", "POST", "/api/checkout/alice"}; len(row) != 8 || !slices.Equal(row[3:], want) {
+		t.Errorf("pilotage traces --kube: the checkout's row is %q, want spans, errors, processes and root %q", row, want)
+	}
+	out, _, err = e.pilotage("trace", "--kube", "--namespace", e.ns, "shop", checkout[:12])
+	if err != nil {
+		t.Fatalf("pilotage trace --kube: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2+14 || !strings.HasPrefix(lines[0], "trace "+checkout+": 14 spans") || !strings.HasPrefix(lines[2], "POST /api/checkout/alice ") {
+		t.Errorf("pilotage trace --kube: want a header, a heading and the 14 spans under the request's, got:\n%s", out)
+	}
+	for _, s := range spans {
+		if !strings.Contains(out, s.Replica) {
+			t.Errorf("pilotage trace --kube does not show pod %s, where span %q ran", s.Replica, s.Name)
+		}
+	}
+	if _, stderr, err := e.pilotage("trace", "--kube", "--namespace", e.ns, "shop", strings.Repeat("0", 32)); err == nil || !strings.Contains(stderr, "no pod of shop keeps a trace") {
+		t.Errorf("pilotage trace --kube of an unknown trace: %v, %q", err, stderr)
+	}
+
+	// pilotage top --kube sums the pods' counters (Cart.Add was served)
+	// and lists every pod's process.
+	out, _, err = e.pilotage("top", "--kube", "--namespace", e.ns, "-n", "1", "-interval", "1s", "shop")
+	if err != nil {
+		t.Fatalf("pilotage top --kube: %v", err)
+	}
+	if !regexp.MustCompile(`(?m)^\s*cart\.Cart\.Add\s+server\s`).MatchString(out) {
+		t.Errorf("pilotage top --kube shows no Cart.Add served:\n%s", out)
+	}
+	for pod := range pods {
+		if !regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(pod) + `\s`).MatchString(out) {
+			t.Errorf("pilotage top --kube does not list pod %s", pod)
+		}
 	}
 }

@@ -5,11 +5,15 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
 )
 
-// healthHandler serves the kubelet's probes, and the replica's metrics
-// at layout.MetricsPath.
+// healthHandler serves the kubelet's probes, and what the replica's
+// telemetry keeps: its metrics for Prometheus (layout.MetricsPath), and
+// its recent traces and metrics as JSON for "pilotage traces|trace|top
+// --kube" (control.HandleTelemetry). Like the probes, they are open to
+// whoever reaches the pod; the commands read them through the API
+// server's pods/proxy, which checks the caller's permissions.
 //
 // /readyz: the runtime is ready and the pod is not terminating. The
 // runtime starts only once every group it calls has a ready pod
@@ -28,7 +32,7 @@ func (e *podEnvelope) healthHandler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET "+layout.MetricsPath, e.tel.Metrics.Handler())
+	control.HandleTelemetry(mux, e.tel.Source()) // layout.MetricsPath among them
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		e.mu.Lock()
 		unhealthy, last := e.unhealthy, e.lastPong

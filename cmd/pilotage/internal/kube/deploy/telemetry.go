@@ -1,0 +1,197 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/control/api"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/telemetry"
+)
+
+// Each pod of a deployed app keeps its replica's recent traces and its
+// metrics (the envelope's telemetry hub), and serves them on its health
+// port as the supervisor of "pilotage run" serves the whole app's
+// (control.HandleTelemetry). The functions here read every pod's through
+// the API server's pods/proxy, as canaryStats does, and merge them: a
+// trace crosses pods, each of which kept the spans of its own replica.
+
+// podFetchers bounds the pods read at once.
+const podFetchers = 8
+
+// Traces lists the recent traces of app's live (and canary) version that
+// q selects, merged across its pods. A pod that does not answer is left
+// out, with a line on warn.
+func Traces(ctx context.Context, t Target, app string, q control.TraceQuery, warn io.Writer) ([]api.TraceSummary, error) {
+	c, err := Connect(t)
+	if err != nil {
+		return nil, err
+	}
+	pods, err := c.telemetryPods(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	// Every pod's summaries of all it keeps: whether a trace has an
+	// error, and how long it took, is known only once its parts are
+	// merged.
+	parts, err := fetchAll[[]api.TraceSummary](ctx, c, pods, control.TracesRoute, warn)
+	if err != nil {
+		return nil, err
+	}
+	return telemetry.MergeTraces(parts, q), nil
+}
+
+// Trace returns the spans the pods of app's live (and canary) version
+// kept of the trace with id (or a prefix of it of at least 8 hex digits
+// naming one trace), in start order.
+func Trace(ctx context.Context, t Target, app, id string, warn io.Writer) (*api.Trace, error) {
+	if id == "" || strings.Contains(id, "/") {
+		return nil, fmt.Errorf("trace %q: want a trace ID from pilotage traces", id)
+	}
+	c, err := Connect(t)
+	if err != nil {
+		return nil, err
+	}
+	pods, err := c.telemetryPods(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := fetchAll[api.Trace](ctx, c, pods, control.TracesRoute+id, warn)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.Trace{}
+	for _, p := range parts {
+		switch {
+		case p.TraceID == "":
+			continue // not kept by that pod
+		case out.TraceID == "":
+			out.TraceID = p.TraceID
+		case out.TraceID != p.TraceID:
+			return nil, fmt.Errorf("%s names more than one trace (%s and %s at least): give more of its digits", id, out.TraceID, p.TraceID)
+		}
+		out.Spans = append(out.Spans, p.Spans...)
+	}
+	if out.TraceID == "" {
+		return nil, fmt.Errorf("no pod of %s keeps a trace %s (each keeps its replica's most recent ones: see pilotage traces --kube %s)", app, id, app)
+	}
+	slices.SortStableFunc(out.Spans, func(a, b api.TraceSpan) int { return a.Start.Compare(b.Start) })
+	return out, nil
+}
+
+// Metrics returns the figures of every component method of app's live
+// (and canary) version, summed over its pods, and each pod's process
+// figures. A pod that does not answer is left out, with a line on warn.
+func (c *Cluster) Metrics(ctx context.Context, app string, warn io.Writer) (*api.Metrics, error) {
+	pods, err := c.telemetryPods(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := fetchAll[api.Metrics](ctx, c, pods, control.MetricsRoute, warn)
+	if err != nil {
+		return nil, err
+	}
+	m := telemetry.SumMetrics(parts)
+	return &m, nil
+}
+
+// telemetryPods returns the running pods of the groups of app's live and
+// canary versions.
+func (c *Cluster) telemetryPods(ctx context.Context, app string) ([]corev1.Pod, error) {
+	st, err := c.deployedState(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	versions := []string{st.Live}
+	if st.Canary != "" {
+		versions = append(versions, st.Canary)
+	}
+	appReq, err := labels.NewRequirement(layout.LabelApp, selection.Equals, []string{app})
+	if err != nil {
+		return nil, err
+	}
+	versionReq, err := labels.NewRequirement(layout.LabelVersion, selection.In, versions)
+	if err != nil {
+		return nil, err
+	}
+	groupReq, err := labels.NewRequirement(layout.LabelGroup, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	sel := labels.NewSelector().Add(*appReq, *versionReq, *groupReq).String()
+	list, err := c.Client.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("list the pods of %s: %w", app, explain(err))
+	}
+	var pods []corev1.Pod
+	for _, p := range list.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			pods = append(pods, p)
+		}
+	}
+	if len(pods) == 0 {
+		return nil, fmt.Errorf("%s version %s: no pod runs", app, strings.Join(versions, " and "))
+	}
+	slices.SortFunc(pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	return pods, nil
+}
+
+// fetchAll GETs path from the health port of each pod, a few at once, and
+// decodes each answer as a T; a pod that answers not found gives T's zero
+// value. A pod that fails otherwise is left out, with a line on warn; if
+// every pod failed, fetchAll returns their errors.
+func fetchAll[T any](ctx context.Context, c *Cluster, pods []corev1.Pod, path string, warn io.Writer) ([]T, error) {
+	out := make([]T, len(pods))
+	errs := make([]error, len(pods))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, podFetchers)
+	for i, p := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			raw, err := c.Client.CoreV1().Pods(c.Namespace).ProxyGet("http", p.Name, strconv.Itoa(layout.HealthPort), path, nil).DoRaw(ctx)
+			switch {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				errs[i] = fmt.Errorf("pod %s: %w", p.Name, explain(err))
+			default:
+				if err := json.Unmarshal(raw, &out[i]); err != nil {
+					errs[i] = fmt.Errorf("pod %s: its answer to %s: %w", p.Name, path, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var ok []T
+	var failed []error
+	for i := range pods {
+		if errs[i] != nil {
+			failed = append(failed, errs[i])
+			continue
+		}
+		ok = append(ok, out[i])
+	}
+	if len(ok) == 0 {
+		return nil, fmt.Errorf("no pod answered: %w", errors.Join(failed...))
+	}
+	for _, err := range failed {
+		fmt.Fprintf(warn, "pilotage: left out: %v\n", err)
+	}
+	return ok, nil
+}
