@@ -10,6 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pilotage/pilotage/codegen"
 	"github.com/pilotage/pilotage/internal/resilience"
 )
@@ -254,8 +258,18 @@ func (p *Pool) Call(ctx context.Context, component string, method int, args []by
 				return nil, err
 			}
 		}
-		res, err := c.Call(ctx, component, method, args)
+		actx, retrySpan := ctx, trace.Span(nil)
+		if attempt > 0 {
+			actx, retrySpan = startRetrySpan(ctx, attempt, ep.addr, lastErr)
+		}
+		res, err := c.Call(actx, component, method, args)
 		p.report(ep, probe, outcomeOf(ctx, err))
+		if retrySpan != nil {
+			if err != nil {
+				retrySpan.SetStatus(codes.Error, err.Error())
+			}
+			retrySpan.End()
+		}
 		if err == nil {
 			return res, nil
 		}
@@ -268,6 +282,27 @@ func (p *Pool) Call(ctx context.Context, component string, method int, args []by
 	}
 	return nil, lastErr
 }
+
+// startRetrySpan starts, if the call's span records, the span of its
+// retry number attempt (its try attempt+1), to addr after lastErr: a child of
+// the call's client span, whose context the transport carries, so that
+// the server span of the retry is its child and that of the failed try
+// the call's. The first try makes no span of its own: calls not retried
+// cost nothing more.
+func startRetrySpan(ctx context.Context, attempt int, addr string, lastErr error) (context.Context, trace.Span) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return ctx, nil
+	}
+	return parent.TracerProvider().Tracer(tracerName).Start(ctx, "retry", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+		attribute.Int("pilotage.attempt", attempt+1),
+		attribute.String("server.address", addr),
+		attribute.String("pilotage.retry_after", lastErr.Error()),
+	))
+}
+
+// tracerName names the tracer of the spans the transport makes itself.
+const tracerName = "github.com/pilotage/pilotage/internal/rpc"
 
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
