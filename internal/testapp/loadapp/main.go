@@ -6,6 +6,8 @@
 //	GET /sleep?ms=N  Calc.Sleep (not idempotent), returns the serving PID
 //	GET /pid         Calc.PID
 //	GET /sicken      Calc.Sicken: that replica's health check fails from now on
+//	GET /fault?mode=slow  Calc.Fault: that replica's PID calls hang from now
+//	                 on ("" heals it); returns its PID
 //	GET /hosts       the host names of this process, of the Front and of the
 //	                 Calc replica the call went through, space-separated
 package main
@@ -56,6 +58,10 @@ func serve(ctx context.Context, s *server) error {
 	})
 	mux.HandleFunc("GET /sicken", func(w http.ResponseWriter, r *http.Request) {
 		v, err := s.calc.Get().Sicken(r.Context())
+		reply(w, v, err)
+	})
+	mux.HandleFunc("GET /fault", func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.calc.Get().Fault(r.Context(), r.FormValue("mode"))
 		reply(w, v, err)
 	})
 	mux.HandleFunc("GET /hosts", func(w http.ResponseWriter, r *http.Request) {

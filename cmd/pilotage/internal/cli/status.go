@@ -37,8 +37,10 @@ so its calls fail at once until a probe succeeds).
 
 With --kube (or --context, --namespace, --kubeconfig), it shows the app as
 "pilotage deploy" put it on a cluster: its live, canary and retired
-versions, each group's ready and wanted pods, and each listener Service
-with the pods it routes to.`,
+versions, each group's ready and wanted pods, each listener Service
+with the pods it routes to, and the pods that their callers ejected for
+failing or timing out (or whose component's circuit a caller opened), as
+each pod's envelope reports them.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
 			k.flags(fs, "show the app deployed to Kubernetes")
@@ -271,6 +273,21 @@ func printKubeStatus(w io.Writer, st *deploy.AppStatus) error {
 	}
 	if s := st.Store; s != nil {
 		fmt.Fprintf(w, "\ncoordination store: statefulset %s, %d/%d members ready, at %s\n", s.StatefulSet, s.Ready, s.Members, strings.Join(s.Endpoints, ", "))
+	}
+	if len(st.Calls) > 0 || st.CallsError != "" {
+		fmt.Fprintln(w, "\ncalls:")
+	}
+	for _, c := range st.Calls {
+		comp := c.Component[strings.LastIndex(c.Component, "/")+1:]
+		for _, e := range c.Ejected {
+			fmt.Fprintf(w, "  %s: pod %s ejected (failing or timing out) by %s\n", comp, e.Pod, strings.Join(e.By, ", "))
+		}
+		if len(c.CircuitOpen) > 0 {
+			fmt.Fprintf(w, "  %s: circuit open (every pod ejected: calls fail at once until a probe succeeds) in %s\n", comp, strings.Join(c.CircuitOpen, ", "))
+		}
+	}
+	if st.CallsError != "" {
+		fmt.Fprintf(w, "  not known for every pod: %s\n", st.CallsError)
 	}
 	return nil
 }

@@ -29,6 +29,10 @@ type AppStatus struct {
 	Listeners []ListenStatus `json:"listeners"`
 	Store     *StoreStatus   `json:"coordination_store,omitempty"` // the one the deploy runs, if any
 	Router    *RouterStatus  `json:"canary_router,omitempty"`      // while a canary runs
+	// Calls are the components whose callers ejected pods, or opened
+	// their circuit; CallsError names the pods that did not say.
+	Calls      []CallStatus `json:"calls,omitempty"`
+	CallsError string       `json:"calls_error,omitempty"`
 }
 
 // RouterStatus is a canary's router and what it counted.
@@ -136,6 +140,11 @@ func (c *Cluster) Status(ctx context.Context, app string) (*AppStatus, error) {
 	case set.Labels[layout.LabelApp] == app && set.Spec.Replicas != nil:
 		n := *set.Spec.Replicas
 		out.Store = &StoreStatus{StatefulSet: set.Name, Ready: set.Status.ReadyReplicas, Members: n, Endpoints: layout.StoreEndpoints(app, int(n))}
+	}
+	calls, err := c.callHealth(ctx, app, st)
+	out.Calls = calls
+	if err != nil {
+		out.CallsError = err.Error()
 	}
 	rank := func(v string) int { // live first, then canary, previous, others
 		switch v {

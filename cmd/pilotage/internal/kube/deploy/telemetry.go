@@ -41,14 +41,14 @@ func Traces(ctx context.Context, t Target, app string, q control.TraceQuery, war
 	if err != nil {
 		return nil, err
 	}
-	pods, err := c.telemetryPods(ctx, app)
+	pods, err := c.deployedPods(ctx, app)
 	if err != nil {
 		return nil, err
 	}
 	// Every pod's summaries of all it keeps: whether a trace has an
 	// error, and how long it took, is known only once its parts are
 	// merged.
-	parts, err := fetchAll[[]api.TraceSummary](ctx, c, pods, control.TracesRoute, warn)
+	parts, err := fetchSome[[]api.TraceSummary](ctx, c, pods, control.TracesRoute, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +66,11 @@ func Trace(ctx context.Context, t Target, app, id string, warn io.Writer) (*api.
 	if err != nil {
 		return nil, err
 	}
-	pods, err := c.telemetryPods(ctx, app)
+	pods, err := c.deployedPods(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	parts, err := fetchAll[api.Trace](ctx, c, pods, control.TracesRoute+id, warn)
+	parts, err := fetchSome[api.Trace](ctx, c, pods, control.TracesRoute+id, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +97,11 @@ func Trace(ctx context.Context, t Target, app, id string, warn io.Writer) (*api.
 // (and canary) version, summed over its pods, and each pod's process
 // figures. A pod that does not answer is left out, with a line on warn.
 func (c *Cluster) Metrics(ctx context.Context, app string, warn io.Writer) (*api.Metrics, error) {
-	pods, err := c.telemetryPods(ctx, app)
+	pods, err := c.deployedPods(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	parts, err := fetchAll[api.Metrics](ctx, c, pods, control.MetricsRoute, warn)
+	parts, err := fetchSome[api.Metrics](ctx, c, pods, control.MetricsRoute, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -109,17 +109,32 @@ func (c *Cluster) Metrics(ctx context.Context, app string, warn io.Writer) (*api
 	return &m, nil
 }
 
-// telemetryPods returns the running pods of the groups of app's live and
+// deployedPods returns the running pods of the groups of app's live and
 // canary versions.
-func (c *Cluster) telemetryPods(ctx context.Context, app string) ([]corev1.Pod, error) {
+func (c *Cluster) deployedPods(ctx context.Context, app string) ([]corev1.Pod, error) {
 	st, err := c.deployedState(ctx, app)
 	if err != nil {
 		return nil, err
 	}
-	versions := []string{st.Live}
-	if st.Canary != "" {
-		versions = append(versions, st.Canary)
+	pods, err := c.servingPods(ctx, app, st)
+	if err == nil && len(pods) == 0 {
+		err = fmt.Errorf("%s version %s: no pod runs", app, strings.Join(servingVersions(st), " and "))
 	}
+	return pods, err
+}
+
+// servingVersions are the live and canary versions of st.
+func servingVersions(st state) []string {
+	if st.Canary != "" {
+		return []string{st.Live, st.Canary}
+	}
+	return []string{st.Live}
+}
+
+// servingPods returns the running pods of the groups of the live and
+// canary versions of app, in state st, in name order.
+func (c *Cluster) servingPods(ctx context.Context, app string, st state) ([]corev1.Pod, error) {
+	versions := servingVersions(st)
 	appReq, err := labels.NewRequirement(layout.LabelApp, selection.Equals, []string{app})
 	if err != nil {
 		return nil, err
@@ -143,18 +158,21 @@ func (c *Cluster) telemetryPods(ctx context.Context, app string) ([]corev1.Pod, 
 			pods = append(pods, p)
 		}
 	}
-	if len(pods) == 0 {
-		return nil, fmt.Errorf("%s version %s: no pod runs", app, strings.Join(versions, " and "))
-	}
 	slices.SortFunc(pods, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	return pods, nil
 }
 
+// An answer is what one pod answered.
+type answer[T any] struct {
+	pod   *corev1.Pod
+	value T
+}
+
 // fetchAll GETs path from the health port of each pod, a few at once, and
-// decodes each answer as a T; a pod that answers not found gives T's zero
-// value. A pod that fails otherwise is left out, with a line on warn; if
-// every pod failed, fetchAll returns their errors.
-func fetchAll[T any](ctx context.Context, c *Cluster, pods []corev1.Pod, path string, warn io.Writer) ([]T, error) {
+// decodes each answer as a T: it returns those of the pods that answered
+// (T's zero value for a pod that answered not found), and the failures
+// of the others.
+func fetchAll[T any](ctx context.Context, c *Cluster, pods []corev1.Pod, path string) ([]answer[T], []error) {
 	out := make([]T, len(pods))
 	errs := make([]error, len(pods))
 	var wg sync.WaitGroup
@@ -178,20 +196,31 @@ func fetchAll[T any](ctx context.Context, c *Cluster, pods []corev1.Pod, path st
 		}()
 	}
 	wg.Wait()
-	var ok []T
+	var ok []answer[T]
 	var failed []error
 	for i := range pods {
 		if errs[i] != nil {
 			failed = append(failed, errs[i])
 			continue
 		}
-		ok = append(ok, out[i])
+		ok = append(ok, answer[T]{&pods[i], out[i]})
 	}
-	if len(ok) == 0 {
+	return ok, failed
+}
+
+// fetchSome is fetchAll for a command that shows what it got: each pod
+// left out is a line on warn, and it fails only if no pod answered.
+func fetchSome[T any](ctx context.Context, c *Cluster, pods []corev1.Pod, path string, warn io.Writer) ([]T, error) {
+	ok, failed := fetchAll[T](ctx, c, pods, path)
+	if len(ok) == 0 && len(failed) > 0 {
 		return nil, fmt.Errorf("no pod answered: %w", errors.Join(failed...))
 	}
 	for _, err := range failed {
 		fmt.Fprintf(warn, "pilotage: left out: %v\n", err)
 	}
-	return ok, nil
+	values := make([]T, len(ok))
+	for i, a := range ok {
+		values[i] = a.value
+	}
+	return values, nil
 }

@@ -78,7 +78,7 @@ func (e *endpoints) refresh() {
 				continue // not ready, or terminating
 			}
 			for _, a := range ep.Addresses {
-				next[svc] = append(next[svc], fmt.Sprintf("tcp:%s:%d", a, layout.RPCPort))
+				next[svc] = append(next[svc], layout.RPCAddress(a))
 			}
 		}
 	}

@@ -106,6 +106,7 @@ type podEnvelope struct {
 	unhealthy string    // the runtime's last Unhealthy error, until it is ready again
 	lastPong  time.Time // zero before the runtime's Hello
 	draining  bool
+	calls     envelope.CallHealth // the runtime's last, served at layout.CallHealthPath
 }
 
 func (e *podEnvelope) logf(format string, args ...any) {
@@ -258,6 +259,7 @@ func (e *podEnvelope) read(ec *envelope.Conn) {
 		case envelope.Listening:
 			e.logf("listener %s on %s", m.Listener, m.Address)
 		case envelope.CallHealth:
+			e.calls = m
 			e.logf("%s", callHealthLine(m))
 		}
 		e.mu.Unlock()
@@ -310,8 +312,7 @@ func exitStatus(err error) int {
 	}
 }
 
-// callHealthLine sums up a CallHealth for the pod's log, the one place a
-// pod shows what its callers ejected.
+// callHealthLine sums up a CallHealth for the pod's log.
 func callHealthLine(m envelope.CallHealth) string {
 	if len(m.Components) == 0 {
 		return "calls: every replica called is healthy again"

@@ -1,17 +1,20 @@
 package envelope
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/control"
+	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 )
 
 // healthHandler serves the kubelet's probes, and what the replica's
 // telemetry keeps: its metrics for Prometheus (layout.MetricsPath), and
 // its recent traces and metrics as JSON for "pilotage traces|trace|top
-// --kube" (control.HandleTelemetry). Like the probes, they are open to
+// --kube" (control.HandleTelemetry); and the health of its calls for
+// "pilotage status --kube" (layout.CallHealthPath). Like the probes, they are open to
 // whoever reaches the pod; the commands read them through the API
 // server's pods/proxy, which checks the caller's permissions.
 //
@@ -33,6 +36,13 @@ func (e *podEnvelope) healthHandler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	control.HandleTelemetry(mux, e.tel.Source()) // layout.MetricsPath among them
+	mux.HandleFunc("GET "+layout.CallHealthPath, func(w http.ResponseWriter, _ *http.Request) {
+		e.mu.Lock()
+		calls := e.calls
+		e.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(calls) // a write error: the client went away
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		e.mu.Lock()
 		unhealthy, last := e.unhealthy, e.lastPong

@@ -57,13 +57,21 @@ const (
 	FieldManager = "pilotage"
 )
 
+// RPCAddress is the address, as routes name it, of the runtime's RPC
+// server in the pod at ip.
+func RPCAddress(ip string) string { return fmt.Sprintf("tcp:%s:%d", ip, RPCPort) }
+
 // Ports and paths inside a pod.
 const (
 	RPCPort    = 10000 // the runtime's RPC server, dialled by other replicas
-	HealthPort = 10001 // the envelope's /healthz, /readyz and MetricsPath
+	HealthPort = 10001 // the envelope's /healthz, /readyz, MetricsPath and CallHealthPath
 	// MetricsPath, on HealthPort, serves the replica's metrics in
 	// Prometheus' text format.
 	MetricsPath = "/metrics"
+	// CallHealthPath, on HealthPort, serves as JSON the runtime's last
+	// envelope.CallHealth: the replicas its calls ejected, and the
+	// circuits open.
+	CallHealthPath = "/callhealth"
 	// EnvelopePath is the pilotage binary in the image, the pod's
 	// entrypoint; AppPath the application's binary it starts.
 	EnvelopePath = "/pilotage"
