@@ -3,7 +3,6 @@ package telemetry
 import (
 	"context"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -66,7 +65,7 @@ func (c *caller) Call(ctx context.Context, m int, args []byte) ([]byte, error) {
 		ctx, span = c.r.tracer.Start(sctx, meth.name, meth.start...)
 	}
 	st := meth.stats
-	var t0 time.Time
+	var t0 callStart
 	if st != nil {
 		t0 = st.begin()
 	}
@@ -109,7 +108,7 @@ func (r *Runtime) Handlers(comp codegen.Component, hs []codegen.Handler) []codeg
 				ctx, span = r.tracer.Start(sctx, meth.name, meth.start...)
 			}
 			st := meth.stats
-			var t0 time.Time
+			var t0 callStart
 			if st != nil {
 				t0 = st.begin()
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 	"github.com/pilotage/pilotage/internal/envelope"
@@ -71,16 +70,5 @@ func (c *Cluster) callHealth(ctx context.Context, app string, st state) ([]CallS
 		}
 		out = append(out, cs)
 	}
-	if len(failed) > 0 {
-		return out, errors.New(strings.Join(errorLines(failed), "; "))
-	}
-	return out, nil
-}
-
-func errorLines(errs []error) []string {
-	out := make([]string, len(errs))
-	for i, err := range errs {
-		out[i] = err.Error()
-	}
-	return out
+	return out, errors.Join(failed...)
 }

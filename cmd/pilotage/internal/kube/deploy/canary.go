@@ -2,12 +2,10 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -167,30 +165,20 @@ func (c *Cluster) canaryStats(ctx context.Context, app string, st state) (layout
 	if err != nil {
 		return sum, 0, fmt.Errorf("list the canary router's pods: %w", explain(err))
 	}
-	n := 0
-	var errs []error
+	var running []corev1.Pod
 	for _, p := range pods.Items {
-		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
-			continue
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			running = append(running, p)
 		}
-		// Through the API server's proxy to the pod: no port-forward.
-		raw, err := c.Client.CoreV1().Pods(c.Namespace).ProxyGet("http", p.Name, strconv.Itoa(layout.HealthPort), layout.RouterStatsPath, nil).DoRaw(ctx)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("canary router pod %s: %w", p.Name, explain(err)))
-			continue
-		}
-		var s layout.CanaryStats
-		if err := json.Unmarshal(raw, &s); err != nil {
-			errs = append(errs, fmt.Errorf("canary router pod %s: its counts: %w", p.Name, err))
-			continue
-		}
-		sum.Add(s)
-		n++
 	}
-	if n == 0 && len(errs) == 0 {
-		errs = append(errs, errors.New("no canary router pod runs"))
+	if len(running) == 0 {
+		return sum, 0, errors.New("no canary router pod runs")
 	}
-	return sum, n, errors.Join(errs...)
+	counts, failed := fetchAll[layout.CanaryStats](ctx, c, running, layout.RouterStatsPath)
+	for _, s := range counts {
+		sum.Add(s.value)
+	}
+	return sum, len(counts), errors.Join(failed...)
 }
 
 // canaryState connects and returns the state of app, which must have a
