@@ -18,7 +18,7 @@ import (
 
 // What this file was generated from, which pilotagetest compares with the
 // sources to report a file that compiles but is out of date.
-// pilotage:fingerprint 5c5dfd7f9a83cbf48c485e90
+// pilotage:fingerprint f21c5043c2cb122b7242a6c8
 
 // Version check: run "pilotage generate" if this fails.
 var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")

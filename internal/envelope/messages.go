@@ -257,6 +257,34 @@ type Event struct {
 type Metrics struct {
 	Methods []MethodMetrics `json:"methods,omitempty"`
 	Process ProcessMetrics  `json:"process"`
+	// User are the instruments the app's components made with the
+	// OpenTelemetry metrics API (otel.Meter), as of this message. A
+	// deployer older than them ignores the field.
+	User []UserMetric `json:"user,omitempty"`
+}
+
+// A UserMetric is one instrument of the app's own, with a point per set
+// of attributes it was recorded with; values are cumulative.
+type UserMetric struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Unit        string `json:"unit,omitempty"`
+	// Kind is "counter" (a sum that only grows), "gauge" (a gauge, or a
+	// sum that may go down) or "histogram".
+	Kind   string      `json:"kind"`
+	Points []UserPoint `json:"points"`
+}
+
+// A UserPoint is one value of a UserMetric: Value for a counter or a
+// gauge; Count, Sum and Buckets (the values at most each of Bounds, then
+// those above them all) for a histogram.
+type UserPoint struct {
+	Attrs   []Attr    `json:"attrs,omitempty"`
+	Value   float64   `json:"value,omitempty"`
+	Count   uint64    `json:"count,omitempty"`
+	Sum     float64   `json:"sum,omitempty"`
+	Bounds  []float64 `json:"bounds,omitempty"`
+	Buckets []uint64  `json:"buckets,omitempty"`
 }
 
 // MethodMetrics are the figures of one component method on one side of

@@ -2,12 +2,14 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -25,7 +27,8 @@ type Runtime struct {
 	tracer   trace.Tracer // nil: no tracing
 	ratio    float64
 	provider *sdktrace.TracerProvider
-	metrics  *registry // nil: no metrics
+	metrics  *registry   // nil: no metrics
+	user     *userMeters // nil: no metrics
 	send     func(envelope.Message) error
 
 	stop chan struct{}
@@ -57,6 +60,10 @@ func Start(cfg *envelope.Telemetry, send func(envelope.Message) error) (*Runtime
 	r.tracer = r.provider.Tracer(ScopeName)
 	if cfg.Metrics {
 		r.metrics = newRegistry()
+		// Users' instruments, through otel.Meter, are reported with the
+		// runtime's own figures.
+		r.user = newUserMeters()
+		otel.SetMeterProvider(r.user.provider)
 	}
 	go r.report(interval)
 	return r, nil
@@ -79,7 +86,9 @@ func (r *Runtime) report(interval time.Duration) {
 
 func (r *Runtime) sendMetrics() {
 	if r.metrics != nil {
-		_ = r.send(r.metrics.snapshot()) // best effort: the envelope's end is seen elsewhere
+		m := r.metrics.snapshot()
+		m.User = r.user.collect()
+		_ = r.send(m) // best effort: the envelope's end is seen elsewhere
 	}
 }
 
@@ -96,9 +105,13 @@ func (r *Runtime) Shutdown(ctx context.Context) error {
 		err = r.provider.Shutdown(ctx)
 		otel.SetTracerProvider(noop.NewTracerProvider())
 		r.sendMetrics()
+		if r.user != nil {
+			otel.SetMeterProvider(metricnoop.NewMeterProvider())
+			err = errors.Join(err, r.user.shutdown(ctx))
+		}
 	})
 	if err != nil {
-		return fmt.Errorf("telemetry: flush spans: %w", err)
+		return fmt.Errorf("telemetry: shut down: %w", err)
 	}
 	return nil
 }

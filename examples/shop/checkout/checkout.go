@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pilotage/pilotage"
@@ -51,6 +52,21 @@ type checkout struct {
 	payment  pilotage.Ref[payment.Payment]
 
 	next atomic.Int64
+	// orders counts the orders paid: a metric of the shop's own, made
+	// with the standard OpenTelemetry API (Init).
+	orders metric.Int64Counter
+}
+
+// scope names the checkout's own spans and instruments.
+const scope = "github.com/pilotage/pilotage/examples/shop/checkout"
+
+// Init makes the checkout's instruments. Under pilotage run, and on
+// Kubernetes, they are served with the runtime's metrics: orders as
+// shop_orders_total{currency="EUR",replica="checkout.Checkout/0"}.
+func (c *checkout) Init(context.Context) error {
+	var err error
+	c.orders, err = otel.Meter(scope).Int64Counter("shop.orders", metric.WithDescription("Orders paid, by currency."))
+	return err
 }
 
 func (c *checkout) PlaceOrder(ctx context.Context, user string, card payment.Card) (Order, error) {
@@ -73,6 +89,7 @@ func (c *checkout) PlaceOrder(ctx context.Context, user string, card payment.Car
 	if order.Receipt, err = c.payment.Get().Charge(ctx, order.Total, card); err != nil {
 		return Order{}, fmt.Errorf("place order: %w", err)
 	}
+	c.orders.Add(ctx, 1, metric.WithAttributes(attribute.String("currency", order.Total.Currency)))
 	if err := c.cart.Get().Clear(ctx, user); err != nil {
 		c.Logger(ctx).Error("order paid but cart not cleared", "order", order.ID, "err", err)
 	}
@@ -85,7 +102,7 @@ func (c *checkout) PlaceOrder(ctx context.Context, user string, card payment.Car
 // OpenTelemetry API: under pilotage run it joins the request's trace,
 // between PlaceOrder and the catalog calls made here.
 func (c *checkout) price(ctx context.Context, items []cart.Item, order *Order) (grams int, err error) {
-	ctx, span := otel.Tracer("github.com/pilotage/pilotage/examples/shop/checkout").Start(ctx, "price the cart", trace.WithAttributes(attribute.Int("items", len(items))))
+	ctx, span := otel.Tracer(scope).Start(ctx, "price the cart", trace.WithAttributes(attribute.Int("items", len(items))))
 	defer span.End()
 	for _, it := range items {
 		p, err := c.catalog.Get().Get(ctx, it.ProductID)

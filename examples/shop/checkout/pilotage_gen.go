@@ -18,7 +18,7 @@ import (
 
 // What this file was generated from, which pilotagetest compares with the
 // sources to report a file that compiles but is out of date.
-// pilotage:fingerprint 4ec80c574cd99acc63a78665
+// pilotage:fingerprint 0b016cf4956149ed7555c46d
 
 // Version check: run "pilotage generate" if this fails.
 var _ codegen.LatestVersion = codegen.Version[[0][2]struct{}]("\n\nERROR: this file was written by another version of pilotage generate; run \"pilotage generate\" again.\n\n")

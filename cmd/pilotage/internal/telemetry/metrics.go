@@ -27,7 +27,7 @@ type Metrics struct {
 // NewMetrics returns an empty set of metrics.
 func NewMetrics() *Metrics {
 	m := &Metrics{byReplica: map[string]envelope.Metrics{}, registry: prometheus.NewRegistry()}
-	m.registry.MustRegister(collector{m})
+	m.registry.MustRegister(collector{m}, userCollector{m})
 	return m
 }
 

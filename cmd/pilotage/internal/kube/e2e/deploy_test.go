@@ -95,6 +95,7 @@ func TestDeployShop(t *testing.T) {
 		"calls cart.Cart Add server":                2,
 		"calls checkout.Checkout PlaceOrder server": 1,
 		"calls payment.Payment Charge server":       1,
+		"shop_orders_total currency=EUR":            1, // the checkout's own counter (otel.Meter)
 	}
 	eventually(t, 15*time.Second, "the pods' metrics count the calls", func() error {
 		got := map[string]float64{}

@@ -3,6 +3,7 @@ package telemetrytest
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	dto "github.com/prometheus/client_model/go"
@@ -13,7 +14,9 @@ import (
 // Sums parses a Prometheus text exposition with Prometheus' own parser
 // and sums its figures over replicas, by "calls|errors|latency component
 // method side", "kind component method kind", "goroutines" and "rss"
-// (components by their short name: cart.Cart).
+// (components by their short name: cart.Cart); and any other counter by
+// its name and its labels but the replica: "shop_orders_total
+// currency=EUR".
 func Sums(exposition []byte) (map[string]float64, error) {
 	parser := expfmt.NewTextParser(model.LegacyValidation)
 	families, err := parser.TextToMetricFamilies(bytes.NewReader(exposition))
@@ -45,6 +48,17 @@ func Sums(exposition []byte) (map[string]float64, error) {
 				out["goroutines"] += m.GetGauge().GetValue()
 			case "pilotage_process_resident_memory_bytes":
 				out["rss"] += m.GetGauge().GetValue()
+			default:
+				if f.GetType() == dto.MetricType_COUNTER {
+					var labels []string
+					for _, l := range m.Label {
+						if l.GetName() != "replica" {
+							labels = append(labels, l.GetName()+"="+l.GetValue())
+						}
+					}
+					slices.Sort(labels)
+					out[strings.TrimSpace(name+" "+strings.Join(labels, ","))] += m.GetCounter().GetValue()
+				}
 			}
 		}
 	}
