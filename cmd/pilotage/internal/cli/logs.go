@@ -53,7 +53,9 @@ HTTP request of that trace, from every process, which carry trace_id=ID.
 With --kube (or --context, --namespace, --kubeconfig), it prints the logs
 of the pods of the app as "pilotage deploy" put it on a cluster (its live
 version, and its canary), as "pod | message" lines merged in time order;
--n counts lines per pod, and -f follows the pods running when it starts.`,
+-n counts lines per pod, and -f follows the pods running when it starts;
+--trace selects the lines of one trace among them (see "pilotage traces
+--kube").`,
 		flags: func(fs *flag.FlagSet) {
 			k.flags(fs, "print the logs of the app deployed to Kubernetes")
 			fs.BoolVar(&follow, "f", false, "follow: keep printing new lines until interrupted")

@@ -125,6 +125,18 @@ func TestTelemetryOnKubernetes(t *testing.T) {
 		t.Errorf("pilotage trace --kube of an unknown trace: %v, %q", err, stderr)
 	}
 
+	// pilotage logs --kube --trace: the lines of the checkout, from the
+	// checkout's pod.
+	out, _, err = e.pilotage("logs", "--kube", "--namespace", e.ns, "--trace", checkout, "shop")
+	if err != nil || !strings.Contains(out, "order placed") || !strings.Contains(out, "-checkout-checkout-") || strings.Contains(out, "/api/products") {
+		t.Errorf("pilotage logs --kube --trace: %v; want the checkout's \"order placed\" line from its pod, and nothing of other requests:\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.Contains(line, "trace_id="+checkout) && !strings.Contains(line, `"trace_id":"`+checkout) {
+			t.Errorf("pilotage logs --kube --trace printed a line of another trace: %q", line)
+		}
+	}
+
 	// pilotage top --kube sums the pods' counters (Cart.Add was served)
 	// and lists every pod's process.
 	out, _, err = e.pilotage("top", "--kube", "--namespace", e.ns, "-n", "1", "-interval", "1s", "shop")
