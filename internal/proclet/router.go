@@ -138,9 +138,7 @@ func (c poolCaller) Call(ctx context.Context, m int, args []byte) ([]byte, error
 	if _, ok := ctx.Deadline(); ok {
 		return c.pool.Call(ctx, c.component, m, args, meth.idempotent)
 	}
-	tctx, cancel := context.WithTimeout(ctx, meth.timeout)
-	defer cancel()
-	res, err := c.pool.Call(tctx, c.component, m, args, meth.idempotent)
+	res, err := c.pool.CallWithin(ctx, c.component, m, args, meth.idempotent, meth.timeout)
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("call %s.%s: no reply within %s, its default timeout (set timeouts in [calls] of pilotage.toml): %w", shortName(c.component), meth.name, meth.timeout, err)
 	}

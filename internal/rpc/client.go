@@ -240,6 +240,16 @@ func (c *Conn) inFlight() int {
 // would fail the same way anywhere. A handler's error is returned as decoded
 // by codegen.Decoder.Error.
 func (c *Conn) Call(ctx context.Context, component string, method int, args []byte) ([]byte, error) {
+	return c.call(ctx, component, method, args, time.Time{})
+}
+
+// call is Call with a default deadline: if ctx has none and by is not
+// zero, the call ends at by with context.DeadlineExceeded, as if ctx had
+// that deadline (it is sent to the server the same way), but with a
+// pooled timer rather than a context of its own: a default deadline is
+// on most calls' path, and a timer context costs allocations and a
+// registration with its parent.
+func (c *Conn) call(ctx context.Context, component string, method int, args []byte, by time.Time) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -256,7 +266,12 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 			ErrTooLarge, component, method, len(args), c.peer-prefix, c.peer, prefix)
 	}
 	var deadline uint64
-	if d, ok := ctx.Deadline(); ok {
+	d, ok := ctx.Deadline()
+	byTimer := !ok && !by.IsZero()
+	if byTimer {
+		d, ok = by, true
+	}
+	if ok {
 		us := time.Until(d).Microseconds()
 		if us <= 0 {
 			return nil, context.DeadlineExceeded
@@ -308,10 +323,20 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 		return finish(cl, written)
 	}
 
+	var expired <-chan time.Time // of by's timer
+	if byTimer {
+		t := getTimer(time.Until(d))
+		defer putTimer(t)
+		expired = t.C
+	}
+	var err error
 	select {
 	case <-cl.ch:
 		return finish(cl, written)
 	case <-ctx.Done():
+		err = ctx.Err()
+	case <-expired:
+		err = context.DeadlineExceeded
 	}
 	if !c.forget(cl.id) {
 		<-cl.ch // the reply (or a failure) won the race
@@ -321,7 +346,7 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 	// DeadlineExceeded; anything else, or a request still queued (its
 	// relative deadline will be stale when it is sent), is cancelled
 	// explicitly (best effort: a dead conn cancels its handlers anyway).
-	if deadline == 0 || ctx.Err() != context.DeadlineExceeded || cl.end.Load() > c.q.attempted.Load() {
+	if deadline == 0 || err != context.DeadlineExceeded || cl.end.Load() > c.q.attempted.Load() {
 		var cancel [headerLen]byte
 		putHeader(&cancel, frameCancel, 0, cl.id)
 		c.q.enqueue(&cancel, nil, nil, nil, nil, unlimited)
@@ -332,7 +357,27 @@ func (c *Conn) Call(ctx context.Context, component string, method int, args []by
 		<-cl.wr
 	}
 	callPool.Put(cl)
-	return nil, ctx.Err()
+	return nil, err
+}
+
+// timerPool holds stopped timers for the default deadlines of calls.
+var timerPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+func getTimer(d time.Duration) *time.Timer {
+	t := timerPool.Get().(*time.Timer)
+	t.Reset(d)
+	return t
+}
+
+// putTimer stops t and pools it: since Go 1.23 a stopped timer's channel
+// holds no stale tick for its next Reset.
+func putTimer(t *time.Timer) {
+	t.Stop()
+	timerPool.Put(t)
 }
 
 // finish returns the outcome of completed call cl and recycles it.

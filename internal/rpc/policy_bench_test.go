@@ -14,11 +14,12 @@ import (
 
 // BenchmarkPolicies measures 100-byte echo calls through a Pool with the
 // resilience policies off, on (an adaptive limit on the server, outlier
-// ejection and a retry budget in the pool), and on with the default
-// deadline a proclet gives a call whose context has none, in the same
+// ejection and a retry budget in the pool), on with a deadline of the
+// caller's (a context.WithTimeout), and on with the default deadline a
+// proclet gives a call whose context has none (CallWithin), in the same
 // run: the ratios are their cost on the hot path.
 func BenchmarkPolicies(b *testing.B) {
-	for _, variant := range []string{"off", "on", "on+deadline"} {
+	for _, variant := range []string{"off", "on", "on+deadline", "on+default"} {
 		opts, popts := ServerOptions{MaxInFlight: func(string) int { return -1 }}, PoolOptions{Ejection: resilience.EjectionPolicy{After: -1}, RetryBudget: resilience.BudgetPolicy{Ratio: -1}}
 		if variant != "off" {
 			opts, popts = ServerOptions{}, PoolOptions{}
@@ -44,10 +45,14 @@ func BenchmarkPolicies(b *testing.B) {
 					wg.Go(func() {
 						for range per {
 							ctx, cancel := context.Background(), context.CancelFunc(func() {})
-							if deadline { // the proclet's default
+							if deadline {
 								ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
 							}
-							res, err := pool.Call(ctx, testComponent, mEcho, args, true)
+							var timeout time.Duration // the proclet's default
+							if variant == "on+default" {
+								timeout = 30 * time.Second
+							}
+							res, err := pool.CallWithin(ctx, testComponent, mEcho, args, true, timeout)
 							cancel()
 							if err != nil || len(res) != len(args) {
 								b.Errorf("echo: %d bytes, %v", len(res), err)

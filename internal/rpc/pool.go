@@ -233,6 +233,23 @@ func (p *Pool) wakeLocked() {
 // MaxWait has run out with still no address; with every address ejected,
 // it fails at once with an error wrapping codegen.ErrCircuitOpen too.
 func (p *Pool) Call(ctx context.Context, component string, method int, args []byte, retry bool) ([]byte, error) {
+	return p.call(ctx, component, method, args, retry, time.Time{})
+}
+
+// CallWithin is Call with a default timeout: if ctx has no deadline, the
+// call (its tries, and its wait for an address) ends within timeout with
+// an error wrapping context.DeadlineExceeded, and the server is given
+// that deadline, as if ctx had it; without a context of its own (see
+// Conn.call). A timeout of 0 is none.
+func (p *Pool) CallWithin(ctx context.Context, component string, method int, args []byte, retry bool, timeout time.Duration) ([]byte, error) {
+	var by time.Time
+	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
+		by = time.Now().Add(timeout)
+	}
+	return p.call(ctx, component, method, args, retry, by)
+}
+
+func (p *Pool) call(ctx context.Context, component string, method int, args []byte, retry bool, by time.Time) ([]byte, error) {
 	var triedBuf [maxAttempts]*endpoint
 	tried := triedBuf[:0]
 	var lastErr error
@@ -245,7 +262,7 @@ func (p *Pool) Call(ctx context.Context, component string, method int, args []by
 			}
 			p.retries.Add(1)
 		}
-		ep, c, probe, again, err := p.pick(ctx, component, tried, &waitUntil)
+		ep, c, probe, again, err := p.pick(ctx, component, tried, &waitUntil, by)
 		if err != nil {
 			if lastErr != nil && ctx.Err() == nil {
 				return nil, lastErr
@@ -262,7 +279,7 @@ func (p *Pool) Call(ctx context.Context, component string, method int, args []by
 		if attempt > 0 {
 			actx, retrySpan = startRetrySpan(ctx, attempt, ep.addr, lastErr)
 		}
-		res, err := c.Call(actx, component, method, args)
+		res, err := c.call(actx, component, method, args, by)
 		p.report(ep, probe, outcomeOf(ctx, err))
 		if retrySpan != nil {
 			if err != nil {
@@ -274,7 +291,7 @@ func (p *Pool) Call(ctx context.Context, component string, method int, args []by
 			return res, nil
 		}
 		kind := transportKind(err)
-		if ctx.Err() != nil || kind == nil || (kind == codegen.ErrInterrupted && !retry) {
+		if ctx.Err() != nil || kind == nil || (kind == codegen.ErrInterrupted && !retry) || !by.IsZero() && !time.Now().Before(by) {
 			return nil, err
 		}
 		lastErr = err
@@ -320,8 +337,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 // reports that the call is the probe of one whose ejection is over). It
 // starts dials for addresses without a connection, and waits for one only
 // when nothing is ready, or, while there is no address and the outage is
-// transient, until *waitUntil (set on the first such wait).
-func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, waitUntil *time.Time) (ep *endpoint, c *Conn, probe, again bool, err error) {
+// transient, until *waitUntil (set on the first such wait: MaxWait from
+// then, or by if sooner, when it fails with context.DeadlineExceeded).
+func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, waitUntil *time.Time, by time.Time) (ep *endpoint, c *Conn, probe, again bool, err error) {
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -336,10 +354,16 @@ func (p *Pool) pick(ctx context.Context, component string, tried []*endpoint, wa
 			}
 			if waitUntil.IsZero() {
 				*waitUntil = time.Now().Add(p.opts.MaxWait)
+				if !by.IsZero() && by.Before(*waitUntil) {
+					*waitUntil = by
+				}
 			}
 			if err := waitChange(ctx, wait, *waitUntil); err != nil {
-				if ctx.Err() != nil {
+				switch {
+				case ctx.Err() != nil:
 					return nil, nil, false, false, err
+				case !by.IsZero() && !time.Now().Before(by):
+					return nil, nil, false, false, context.DeadlineExceeded
 				}
 				return nil, nil, false, false, &outageError{component: component, reason: o.Reason, waited: p.opts.MaxWait}
 			}

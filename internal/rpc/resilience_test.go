@@ -440,3 +440,48 @@ func TestPoolEjectsAndProbes(t *testing.T) {
 		t.Errorf("once a replica recovered: %v", err)
 	}
 }
+
+// A default timeout (CallWithin, as a proclet gives a call whose context
+// has none) ends the call as a deadline of the caller's would: the server
+// is given it (the handler's context has it, and ends with it), and the
+// call fails with DeadlineExceeded at about that time; a deadline of the
+// caller's takes precedence; and a wait for an address ends with it too.
+func TestCallWithinDefaultTimeout(t *testing.T) {
+	ts := startServer(t, "unix", ServerOptions{})
+	pool := NewPool(PoolOptions{}, StaticResolver{Addrs: []string{ts.poolAddr()}})
+	defer pool.Close()
+	const timeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err := pool.CallWithin(context.Background(), testComponent, mBlock, nil, true, timeout)
+	took := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) || took < timeout || took > timeout+2*time.Second {
+		t.Errorf("a blocked call with a default timeout of %v: %v after %v, want DeadlineExceeded after about that", timeout, err, took)
+	}
+	hctx := <-ts.blockCtx
+	if d, ok := hctx.Deadline(); !ok || d.Sub(start) > timeout+100*time.Millisecond || d.Sub(start) < timeout-100*time.Millisecond {
+		t.Errorf("the handler's deadline: %v (%v after the call began), want about %v", ok, d.Sub(start), timeout)
+	}
+	<-hctx.Done()
+
+	// The caller's own deadline wins over the default.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = pool.CallWithin(ctx, testComponent, mBlock, nil, true, time.Hour)
+	if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took > 2*time.Second {
+		t.Errorf("with a 100ms deadline of the caller's and a default of an hour: %v after %v", err, took)
+	}
+	<-ts.blockCtx
+
+	// No address (a transient outage): the wait ends at the default
+	// timeout, not at MaxWait.
+	r := newManualResolver()
+	r.set(nil, Outage{Transient: true, Reason: "starting"})
+	waiting := NewPool(PoolOptions{MaxWait: time.Minute}, r)
+	defer waiting.Close()
+	start = time.Now()
+	_, err = waiting.CallWithin(context.Background(), testComponent, mEcho, nil, true, timeout)
+	if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took > timeout+2*time.Second {
+		t.Errorf("waiting for an address with a default timeout of %v: %v after %v", timeout, err, took)
+	}
+}
