@@ -1,10 +1,13 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -80,4 +83,15 @@ func Connect(t Target) (*Cluster, error) {
 		return nil, fmt.Errorf("cluster %s (context %q): %w", c.Host, name, explain(err))
 	}
 	return c, nil
+}
+
+// checkNamespace fails, before anything is built, if the namespace does
+// not exist. A user allowed in one namespace only may not read
+// namespaces: then the first write tells.
+func (c *Cluster) checkNamespace(ctx context.Context) error {
+	_, err := c.Client.CoreV1().Namespaces().Get(ctx, c.Namespace, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("namespace %s does not exist in %s (create it with kubectl create namespace %s, or name another with --namespace or [kube] namespace)", c.Namespace, c.Host, c.Namespace)
+	}
+	return nil
 }

@@ -116,6 +116,9 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		if c, err = Connect(target); err != nil {
 			return nil, err
 		}
+		if err := c.checkNamespace(ctx); err != nil {
+			return nil, err
+		}
 		fmt.Fprintf(out, "pilotage: deploying %s to namespace %s of %s (context %q)\n", app, c.Namespace, c.Host, c.Context)
 	} else {
 		fmt.Fprintf(out, "pilotage: rendering %s as a Helm chart in %s\n", app, opts.Render)

@@ -98,3 +98,25 @@ func TestApps(t *testing.T) {
 		t.Errorf("Apps = %+v, want shop (v2, canary v3 at 10%%) and wordcount (w1)", apps)
 	}
 }
+
+// A deploy to a namespace that does not exist fails before the build,
+// saying so; a user who may not read namespaces is not stopped by the
+// check (its first write tells).
+func TestCheckNamespace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a kube-apiserver")
+	}
+	kc := kubetest.Start(t)
+	ctx := context.Background()
+	admin := kc.Clientset(t, kubetest.Admin)
+	if err := (&Cluster{Client: admin, Namespace: "default"}).checkNamespace(ctx); err != nil {
+		t.Errorf("default: %v", err)
+	}
+	err := (&Cluster{Client: admin, Namespace: "nosuch", Host: "https://cluster"}).checkNamespace(ctx)
+	if err == nil || !strings.HasPrefix(err.Error(), "namespace nosuch does not exist in https://cluster (create it with kubectl create namespace nosuch") {
+		t.Errorf("nosuch: %v", err)
+	}
+	if err := (&Cluster{Client: kc.Clientset(t, kubetest.Viewer), Namespace: "default"}).checkNamespace(ctx); err != nil {
+		t.Errorf("a user who may not read namespaces: %v", err)
+	}
+}
