@@ -18,7 +18,7 @@ import (
 // Names and attribute keys are made valid Prometheus names (a character
 // outside [a-zA-Z0-9_] becomes "_"), and a counter's name ends in
 // "_total". Of metrics that come out with one name but different kinds
-// (two replicas of different builds), the registry keeps the first.
+// (two replicas of different builds), one kind's points are served.
 type userCollector struct{ m *Metrics }
 
 func (userCollector) Describe(chan<- *prometheus.Desc) {}
