@@ -78,21 +78,28 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(mm.InFlight), lv...)
 			ch <- prometheus.MustNewConstMetric(descReqBytes, prometheus.CounterValue, float64(mm.RequestBytes), lv...)
 			ch <- prometheus.MustNewConstMetric(descRepBytes, prometheus.CounterValue, float64(mm.ReplyBytes), lv...)
-			buckets := map[float64]uint64{}
-			var cum uint64
-			for i, bound := range envelope.LatencyBuckets {
-				if i < len(mm.Latency) {
-					cum += mm.Latency[i]
-				}
-				buckets[bound] = cum
-			}
-			ch <- prometheus.MustNewConstHistogram(descLatency, mm.Calls, mm.LatencySum, buckets, lv...)
+			ch <- prometheus.MustNewConstHistogram(descLatency, mm.Calls, mm.LatencySum, cumulative(envelope.LatencyBuckets, mm.Latency), lv...)
 		}
 		p := v.Process
 		ch <- prometheus.MustNewConstMetric(descCPU, prometheus.CounterValue, p.CPUSeconds, replica)
 		ch <- prometheus.MustNewConstMetric(descRSS, prometheus.GaugeValue, float64(p.RSSBytes), replica)
 		ch <- prometheus.MustNewConstMetric(descGoros, prometheus.GaugeValue, float64(p.Goroutines), replica)
 	}
+}
+
+// cumulative returns Prometheus' buckets of a histogram that counts[i]
+// values fell in the bucket of bounds[i] (above bounds[i-1]): by upper
+// bound, the values at most that.
+func cumulative(bounds []float64, counts []uint64) map[float64]uint64 {
+	buckets := make(map[float64]uint64, len(bounds))
+	var cum uint64
+	for i, bound := range bounds {
+		if i < len(counts) {
+			cum += counts[i]
+		}
+		buckets[bound] = cum
+	}
+	return buckets
 }
 
 // Snapshot sums each method's figures over the replicas, for "pilotage top".

@@ -18,7 +18,8 @@ import (
 // Names and attribute keys are made valid Prometheus names (a character
 // outside [a-zA-Z0-9_] becomes "_"), and a counter's name ends in
 // "_total". Of metrics that come out with one name but different kinds
-// (two replicas of different builds), one kind's points are served.
+// (two replicas of different builds), those of the kind of the first
+// replica, by name, are served.
 type userCollector struct{ m *Metrics }
 
 func (userCollector) Describe(chan<- *prometheus.Desc) {}
@@ -39,20 +40,21 @@ type userPoint struct {
 func (c userCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.mu.Lock()
 	families := map[string]*userFamily{}
-	for replica, v := range c.m.byReplica {
-		for _, um := range v.User {
+	for _, replica := range slices.Sorted(maps.Keys(c.m.byReplica)) { // the same choices at every scrape
+		for _, um := range c.m.byReplica[replica].User {
 			name := promName(um.Name, true)
 			if um.Kind == "counter" && !strings.HasSuffix(name, "_total") {
 				name += "_total"
 			}
 			f := families[name]
 			if f == nil {
-				f = &userFamily{kind: um.Kind, help: cmp.Or(um.Description, um.Name), keys: map[string]bool{}}
+				f = &userFamily{kind: um.Kind, keys: map[string]bool{}}
 				families[name] = f
 			}
 			if f.kind != um.Kind {
 				continue
 			}
+			f.help = cmp.Or(f.help, um.Description) // the first replica's that has one
 			for _, p := range um.Points {
 				labels := map[string]string{}
 				for _, a := range p.Attrs {
@@ -70,7 +72,7 @@ func (c userCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.mu.Unlock()
 	for name, f := range families {
 		keys := slices.Sorted(maps.Keys(f.keys))
-		desc := prometheus.NewDesc(name, f.help, append(slices.Clone(keys), "replica"), nil)
+		desc := prometheus.NewDesc(name, cmp.Or(f.help, name), append(slices.Clone(keys), "replica"), nil)
 		for _, p := range f.points {
 			values := make([]string, 0, len(keys)+1)
 			for _, k := range keys {
@@ -87,15 +89,7 @@ func (c userCollector) Collect(ch chan<- prometheus.Metric) {
 			case "gauge":
 				m, err = prometheus.NewConstMetric(desc, prometheus.GaugeValue, p.Value, values...)
 			case "histogram":
-				buckets := map[float64]uint64{}
-				var cum uint64
-				for i, bound := range p.Bounds {
-					if i < len(p.Buckets) {
-						cum += p.Buckets[i]
-					}
-					buckets[bound] = cum
-				}
-				m, err = prometheus.NewConstHistogram(desc, p.Count, p.Sum, buckets, values...)
+				m, err = prometheus.NewConstHistogram(desc, p.Count, p.Sum, cumulative(p.Bounds, p.Buckets), values...)
 			default:
 				continue
 			}

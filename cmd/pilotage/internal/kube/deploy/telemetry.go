@@ -37,11 +37,7 @@ const podFetchers = 8
 // q selects, merged across its pods. A pod that does not answer is left
 // out, with a line on warn.
 func Traces(ctx context.Context, t Target, app string, q control.TraceQuery, warn io.Writer) ([]api.TraceSummary, error) {
-	c, err := Connect(t)
-	if err != nil {
-		return nil, err
-	}
-	pods, err := c.deployedPods(ctx, app)
+	c, pods, err := connectPods(ctx, t, app)
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +58,7 @@ func Trace(ctx context.Context, t Target, app, id string, warn io.Writer) (*api.
 	if id == "" || strings.Contains(id, "/") {
 		return nil, fmt.Errorf("trace %q: want a trace ID from pilotage traces", id)
 	}
-	c, err := Connect(t)
-	if err != nil {
-		return nil, err
-	}
-	pods, err := c.deployedPods(ctx, app)
+	c, pods, err := connectPods(ctx, t, app)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +99,17 @@ func (c *Cluster) Metrics(ctx context.Context, app string, warn io.Writer) (*api
 	}
 	m := telemetry.SumMetrics(parts)
 	return &m, nil
+}
+
+// connectPods connects to t and returns the running pods of the groups
+// of app's live and canary versions there.
+func connectPods(ctx context.Context, t Target, app string) (*Cluster, []corev1.Pod, error) {
+	c, err := Connect(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	pods, err := c.deployedPods(ctx, app)
+	return c, pods, err
 }
 
 // deployedPods returns the running pods of the groups of app's live and
