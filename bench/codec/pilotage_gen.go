@@ -193,10 +193,12 @@ func (s pilotage_Shapes_json) Echo(ctx context.Context, args []byte) (res []byte
 type pilotage_shapes_local struct{ impl *shapes }
 
 func (s pilotage_shapes_local) Echo(ctx context.Context, a0 Small, a1 Blob, a2 Nested) (r0 Small, r1 Blob, r2 Nested, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/bench/codec.Shapes", "Echo")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/bench/codec.Shapes", "Echo", r)
 		}
+		end(err)
 	}()
 	return s.impl.Echo(ctx, a0, a1, a2)
 }

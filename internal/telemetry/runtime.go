@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/pilotage/pilotage/codegen"
 	"github.com/pilotage/pilotage/internal/envelope"
 	"github.com/pilotage/pilotage/internal/rpc"
 )
@@ -58,6 +59,8 @@ func Start(cfg *envelope.Telemetry, send func(envelope.Message) error) (*Runtime
 	// Users' spans, through otel.Tracer, join the runtime's traces.
 	otel.SetTracerProvider(r.provider)
 	r.tracer = r.provider.Tracer(ScopeName)
+	codegen.SetLocalTracer(r) // calls between colocated components
+
 	if cfg.Metrics {
 		r.metrics = newRegistry()
 		// Users' instruments, through otel.Meter, are reported with the
@@ -102,6 +105,7 @@ func (r *Runtime) Shutdown(ctx context.Context) error {
 	r.once.Do(func() {
 		close(r.stop)
 		<-r.done
+		codegen.SetLocalTracer(nil)
 		err = r.provider.Shutdown(ctx)
 		otel.SetTracerProvider(noop.NewTracerProvider())
 		r.sendMetrics()

@@ -940,82 +940,100 @@ func (s pilotage_Web_json) Addr(ctx context.Context, args []byte) (res []byte, a
 type pilotage_calc_local struct{ impl *calc }
 
 func (s pilotage_calc_local) Boom(ctx context.Context) (err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Calc", "Boom")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Boom", r)
 		}
+		end(err)
 	}()
 	return s.impl.Boom(ctx)
 }
 
 func (s pilotage_calc_local) Calls(ctx context.Context) (r0 int64, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Calc", "Calls")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Calls", r)
 		}
+		end(err)
 	}()
 	return s.impl.Calls(ctx)
 }
 
 func (s pilotage_calc_local) Fault(ctx context.Context, a0 string) (r0 int, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Calc", "Fault")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Fault", r)
 		}
+		end(err)
 	}()
 	return s.impl.Fault(ctx, a0)
 }
 
 func (s pilotage_calc_local) Half(ctx context.Context, a0 int) (r0 int, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Calc", "Half")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Half", r)
 		}
+		end(err)
 	}()
 	return s.impl.Half(ctx, a0)
 }
 
 func (s pilotage_calc_local) Host(ctx context.Context) (r0 string, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Calc", "Host")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Host", r)
 		}
+		end(err)
 	}()
 	return s.impl.Host(ctx)
 }
 
 func (s pilotage_calc_local) Move(ctx context.Context, a0 *Point, a1 int) (r0 *Point, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Calc", "Move")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Move", r)
 		}
+		end(err)
 	}()
 	return s.impl.Move(ctx, a0, a1)
 }
 
 func (s pilotage_calc_local) PID(ctx context.Context) (r0 int, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Calc", "PID")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "PID", r)
 		}
+		end(err)
 	}()
 	return s.impl.PID(ctx)
 }
 
 func (s pilotage_calc_local) Sicken(ctx context.Context) (r0 int, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Calc", "Sicken")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Sicken", r)
 		}
+		end(err)
 	}()
 	return s.impl.Sicken(ctx)
 }
 
 func (s pilotage_calc_local) Sleep(ctx context.Context, a0 time.Duration) (r0 int, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Calc", "Sleep")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Calc", "Sleep", r)
 		}
+		end(err)
 	}()
 	return s.impl.Sleep(ctx, a0)
 }
@@ -1024,28 +1042,34 @@ func (s pilotage_calc_local) Sleep(ctx context.Context, a0 time.Duration) (r0 in
 type pilotage_front_local struct{ impl *front }
 
 func (s pilotage_front_local) HalfViaCalc(ctx context.Context, a0 int) (r0 int, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Front", "HalfViaCalc")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Front", "HalfViaCalc", r)
 		}
+		end(err)
 	}()
 	return s.impl.HalfViaCalc(ctx, a0)
 }
 
 func (s pilotage_front_local) HostsViaCalc(ctx context.Context) (r0 []string, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Front", "HostsViaCalc")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Front", "HostsViaCalc", r)
 		}
+		end(err)
 	}()
 	return s.impl.HostsViaCalc(ctx)
 }
 
 func (s pilotage_front_local) Total(ctx context.Context, a0 []money.Amount) (r0 money.Amount, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Front", "Total")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Front", "Total", r)
 		}
+		end(err)
 	}()
 	return s.impl.Total(ctx, a0)
 }
@@ -1054,10 +1078,12 @@ func (s pilotage_front_local) Total(ctx context.Context, a0 []money.Amount) (r0 
 type pilotage_web_local struct{ impl *web }
 
 func (s pilotage_web_local) Addr(ctx context.Context) (r0 string, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/internal/testapp.Web", "Addr")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/internal/testapp.Web", "Addr", r)
 		}
+		end(err)
 	}()
 	return s.impl.Addr(ctx)
 }

@@ -269,28 +269,34 @@ func (s pilotage_Cart_json) Items(ctx context.Context, args []byte) (res []byte,
 type pilotage_cart_local struct{ impl *cart }
 
 func (s pilotage_cart_local) Add(ctx context.Context, a0 string, a1 Item) (err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/shop/cart.Cart", "Add")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/cart.Cart", "Add", r)
 		}
+		end(err)
 	}()
 	return s.impl.Add(ctx, a0, a1)
 }
 
 func (s pilotage_cart_local) Clear(ctx context.Context, a0 string) (err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/shop/cart.Cart", "Clear")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/cart.Cart", "Clear", r)
 		}
+		end(err)
 	}()
 	return s.impl.Clear(ctx, a0)
 }
 
 func (s pilotage_cart_local) Items(ctx context.Context, a0 string) (r0 []Item, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/shop/cart.Cart", "Items")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/cart.Cart", "Items", r)
 		}
+		end(err)
 	}()
 	return s.impl.Items(ctx, a0)
 }

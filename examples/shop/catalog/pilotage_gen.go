@@ -222,19 +222,23 @@ func (s pilotage_Catalog_json) List(ctx context.Context, args []byte) (res []byt
 type pilotage_catalog_local struct{ impl *catalog }
 
 func (s pilotage_catalog_local) Get(ctx context.Context, a0 string) (r0 Product, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "Get")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "Get", r)
 		}
+		end(err)
 	}()
 	return s.impl.Get(ctx, a0)
 }
 
 func (s pilotage_catalog_local) List(ctx context.Context) (r0 []Product, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "List")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/catalog.Catalog", "List", r)
 		}
+		end(err)
 	}()
 	return s.impl.List(ctx)
 }

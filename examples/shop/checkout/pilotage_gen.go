@@ -228,10 +228,12 @@ func (s pilotage_Checkout_json) PlaceOrder(ctx context.Context, args []byte) (re
 type pilotage_checkout_local struct{ impl *checkout }
 
 func (s pilotage_checkout_local) PlaceOrder(ctx context.Context, a0 string, a1 payment.Card) (r0 Order, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/shop/checkout.Checkout", "PlaceOrder")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/checkout.Checkout", "PlaceOrder", r)
 		}
+		end(err)
 	}()
 	return s.impl.PlaceOrder(ctx, a0, a1)
 }

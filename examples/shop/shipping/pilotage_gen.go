@@ -159,10 +159,12 @@ func (s pilotage_Shipping_json) Quote(ctx context.Context, args []byte) (res []b
 type pilotage_shipping_local struct{ impl *shipping }
 
 func (s pilotage_shipping_local) Quote(ctx context.Context, a0 int, a1 string) (r0 catalog.Money, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/shop/shipping.Shipping", "Quote")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/shipping.Shipping", "Quote", r)
 		}
+		end(err)
 	}()
 	return s.impl.Quote(ctx, a0, a1)
 }

@@ -236,19 +236,23 @@ func (s pilotage_Coordinator_json) Submit(ctx context.Context, args []byte) (res
 type pilotage_coordinator_local struct{ impl *coordinator }
 
 func (s pilotage_coordinator_local) Result(ctx context.Context, a0 string) (r0 job.Result, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/wordcount/coordinator.Coordinator", "Result")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/wordcount/coordinator.Coordinator", "Result", r)
 		}
+		end(err)
 	}()
 	return s.impl.Result(ctx, a0)
 }
 
 func (s pilotage_coordinator_local) Submit(ctx context.Context, a0 job.Spec) (err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/wordcount/coordinator.Coordinator", "Submit")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/wordcount/coordinator.Coordinator", "Submit", r)
 		}
+		end(err)
 	}()
 	return s.impl.Submit(ctx, a0)
 }

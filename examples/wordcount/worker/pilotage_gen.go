@@ -169,10 +169,12 @@ func (s pilotage_Worker_json) Map(ctx context.Context, args []byte) (res []byte,
 type pilotage_worker_local struct{ impl *worker }
 
 func (s pilotage_worker_local) Map(ctx context.Context, a0 job.Spec, a1 int) (err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/wordcount/worker.Worker", "Map")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/wordcount/worker.Worker", "Map", r)
 		}
+		end(err)
 	}()
 	return s.impl.Map(ctx, a0, a1)
 }

@@ -150,10 +150,12 @@ func (s pilotage_Candidate_json) Leading(ctx context.Context, args []byte) (res 
 type pilotage_candidate_local struct{ impl *candidate }
 
 func (s pilotage_candidate_local) Leading(ctx context.Context) (r0 bool, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/bench/coordination/failoverapp/candidate.Candidate", "Leading")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/bench/coordination/failoverapp/candidate.Candidate", "Leading", r)
 		}
+		end(err)
 	}()
 	return s.impl.Leading(ctx)
 }

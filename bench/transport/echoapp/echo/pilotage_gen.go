@@ -227,19 +227,23 @@ func (s pilotage_Echo_json) Mallocs(ctx context.Context, args []byte) (res []byt
 type pilotage_echo_local struct{ impl *echo }
 
 func (s pilotage_echo_local) Echo(ctx context.Context, a0 []byte) (r0 []byte, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/bench/transport/echoapp/echo.Echo", "Echo")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/bench/transport/echoapp/echo.Echo", "Echo", r)
 		}
+		end(err)
 	}()
 	return s.impl.Echo(ctx, a0)
 }
 
 func (s pilotage_echo_local) Mallocs(ctx context.Context) (r0 uint64, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/bench/transport/echoapp/echo.Echo", "Mallocs")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/bench/transport/echoapp/echo.Echo", "Mallocs", r)
 		}
+		end(err)
 	}()
 	return s.impl.Mallocs(ctx)
 }

@@ -289,3 +289,101 @@ func parseMetrics(t *testing.T, body []byte) map[string]float64 {
 	}
 	return sums
 }
+
+// Calls between colocated components are direct calls, each an internal
+// span of the trace under its caller's: with the checkout and shipping in
+// one process, the checkout's call of Shipping.Quote is one span instead
+// of a client and a server span.
+func TestTelemetryOfColocatedCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the pilotage command and the shop")
+	}
+	state, err := os.MkdirTemp("", "pl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(state)
+	shop, err := filepath.Abs("../../../../examples/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(filepath.Join(shop, "pilotage.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(text), `address = "127.0.0.1:8080"`, `address = "127.0.0.1:0"`, 1) +
+		"\n[run]\ncolocate = [[\"checkout.Checkout\", \"shipping.Shipping\"]]\n"
+	cfgPath := filepath.Join(t.TempDir(), "pilotage.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exited := startRun(t, []string{"PILOTAGE_STATE_DIR=" + state}, "-c", cfgPath, shop)
+	t.Setenv("PILOTAGE_STATE_DIR", state)
+	var st control.Status
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		js, _, code := run(t, "status", "-json")
+		if code == 0 && json.Unmarshal([]byte(js), &st) == nil && !st.ReadyAt.IsZero() && len(st.Proxies) == 1 && st.Proxies[0].Address != "" {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("pilotage run exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shop is not ready after 3m")
+		}
+	}
+	base := "http://" + st.Proxies[0].Address
+	for _, req := range []struct{ path, body string }{
+		{"/api/cart/alice", `{"ProductID":"mug","Quantity":2}`},
+		{"/api/checkout/alice", `{"Number":"4242424242424242","ExpiryMonth":12,"ExpiryYear":2099}`},
+	} {
+		resp, err := http.Post(base+req.path, "application/json", strings.NewReader(req.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %s", req.path, resp.Status)
+		}
+	}
+	// 14 spans apart, 13 colocated.
+	var trace *api.Trace
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var ts []api.TraceSummary
+		withApp("", 5*time.Second, func(ctx context.Context, c *control.Client) error {
+			ts, err = c.Traces(ctx, control.TraceQuery{})
+			return err
+		})
+		if i := slices.IndexFunc(ts, func(s api.TraceSummary) bool { return s.Root == "POST /api/checkout/alice" && s.Spans == 13 }); i >= 0 {
+			withApp("", 5*time.Second, func(ctx context.Context, c *control.Client) error {
+				trace, err = c.Trace(ctx, ts[i].TraceID)
+				return err
+			})
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no trace of the checkout with 13 spans after 20s: %+v", ts)
+		}
+	}
+	if trace == nil {
+		t.Fatalf("the checkout's trace: %v", err)
+	}
+	ids := map[string]api.TraceSpan{}
+	for _, s := range trace.Spans {
+		ids[s.SpanID] = s
+	}
+	var local []api.TraceSpan
+	for _, s := range trace.Spans {
+		if s.Name == "shipping.Shipping.Quote" {
+			local = append(local, s)
+		}
+	}
+	if len(local) != 1 || local[0].Kind != "internal" || local[0].Attrs["pilotage.local"] != "true" || !strings.HasPrefix(local[0].Replica, "checkout.Checkout+shipping.Shipping/") {
+		t.Fatalf("shipping.Shipping.Quote: %+v, want one internal span in the process of checkout and shipping", local)
+	}
+	if p, ok := ids[local[0].ParentSpanID]; !ok || p.Replica != local[0].Replica || p.Name != "checkout.Checkout.PlaceOrder" {
+		t.Errorf("shipping.Shipping.Quote: its parent %+v is not PlaceOrder's server span in its process", p)
+	}
+}

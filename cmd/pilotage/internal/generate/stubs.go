@@ -130,7 +130,8 @@ func (g *pkgGen) recoverPanic(c *component, m *types.Func) {
 	f.printf("defer func() {\nif %s := recover(); %s != nil {\n%s = %s.PanicError(%q, %q, %s)\n}\n}()\n", r, r, f.l("err"), f.codegen(), c.name, m.Name(), r)
 }
 
-// localStub writes the stub that calls implementation im directly.
+// localStub writes the stub that calls implementation im directly, in a
+// span of its own while the runtime traces.
 func (g *pkgGen) localStub(im *impl) {
 	f := g.f
 	c := im.comp
@@ -145,8 +146,11 @@ func (g *pkgGen) localStub(im *impl) {
 		}
 		named = append(named, f.l("err")+" error")
 		f.printf("func (%s %s) %s(%s) (%s) {\n", s, lt, m.Name(), decl, strings.Join(named, ", "))
-		g.recoverPanic(c, m)
-		f.printf("return %s.impl.%s(%s)\n}\n\n", s, m.Name(), strings.Join(append([]string{f.l("ctx")}, args...), ", "))
+		// A span, while the runtime traces (codegen.StartLocal).
+		ctx, end, r := f.l("ctx"), f.l("end"), f.l("r")
+		f.printf("%s, %s := %s.StartLocal(%s, %q, %q)\n", ctx, end, f.codegen(), ctx, c.name, m.Name())
+		f.printf("defer func() {\nif %s := recover(); %s != nil {\n%s = %s.PanicError(%q, %q, %s)\n}\n%s(%s)\n}()\n", r, r, f.l("err"), f.codegen(), c.name, m.Name(), r, end, f.l("err"))
+		f.printf("return %s.impl.%s(%s)\n}\n\n", s, m.Name(), strings.Join(append([]string{ctx}, args...), ", "))
 	}
 }
 

@@ -43,10 +43,12 @@ func init() {
 type pilotage_processor_local struct{ impl *processor }
 
 func (s pilotage_processor_local) Charge(ctx context.Context, a0 catalog.Money, a1 payment.Card) (r0 payment.Receipt, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/examples/shop/payment.Payment", "Charge")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/examples/shop/payment.Payment", "Charge", r)
 		}
+		end(err)
 	}()
 	return s.impl.Charge(ctx, a0, a1)
 }

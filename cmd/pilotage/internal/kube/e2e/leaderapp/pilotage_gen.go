@@ -193,10 +193,12 @@ type pilotage_app_local struct{ impl *app }
 type pilotage_candidate_local struct{ impl *candidate }
 
 func (s pilotage_candidate_local) Leading(ctx context.Context) (r0 bool, r1 string, err error) {
+	ctx, end := codegen.StartLocal(ctx, "github.com/pilotage/pilotage/cmd/pilotage/internal/kube/e2e/leaderapp.Candidate", "Leading")
 	defer func() {
 		if r := recover(); r != nil {
 			err = codegen.PanicError("github.com/pilotage/pilotage/cmd/pilotage/internal/kube/e2e/leaderapp.Candidate", "Leading", r)
 		}
+		end(err)
 	}()
 	return s.impl.Leading(ctx)
 }
