@@ -65,14 +65,15 @@ func startRun(t *testing.T, env []string, args ...string) <-chan error {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	done := make(chan struct{}) // closed at the exit: the test may have taken exited's value
+	go func() { exited <- cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-exited:
+		case <-done:
 		case <-time.After(20 * time.Second):
 			cmd.Process.Kill()
-			<-exited
+			<-done
 		}
 		if t.Failed() {
 			t.Logf("pilotage run:\n%s", out.String())

@@ -45,44 +45,9 @@ func TestTelemetryOfTheShop(t *testing.T) {
 	collector := &telemetrytest.Collector{}
 	otlp := httptest.NewServer(collector)
 	t.Cleanup(otlp.Close) // after pilotage run stops (cleanups run last first): its last spans arrive
-	state, err := os.MkdirTemp("", "pl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(state)
-	shop, err := filepath.Abs("../../../../examples/shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := os.ReadFile(filepath.Join(shop, "pilotage.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	metricsAddr := freePort(t)
-	cfg := strings.Replace(string(text), `address = "127.0.0.1:8080"`, `address = "127.0.0.1:0"`, 1) +
-		fmt.Sprintf("\n[telemetry]\notlp_endpoint = %q\nmetrics_address = %q\n", otlp.URL, metricsAddr)
-	cfgPath := filepath.Join(t.TempDir(), "pilotage.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	exited := startRun(t, []string{"PILOTAGE_STATE_DIR=" + state}, "-c", cfgPath, shop)
-	t.Setenv("PILOTAGE_STATE_DIR", state)
-	var st control.Status
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) { // it builds the shop first
-		js, _, code := run(t, "status", "-json")
-		if code == 0 && json.Unmarshal([]byte(js), &st) == nil && !st.ReadyAt.IsZero() && len(st.Proxies) == 1 && st.Proxies[0].Address != "" {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("pilotage run exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the shop is not ready after 3m")
-		}
-	}
-	base := "http://" + st.Proxies[0].Address
+	base := startShop(t, fmt.Sprintf("[telemetry]\notlp_endpoint = %q\nmetrics_address = %q\n", otlp.URL, metricsAddr))
+	var err error
 	post := func(path, body string) int {
 		t.Helper()
 		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
@@ -266,6 +231,51 @@ func TestTelemetryOfTheShop(t *testing.T) {
 	}
 }
 
+// startShop runs the example shop under "pilotage run", with its own
+// pilotage.toml (its listener on a free port) and extra after it, in a
+// state directory of its own that the pilotage commands of the test use;
+// it returns the listener's URL once the shop is ready.
+func startShop(t *testing.T, extra string) string {
+	t.Helper()
+	state, err := os.MkdirTemp("", "pl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(state) }) // after pilotage run stops
+	shop, err := filepath.Abs("../../../../examples/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(filepath.Join(shop, "pilotage.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(text), `address = "127.0.0.1:8080"`, `address = "127.0.0.1:0"`, 1) + "\n" + extra
+	cfgPath := filepath.Join(t.TempDir(), "pilotage.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exited := startRun(t, []string{"PILOTAGE_STATE_DIR=" + state}, "-c", cfgPath, shop)
+	t.Setenv("PILOTAGE_STATE_DIR", state)
+	var st control.Status
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) { // it builds the shop first
+		js, _, code := run(t, "status", "-json")
+		if code == 0 && json.Unmarshal([]byte(js), &st) == nil && !st.ReadyAt.IsZero() && len(st.Proxies) == 1 && st.Proxies[0].Address != "" {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("pilotage run exited: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shop is not ready after 3m")
+		}
+	}
+	base := "http://" + st.Proxies[0].Address
+	return base
+}
+
 // scrape parses the Prometheus text at url with expfmt and sums the
 // figures the test checks over replicas, by "calls|errors|latency
 // component method side", "kind component method kind", "goroutines", "rss".
@@ -298,43 +308,8 @@ func TestTelemetryOfColocatedCalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the pilotage command and the shop")
 	}
-	state, err := os.MkdirTemp("", "pl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(state)
-	shop, err := filepath.Abs("../../../../examples/shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, err := os.ReadFile(filepath.Join(shop, "pilotage.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(text), `address = "127.0.0.1:8080"`, `address = "127.0.0.1:0"`, 1) +
-		"\n[run]\ncolocate = [[\"checkout.Checkout\", \"shipping.Shipping\"]]\n"
-	cfgPath := filepath.Join(t.TempDir(), "pilotage.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	exited := startRun(t, []string{"PILOTAGE_STATE_DIR=" + state}, "-c", cfgPath, shop)
-	t.Setenv("PILOTAGE_STATE_DIR", state)
-	var st control.Status
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		js, _, code := run(t, "status", "-json")
-		if code == 0 && json.Unmarshal([]byte(js), &st) == nil && !st.ReadyAt.IsZero() && len(st.Proxies) == 1 && st.Proxies[0].Address != "" {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("pilotage run exited: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the shop is not ready after 3m")
-		}
-	}
-	base := "http://" + st.Proxies[0].Address
+	base := startShop(t, "[run]\ncolocate = [[\"checkout.Checkout\", \"shipping.Shipping\"]]\n")
+	var err error
 	for _, req := range []struct{ path, body string }{
 		{"/api/cart/alice", `{"ProductID":"mug","Quantity":2}`},
 		{"/api/checkout/alice", `{"Number":"4242424242424242","ExpiryMonth":12,"ExpiryYear":2099}`},
