@@ -61,12 +61,19 @@ func TestDeadlinePropagation(t *testing.T) {
 		if !ok {
 			t.Fatal("handler context has no deadline")
 		}
-		if left := time.Until(d); left <= 0 || left > 300*time.Millisecond {
+		if left := time.Until(d); left <= 0 || left > 300*time.Millisecond+deadlineGrain {
 			t.Errorf("handler deadline %v away, want within 300ms", left)
 		}
+		// What the handler derives sees the deadline as it would under a
+		// context.WithTimeout of its own.
+		child, cancelChild := context.WithCancel(context.WithValue(hctx, struct{}{}, 1))
+		defer cancelChild()
 		<-hctx.Done()
-		if !errors.Is(hctx.Err(), context.DeadlineExceeded) {
-			t.Errorf("handler ctx error %v, want DeadlineExceeded", hctx.Err())
+		<-child.Done()
+		for name, ctx := range map[string]context.Context{"handler": hctx, "derived": child} {
+			if ctx.Err() != context.DeadlineExceeded || context.Cause(ctx) != context.DeadlineExceeded {
+				t.Errorf("%s ctx error %v, cause %v; want DeadlineExceeded", name, ctx.Err(), context.Cause(ctx))
+			}
 		}
 		if err := <-errc; !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Call returned %v, want DeadlineExceeded", err)

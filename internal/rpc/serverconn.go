@@ -40,12 +40,13 @@ type serverConn struct {
 	inline   atomic.Bool // the reader runs a call itself; handOffReading may take the reading from it
 	watchdog *time.Timer // runs handOffReading
 
-	mu       sync.Mutex
-	inflight map[uint64]context.CancelFunc
-	ready    bool   // handshake done: frames may be written
-	draining bool   // refuse new requests
-	quiesced bool   // Shutdown stopped the reader: it must not close the conn
-	readOff  uint64 // stream offset of the end of the last request accepted
+	mu        sync.Mutex
+	inflight  map[uint64]context.CancelFunc
+	deadlines *deadlineGroup // the group new calls' deadlines join (see callContext)
+	ready     bool           // handshake done: frames may be written
+	draining  bool           // refuse new requests
+	quiesced  bool           // Shutdown stopped the reader: it must not close the conn
+	readOff   uint64         // stream offset of the end of the last request accepted
 
 	closeOnce sync.Once
 }
@@ -148,6 +149,7 @@ type serverCall struct {
 	method int
 	ctx    context.Context
 	cancel context.CancelFunc
+	group  *deadlineGroup // the deadline it shares, if any
 	args   []byte
 	buf    []byte        // pooled payload buffer; args points into it unless the handler owns them
 	budget time.Duration // the caller's deadline, relative; 0 if none
@@ -228,12 +230,12 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 		sc.sendError(frameReject, h.id, overloaded(comp), nil, unlimited)
 		return nil, nil
 	}
+	var deadline time.Time
 	if req.deadline > 0 {
 		c.budget, c.start = time.Duration(min(req.deadline, uint64(1<<62)/1000))*time.Microsecond, time.Now()
-		c.ctx, c.cancel = context.WithTimeout(sc.ctx, c.budget)
-	} else {
-		c.ctx, c.cancel = context.WithCancel(sc.ctx)
+		deadline = c.start.Add(c.budget)
 	}
+	c.ctx, c.cancel, c.group = sc.callContext(deadline, c.budget)
 	if remote.IsValid() { // the handler's spans are children of the caller's
 		c.ctx = trace.ContextWithRemoteSpanContext(c.ctx, remote)
 	}
@@ -245,7 +247,7 @@ func (sc *serverConn) request(br *bufio.Reader, h header, end uint64) (*serverCa
 }
 
 func (c *serverCall) run() {
-	sc, id, cancel, comp, method, budget, start := c.sc, c.id, c.cancel, c.comp, c.method, c.budget, c.start
+	sc, id, cancel, group, comp, method, budget, start := c.sc, c.id, c.cancel, c.group, c.comp, c.method, c.budget, c.start
 	defer sc.handlers.Done()
 	out := codegen.GetEncoder()
 	out.ReferLarge() // the handler hands its results over when it returns
@@ -281,11 +283,12 @@ func (c *serverCall) run() {
 			codegen.PutEncoder(out)
 		}
 	}
+	cancel()
 	sc.mu.Lock()
 	delete(sc.inflight, id)
+	sc.leave(group)
 	sc.mu.Unlock()
 	comp.limiter.Release(budget, start, time.Now)
-	cancel()
 }
 
 // A reply owns the encoder of a large response until it is written.
