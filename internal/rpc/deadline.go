@@ -32,8 +32,13 @@ type deadlineGroup struct {
 }
 
 // callContext returns the context of a call with the caller's deadline d
-// (zero if none), and the group it joined, if any. Called with sc.mu held.
+// (zero if none), and the group it joined, if any. A call whose deadline
+// no group takes gets a context.WithDeadline of its own and opens a group
+// for the calls after it, which is made when the first of them joins:
+// calls that come one at a time cost what a WithDeadline costs. Called
+// with sc.mu held.
 func (sc *serverConn) callContext(d time.Time, budget time.Duration) (context.Context, context.CancelFunc, *deadlineGroup) {
+	g := sc.deadlines
 	switch {
 	case d.IsZero():
 		ctx, cancel := context.WithCancel(sc.ctx)
@@ -41,15 +46,16 @@ func (sc *serverConn) callContext(d time.Time, budget time.Duration) (context.Co
 	case budget < minShared:
 		ctx, cancel := context.WithDeadline(sc.ctx, d)
 		return ctx, cancel, nil
-	}
-	g := sc.deadlines
-	if g == nil || d.After(g.end) || g.end.Sub(d) >= deadlineGrain {
-		if g != nil && g.calls == 0 {
+	case g == nil || d.After(g.end) || g.end.Sub(d) >= deadlineGrain:
+		if g != nil && g.calls == 0 && g.ctx != nil {
 			g.cancel() // stops its timer
 		}
-		g = &deadlineGroup{end: d.Add(deadlineGrain - 1)}
+		sc.deadlines = &deadlineGroup{end: d.Add(deadlineGrain - 1)}
+		ctx, cancel := context.WithDeadline(sc.ctx, d)
+		return ctx, cancel, nil
+	}
+	if g.ctx == nil {
 		g.ctx, g.cancel = context.WithDeadline(sc.ctx, g.end)
-		sc.deadlines = g
 	}
 	g.calls++
 	ctx, cancel := context.WithCancel(g.ctx)
