@@ -60,11 +60,20 @@ func buildApp(ctx context.Context, dir, cacheDir, tmp string) (string, error) {
 		}
 		return "", fmt.Errorf("generate: %s", strings.Join(w, "; "))
 	}
-	args := []string{"install", "-trimpath", "."}
+	args := []string{"install"}
 	if !install || target == "" {
 		target = filepath.Join(tmp, "app")
-		args = []string{"build", "-trimpath", "-o", target, "."}
+		args = []string{"build", "-o", target}
 	}
+	args = append(args, "-trimpath")
+	if !strings.Contains(os.Getenv("GOFLAGS"), "-ldflags") {
+		// Without the symbol table and DWARF (stack traces and profiles
+		// keep their symbols): a third smaller, and linked a quarter
+		// faster (shop: 11.6 MB against 16.8 MB, 1.1-1.3 s against
+		// 1.55-1.7 s).
+		args = append(args, "-ldflags=-s -w")
+	}
+	args = append(args, ".")
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
 	cmd.Env = env

@@ -107,6 +107,38 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if registry == "" {
 		return nil, fmt.Errorf("no registry to push %s's image to: set [kube] registry in %s, or pass --registry", app, orDefault(cfgPath, "pilotage.toml"))
 	}
+	// Build, while the cluster is reached and the envelope's layer is
+	// compressed.
+	t := time.Now()
+	cacheDir := opts.CacheDir
+	if cacheDir == "" {
+		if cacheDir, err = os.UserCacheDir(); err != nil {
+			return nil, err
+		}
+		cacheDir = filepath.Join(cacheDir, "pilotage")
+	}
+	tmp, err := os.MkdirTemp("", "pilotage-deploy-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	buildCtx, stopBuild := context.WithCancel(ctx)
+	built := make(chan buildResult, 1)
+	go func() {
+		bin, err := buildApp(buildCtx, dir, cacheDir, tmp)
+		built <- buildResult{bin, err}
+	}()
+	var envLayer chan layerResult
+	defer func() { // on an early return, nothing is left half-written
+		stopBuild()
+		if built != nil {
+			<-built
+		}
+		if envLayer != nil {
+			<-envLayer
+		}
+	}()
+
 	var c *Cluster
 	if opts.Render == "" {
 		target := opts.Target
@@ -124,36 +156,19 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		fmt.Fprintf(out, "pilotage: rendering %s as a Helm chart in %s\n", app, opts.Render)
 	}
 
-	// Build, while the envelope's layer is compressed.
-	t := time.Now()
-	cacheDir := opts.CacheDir
-	if cacheDir == "" {
-		if cacheDir, err = os.UserCacheDir(); err != nil {
-			return nil, err
-		}
-		cacheDir = filepath.Join(cacheDir, "pilotage")
-	}
 	envBin, err := envelopeBinary(ctx, cacheDir)
 	if err != nil {
 		return nil, err
 	}
-	envLayer := make(chan layerResult, 1)
+	envLayer = make(chan layerResult, 1)
 	layers := filepath.Join(cacheDir, "layers")
 	go func() { envLayer <- digestedLayer(envBin, layout.EnvelopePath, layers) }()
-	defer func() { // on an early return, the cache file is not left half-written
-		if envLayer != nil {
-			<-envLayer
-		}
-	}()
-	tmp, err := os.MkdirTemp("", "pilotage-deploy-")
-	if err != nil {
-		return nil, err
+	b := <-built
+	built = nil
+	if b.err != nil {
+		return nil, b.err
 	}
-	defer os.RemoveAll(tmp)
-	appBin, err := buildApp(ctx, dir, cacheDir, tmp)
-	if err != nil {
-		return nil, err
-	}
+	appBin := b.bin
 	g, err := graph.Read(appBin)
 	if err != nil {
 		return nil, err
@@ -324,6 +339,11 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	fmt.Fprintf(out, "pilotage: %s version %s is live (%s)\n", app, version, since(start))
 	return &Result{App: app, Namespace: c.Namespace, Version: version, Image: imageRef, Previous: st.Live}, nil
+}
+
+type buildResult struct {
+	bin string
+	err error
 }
 
 type layerResult struct {

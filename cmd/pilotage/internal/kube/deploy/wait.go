@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/layout"
 	"github.com/pilotage/pilotage/cmd/pilotage/internal/kube/objects"
@@ -46,29 +48,65 @@ func (g groupProgress) done() bool { return g.total > 0 && g.ready == g.total }
 // and no other pod, printing each change to out. It fails at once on a
 // pod that cannot start (a crash loop, an image that cannot be pulled),
 // with its last log lines, and at the deadline with what is not ready
-// and why.
+// and why. It watches the Deployments, so it ends as soon as the last
+// one is ready; without permission to watch, it polls them.
 func (c *Cluster) waitReady(ctx context.Context, sel, what string, groups int, out io.Writer) error {
+	deployments := c.Client.AppsV1().Deployments(c.Namespace)
+	checkPods := time.NewTicker(pollInterval)
+	defer checkPods.Stop()
 	last := ""
 	for {
-		deps, err := c.Client.AppsV1().Deployments(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		list, err := deployments.List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil {
 			return fmt.Errorf("list deployments: %w", explain(err))
 		}
-		progress := deploymentProgress(deps.Items)
-		if line := progressLine(progress); line != last {
-			fmt.Fprintf(out, "  wait      %s\n", line)
-			last = line
+		byName := map[string]appsv1.Deployment{}
+		for _, d := range list.Items {
+			byName[d.Name] = d
 		}
-		if len(progress) == groups && !slices.ContainsFunc(progress, func(g groupProgress) bool { return !g.done() }) {
-			return nil
+		var events <-chan watch.Event
+		w, err := deployments.Watch(ctx, metav1.ListOptions{LabelSelector: sel, ResourceVersion: list.ResourceVersion})
+		if err == nil {
+			events = w.ResultChan()
 		}
-		if err := c.checkPods(ctx, sel); err != nil {
+		relist, err := func() (bool, error) {
+			if w != nil {
+				defer w.Stop()
+			}
+			for {
+				progress := deploymentProgress(slices.Collect(maps.Values(byName)))
+				if line := progressLine(progress); line != last {
+					fmt.Fprintf(out, "  wait      %s\n", line)
+					last = line
+				}
+				if len(progress) == groups && !slices.ContainsFunc(progress, func(g groupProgress) bool { return !g.done() }) {
+					return false, nil
+				}
+				select {
+				case <-ctx.Done():
+					return false, c.notReady(sel, what, progress, context.Cause(ctx))
+				case <-checkPods.C:
+					if err := c.checkPods(ctx, sel); err != nil {
+						return false, err
+					}
+					if events == nil {
+						return true, nil // polling
+					}
+				case ev, ok := <-events:
+					d, isDeployment := ev.Object.(*appsv1.Deployment)
+					switch {
+					case !ok || !isDeployment: // the watch ended or failed (its version is gone)
+						return true, nil
+					case ev.Type == watch.Deleted:
+						delete(byName, d.Name)
+					default:
+						byName[d.Name] = *d
+					}
+				}
+			}
+		}()
+		if !relist {
 			return err
-		}
-		select {
-		case <-ctx.Done():
-			return c.notReady(sel, what, progress, context.Cause(ctx))
-		case <-time.After(pollInterval):
 		}
 	}
 }
