@@ -30,9 +30,15 @@ func (c *Cluster) applyAccess(ctx context.Context, app string) (int, error) {
 	return 3, nil
 }
 
-// applyVersion applies the objects of one version, all at once; it
-// returns how many.
-func (c *Cluster) applyVersion(ctx context.Context, set *objects.Set) (int, error) {
+// What of a version applyVersion applies.
+const (
+	versionConfig    = iota // its ConfigMap and Services: what does not run its image
+	versionWorkloads        // its Deployments and autoscalers
+)
+
+// applyVersion applies the objects of one part of a version, all at once;
+// it returns how many.
+func (c *Cluster) applyVersion(ctx context.Context, set *objects.Set, part int) (int, error) {
 	g, ctx := errgroup.WithContext(ctx)
 	apply := func(kind, name string, f func() error) {
 		g.Go(func() error {
@@ -43,33 +49,37 @@ func (c *Cluster) applyVersion(ctx context.Context, set *objects.Set) (int, erro
 		})
 	}
 	n := 0
-	if cm := set.ConfigMap; cm != nil {
-		apply("configmap", *cm.Name, func() error {
-			_, err := c.Client.CoreV1().ConfigMaps(c.Namespace).Apply(ctx, cm, applyOptions)
-			return err
-		})
-		n++
-	}
-	for _, s := range set.Services {
-		apply("service", *s.Name, func() error {
-			_, err := c.Client.CoreV1().Services(c.Namespace).Apply(ctx, s, applyOptions)
-			return err
-		})
-		n++
-	}
-	for _, d := range set.Deployments {
-		apply("deployment", *d.Name, func() error {
-			_, err := c.Client.AppsV1().Deployments(c.Namespace).Apply(ctx, d, applyOptions)
-			return err
-		})
-		n++
-	}
-	for _, a := range set.Autoscalers {
-		apply("horizontalpodautoscaler", *a.Name, func() error {
-			_, err := c.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace).Apply(ctx, a, applyOptions)
-			return err
-		})
-		n++
+	switch part {
+	case versionConfig:
+		if cm := set.ConfigMap; cm != nil {
+			apply("configmap", *cm.Name, func() error {
+				_, err := c.Client.CoreV1().ConfigMaps(c.Namespace).Apply(ctx, cm, applyOptions)
+				return err
+			})
+			n++
+		}
+		for _, s := range set.Services {
+			apply("service", *s.Name, func() error {
+				_, err := c.Client.CoreV1().Services(c.Namespace).Apply(ctx, s, applyOptions)
+				return err
+			})
+			n++
+		}
+	case versionWorkloads:
+		for _, d := range set.Deployments {
+			apply("deployment", *d.Name, func() error {
+				_, err := c.Client.AppsV1().Deployments(c.Namespace).Apply(ctx, d, applyOptions)
+				return err
+			})
+			n++
+		}
+		for _, a := range set.Autoscalers {
+			apply("horizontalpodautoscaler", *a.Name, func() error {
+				_, err := c.Client.AutoscalingV2().HorizontalPodAutoscalers(c.Namespace).Apply(ctx, a, applyOptions)
+				return err
+			})
+			n++
+		}
 	}
 	if err := g.Wait(); err != nil {
 		return 0, err

@@ -49,17 +49,6 @@ func buildApp(ctx context.Context, dir, cacheDir, tmp string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res, err := generate.Run(generate.Options{Dir: dir, Patterns: pkgs, CacheDir: cacheDir})
-	if err != nil {
-		return "", fmt.Errorf("generate:\n%w", err)
-	}
-	if len(res.Warnings) > 0 {
-		var w []string
-		for _, e := range res.Warnings {
-			w = append(w, e.Error())
-		}
-		return "", fmt.Errorf("generate: %s", strings.Join(w, "; "))
-	}
 	args := []string{"install"}
 	if !install || target == "" {
 		target = filepath.Join(tmp, "app")
@@ -74,11 +63,41 @@ func buildApp(ctx context.Context, dir, cacheDir, tmp string) (string, error) {
 		args = append(args, "-ldflags=-s -w")
 	}
 	args = append(args, ".")
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go %s in %s: %w\n%s", args[0], dir, err, b)
+	gobuild := func(ctx context.Context) error {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = dir
+		cmd.Env = env
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s in %s: %w\n%s", args[0], dir, err, b)
+		}
+		return nil
+	}
+
+	// The build runs beside the generation of stubs, which nearly always
+	// finds them current; if it changed any, the build runs again.
+	buildCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	built := make(chan error, 1)
+	go func() { built <- gobuild(buildCtx) }()
+	res, err := generate.Run(generate.Options{Dir: dir, Patterns: pkgs, CacheDir: cacheDir})
+	if err == nil && len(res.Warnings) > 0 {
+		var w []string
+		for _, e := range res.Warnings {
+			w = append(w, e.Error())
+		}
+		err = fmt.Errorf("%s", strings.Join(w, "; "))
+	}
+	if err != nil {
+		stop()
+		<-built
+		return "", fmt.Errorf("generate:\n%w", err)
+	}
+	err = <-built
+	if len(res.Changed) > 0 {
+		err = gobuild(ctx)
+	}
+	if err != nil {
+		return "", err
 	}
 	return target, nil
 }

@@ -209,26 +209,50 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	}
 	version := versionID(digest.String(), cfgText)
 	ref := fmt.Sprintf("%s/%s:%s", registry, app, version)
-	var pushed int64
-	imageRef, err := image.Push(ctx, ref, img, func(done, _ int64) { pushed = done })
+	imageRef, err := image.DigestRef(ref, digest)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "  image     %s, %s sent (%s)\n", imageRef, size(pushed), since(t))
+	// The push runs while what does not run the image is applied.
+	pushCtx, stopPush := context.WithCancel(ctx)
+	pushDone := make(chan error, 1)
+	var pushed int64 // set by Push's progress, read once it returned
+	go func() {
+		_, err := image.Push(pushCtx, ref, img, func(done, _ int64) { pushed = done })
+		pushDone <- err
+	}()
+	defer func() { // on an early return, the push stops
+		stopPush()
+		if pushDone != nil {
+			<-pushDone
+		}
+	}()
 	var toolImage string // pilotage's own, for the store and a canary's router
-	if store != nil || opts.Canary != 0 {
-		t = time.Now()
-		if toolImage, err = pushToolImage(ctx, registry, app, el.layer); err != nil {
-			return nil, err
+	awaitPush := func() error {
+		err := <-pushDone
+		pushDone = nil
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(out, "  image     %s, pilotage's, for the coordination store and canary routers (%s)\n", toolImage, since(t))
-		if store != nil {
-			store.Image = toolImage
+		fmt.Fprintf(out, "  image     %s, %s sent (%s)\n", imageRef, size(pushed), since(t))
+		if store != nil || opts.Canary != 0 {
+			t := time.Now()
+			if toolImage, err = pushToolImage(ctx, registry, app, el.layer); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "  image     %s, pilotage's, for the coordination store and canary routers (%s)\n", toolImage, since(t))
+			if store != nil {
+				store.Image = toolImage
+			}
 		}
+		return nil
 	}
 
 	v := objects.Version{App: app, Version: version, Image: imageRef, Plan: plan, Config: cfgText, Coordination: coordination, Kube: cfg.Kube, Telemetry: cfg.Telemetry}
 	if opts.Render != "" {
+		if err := awaitPush(); err != nil {
+			return nil, err
+		}
 		path, err := render(opts.Render, v, store)
 		if err != nil {
 			return nil, err
@@ -237,8 +261,8 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		return &Result{App: app, Version: version, Image: imageRef, Chart: path}, nil
 	}
 
-	// Apply.
-	t = time.Now()
+	// Apply: first what does not run the image, while it is pushed.
+	applying := time.Now()
 	v.Namespace = c.Namespace
 	set, err := objects.Build(v)
 	if err != nil {
@@ -262,6 +286,13 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	m, err := c.applyVersion(ctx, set, versionConfig)
+	if err != nil {
+		return nil, err
+	}
+	if err := awaitPush(); err != nil {
+		return nil, err
+	}
 	if store != nil {
 		k, err := c.applyStore(ctx, *store)
 		if err != nil {
@@ -269,10 +300,11 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		}
 		n += k
 	}
-	m, err := c.applyVersion(ctx, set)
+	k, err := c.applyVersion(ctx, set, versionWorkloads)
 	if err != nil {
 		return nil, err
 	}
+	m += k
 	bindings, err := objects.Bindings(app, version, plan)
 	if err != nil {
 		return nil, err
@@ -285,7 +317,7 @@ func Deploy(ctx context.Context, opts Options) (*Result, error) {
 		}
 		m += len(bindings)
 	}
-	fmt.Fprintf(out, "  apply     version %s: %d objects, server-side, field manager %q (%s)\n", version, n+m, "pilotage", since(t))
+	fmt.Fprintf(out, "  apply     version %s: %d objects, server-side, field manager %q (%s)\n", version, n+m, "pilotage", since(applying))
 
 	// Wait.
 	t = time.Now()

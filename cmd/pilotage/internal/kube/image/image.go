@@ -158,5 +158,15 @@ func Push(ctx context.Context, ref string, img v1.Image, progress func(done, tot
 	if err != nil {
 		return "", fmt.Errorf("push %s: %w", r, err)
 	}
+	return DigestRef(ref, d)
+}
+
+// DigestRef returns the reference by digest d of the image ref names
+// ("localhost:5000/shop@sha256:..."): what Push returns, known before it.
+func DigestRef(ref string, d v1.Hash) (string, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", fmt.Errorf("image name %q: %w", ref, err)
+	}
 	return r.Context().Digest(d.String()).String(), nil
 }
